@@ -1,0 +1,134 @@
+"""``python -m stack``: up, down, status, logs, clean, db, register for the native stack.
+
+Each verb prints what it did in a line or two and exits non-zero with the reason when it fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from stack import connect, dbinit, jvm
+from stack.health import StackError
+from stack.layout import Layout
+from stack.parts import Part, stack_parts
+from stack.process import tail
+from stack.secrets import ensure_env_file
+from stack.settings import StackSettings
+
+DEPLOYABLES_WITH_MIGRATIONS = ("producer_app",)
+
+
+def _settings(layout: Layout) -> StackSettings:
+    return StackSettings(_env_file=layout.root / ".env")  # type: ignore[call-arg]
+
+
+def cmd_up(layout: Layout, settings: StackSettings) -> None:
+    t0 = time.monotonic()
+    if jvm.fetch_jars(layout):
+        print(f"jars      fetched into {layout.jars} ({time.monotonic() - t0:.0f}s)")
+    for part in stack_parts(layout, settings):
+        started, waited = part.up()
+        verb = "started" if started else "running"
+        print(f"{part.name:<9} {verb}, healthy at {part.where} ({waited:.1f}s, pid {part.pid()})")
+        if part.name == "postgres":
+            cmd_db(layout, settings)
+    print(f"stack     up in {time.monotonic() - t0:.1f}s")
+
+
+def cmd_db(layout: Layout, settings: StackSettings) -> None:
+    dbinit.bootstrap_roles(settings)
+    for deployable in DEPLOYABLES_WITH_MIGRATIONS:
+        result = subprocess.run([sys.executable, "-m", deployable, "migrate"],
+                                cwd=layout.root, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise StackError(f"{deployable} migrations failed:\n{result.stderr[-3000:]}")
+    created = dbinit.grant_cdc(settings)
+    print(f"database  roles, schemas and migrations applied; publication "
+          f"{'created' if created else 'present'}")
+
+
+def cmd_down(layout: Layout, settings: StackSettings) -> None:
+    for part in reversed(stack_parts(layout, settings)):
+        print(f"{part.name:<9} {'stopped' if part.halt() else 'was not running'}")
+
+
+def cmd_status(layout: Layout, settings: StackSettings) -> int:
+    bad = 0
+    for part in stack_parts(layout, settings):
+        pid = part.pid()
+        reason = part.probe() if pid else "not running"
+        bad += reason is not None
+        state = "healthy" if reason is None else f"UNHEALTHY: {reason}"
+        print(f"{part.name:<9} {state:<10} pid {pid or '-':<8} {part.where}")
+    if not bad:
+        for connector in connect.load_connector_files(layout.root / "connectors"):
+            st = connect.status(settings.connect_url, connector["name"])
+            print(f"connector {st.describe() if st else connector['name'] + ': not registered'}")
+            bad += st is None or not st.running
+    return 1 if bad else 0
+
+
+def cmd_register(layout: Layout, settings: StackSettings) -> None:
+    for connector in connect.load_connector_files(layout.root / "connectors"):
+        t0 = time.monotonic()
+        st = connect.register(settings.connect_url, connector)
+        print(f"connector {st.describe()} ({time.monotonic() - t0:.1f}s)")
+
+
+def cmd_logs(layout: Layout, settings: StackSettings, part: str | None, lines: int) -> None:
+    for p in stack_parts(layout, settings):
+        if part in (None, p.name):
+            print(f"==> {p.log} <==\n{tail(p.log, lines)}\n")
+
+
+def cmd_clean(layout: Layout, settings: StackSettings) -> None:
+    cmd_down(layout, settings)
+    for path in layout.data_dirs():
+        if path.is_symlink():
+            shutil.rmtree(path.resolve(), ignore_errors=True)
+            path.unlink()
+        elif path.exists():
+            shutil.rmtree(path)
+    print(f"clean     removed data, pids and logs under {layout.stack_dir} (jars kept)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root")
+    sub = parser.add_subparsers(dest="verb", required=True)
+    for verb in ("up", "down", "status", "clean", "db", "register", "jars", "env"):
+        sub.add_parser(verb)
+    logs = sub.add_parser("logs")
+    logs.add_argument("part", nargs="?")
+    logs.add_argument("-n", "--lines", type=int, default=40)
+    args = parser.parse_args(argv)
+    layout = Layout(args.root.resolve())
+    if ensure_env_file(layout.root / ".env"):
+        print(f"secrets   generated {layout.root / '.env'} (git-ignored)")
+    if args.verb == "env":
+        return 0
+    if args.verb == "jars":
+        fetched = jvm.fetch_jars(layout)
+        print(f"jars      {'fetched' if fetched else 'cached'} in {layout.jars}")
+        return 0
+    settings = _settings(layout)
+    try:
+        if args.verb == "status":
+            return cmd_status(layout, settings)
+        if args.verb == "logs":
+            cmd_logs(layout, settings, args.part, args.lines)
+            return 0
+        {"up": cmd_up, "down": cmd_down, "clean": cmd_clean, "db": cmd_db,
+         "register": cmd_register}[args.verb](layout, settings)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+__all__ = ["Part", "main"]

@@ -1,0 +1,132 @@
+"""Kafka (one KRaft node) and the Kafka Connect worker as plain JVM processes.
+
+Both run from the jars Maven copied into ``.stack/jars``; configs are rendered from
+``stack/conf`` into ``.stack/conf`` so ports and paths come from the settings.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import string
+import subprocess
+import uuid
+import base64
+from pathlib import Path
+
+from stack.health import StackError
+from stack.layout import Layout
+from stack.settings import StackSettings
+
+MIN_JAVA = 17
+# G1 with short pauses; heaps sized for a 2-core / 24 GiB machine shared with Postgres and Python.
+JVM_FLAGS = ["-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:+ExitOnOutOfMemoryError",
+             "-Djava.awt.headless=true"]
+
+
+def java_binary() -> str:
+    """The ``java`` to use (``JAVA_HOME`` first), checked to be at least Java 17."""
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    if not java or not Path(java).exists():
+        raise StackError(
+            f"Java {MIN_JAVA}+ not found. Install it: apt-get install -y openjdk-17-jre-headless"
+        )
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
+    match = re.search(r'version "(\d+)', out)
+    if not match or int(match.group(1)) < MIN_JAVA:
+        raise StackError(f"{java} is not Java {MIN_JAVA}+ ({out.strip()[:80]}); Kafka 4 needs it.")
+    return java
+
+
+def jars_present(layout: Layout) -> bool:
+    return (layout.kafka_jars / "kafka_2.13-4.3.0.jar").exists() and any(
+        layout.plugins.glob("debezium-connector-postgres/debezium-connector-postgres-*.jar")
+    )
+
+
+def fetch_jars(layout: Layout) -> bool:
+    """Run the Maven project once; a second call downloads nothing (returns False)."""
+    if jars_present(layout):
+        return False
+    if shutil.which("mvn") is None:
+        raise StackError("Maven not found. Install it: apt-get install -y maven")
+    result = subprocess.run(
+        ["mvn", "-B", "-q", "-f", str(layout.pom), "package"],
+        capture_output=True, text=True, check=False,
+    )
+    if result.returncode != 0 or not jars_present(layout):
+        raise StackError(f"Maven could not fetch the jars:\n{result.stdout[-3000:]}"
+                         f"{result.stderr[-2000:]}")
+    return True
+
+
+def render(layout: Layout, name: str, values: dict[str, object]) -> Path:
+    template = string.Template((layout.conf_templates / name).read_text())
+    layout.conf.mkdir(parents=True, exist_ok=True)
+    target = layout.conf / name
+    target.write_text(template.substitute({k: str(v) for k, v in values.items()}))
+    return target
+
+
+def _classpath(layout: Layout) -> str:
+    return f"{layout.kafka_jars}/*"
+
+
+def _java_cmd(layout: Layout, heap: str, main: str, *args: str) -> list[str]:
+    log4j = layout.conf_templates / "log4j2.properties"
+    return [
+        java_binary(), f"-Xms{heap}", f"-Xmx{heap}", *JVM_FLAGS,
+        f"-Dlog4j2.configurationFile={log4j}", "-cp", _classpath(layout), main, *args,
+    ]
+
+
+def kafka_config(layout: Layout, settings: StackSettings) -> Path:
+    return render(layout, "server.properties", {
+        "kafka_port": settings.kafka_port,
+        "controller_port": settings.kafka_controller_port,
+        "kafka_data": layout.kafka_data,
+    })
+
+
+def format_kafka_storage(layout: Layout, settings: StackSettings) -> bool:
+    """Format the KRaft log directory once with a fresh cluster id; True if done now."""
+    config = kafka_config(layout, settings)
+    if (layout.kafka_data / "meta.properties").exists():
+        return False
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cmd = _java_cmd(layout, "256m", "kafka.tools.StorageTool", "format",
+                    "-t", cluster_id, "-c", str(config))
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+    return True
+
+
+def kafka_command(layout: Layout, settings: StackSettings) -> list[str]:
+    return _java_cmd(layout, settings.kafka_heap, "kafka.Kafka",
+                     str(kafka_config(layout, settings)))
+
+
+def connect_command(layout: Layout, settings: StackSettings) -> list[str]:
+    config = render(layout, "connect-distributed.properties", {
+        "bootstrap": settings.kafka_bootstrap_servers,
+        "connect_port": settings.connect_port,
+        "plugin_path": layout.plugins,
+    })
+    return _java_cmd(layout, settings.connect_heap,
+                     "org.apache.kafka.connect.cli.ConnectDistributed", str(config))
+
+
+def connect_env(settings: StackSettings) -> dict[str, str]:
+    """The worker's environment: what its EnvVarConfigProvider can resolve in connector JSON."""
+    env = dict(os.environ)
+    env.update({
+        "POSTGRES_HOST": settings.postgres_host,
+        "POSTGRES_PORT": str(settings.postgres_port),
+        "POSTGRES_DB": settings.postgres_db,
+        "DEBEZIUM_DB_USER": settings.debezium_db_user,
+        "DEBEZIUM_DB_PASSWORD": settings.debezium_db_password.get_secret_value(),
+    })
+    return env

@@ -1,0 +1,77 @@
+"""The parts of the native stack, each able to start, stop, report and probe itself.
+
+``up`` starts them in order and waits for each to be healthy before the next (Connect needs
+Kafka, the DB bootstrap needs Postgres); ``down`` stops them in reverse order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from stack import jvm, postgres
+from stack.health import Probe, connect_probe, kafka_probe, postgres_probe, wait_healthy
+from stack.layout import Layout
+from stack.process import running_pid, spawn, stop
+from stack.settings import StackSettings
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    where: str
+    log: Path
+    timeout: float
+    pid: Callable[[], int | None]
+    start: Callable[[], None]
+    halt: Callable[[], bool]
+    probe: Probe
+
+    def up(self) -> tuple[bool, float]:
+        """Start unless running; wait healthy. Returns (started now, seconds to healthy)."""
+        started = self.pid() is None
+        if started:
+            self.start()
+        waited = wait_healthy(self.name, self.probe, timeout=self.timeout, log_file=self.log,
+                              is_running=lambda: self.pid() is not None)
+        return started, waited
+
+
+def background_part(layout: Layout, name: str, where: str, timeout: float,
+                    command: Callable[[], list[str]], probe: Probe, *,
+                    env: Callable[[], dict[str, str]] | None = None,
+                    before: Callable[[], object] | None = None) -> Part:
+    """A process the launcher owns: spawned in its own session with a pid file and a log."""
+    pid_file, log = layout.pid_file(name), layout.log_file(name)
+
+    def start() -> None:
+        if before is not None:
+            before()
+        spawn(command(), pid_file=pid_file, log_file=log, env=env() if env else None,
+              cwd=layout.root)
+
+    return Part(name, where, log, timeout, lambda: running_pid(pid_file), start,
+                lambda: stop(pid_file, timeout=30), probe)
+
+
+def stack_parts(layout: Layout, settings: StackSettings) -> list[Part]:
+    def start_pg() -> None:
+        postgres.initdb(layout, settings)
+        postgres.start(layout, settings)
+
+    pg = Part("postgres", f"{settings.postgres_host}:{settings.postgres_port}",
+              layout.log_file("postgres"), 60, lambda: postgres.pid(layout), start_pg,
+              lambda: postgres.stop(layout), postgres_probe(settings.admin_dsn("postgres")))
+    kafka = background_part(
+        layout, "kafka", settings.kafka_bootstrap_servers, 90,
+        lambda: jvm.kafka_command(layout, settings),
+        kafka_probe(settings.kafka_bootstrap_servers),
+        before=lambda: jvm.format_kafka_storage(layout, settings),
+    )
+    connect = background_part(
+        layout, "connect", settings.connect_url, 180,
+        lambda: jvm.connect_command(layout, settings), connect_probe(settings.connect_url),
+        env=lambda: jvm.connect_env(settings),
+    )
+    return [pg, kafka, connect]

@@ -1,0 +1,152 @@
+"""The private Postgres cluster: Debian's binaries, our own data directory, port and config.
+
+``initdb`` refuses to run as root, so when the launcher is root every Postgres command runs as the
+``postgres`` user (``runuser``). If that user cannot reach ``.stack/pg`` (a clone under a private
+folder such as ``mktemp -d``), the data lives under ``/var/lib/postgresql`` and ``.stack/pg`` is a
+symlink to it, so the layout and ``clean`` stay the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from stack.health import StackError
+from stack.layout import Layout
+from stack.settings import StackSettings
+
+# Logical decoding for Debezium; a few spare slots and senders for tests and tools.
+SERVER_OPTIONS = {
+    "wal_level": "logical",
+    "max_replication_slots": "10",
+    "max_wal_senders": "10",
+    "max_connections": "200",
+    "shared_buffers": "256MB",
+    "listen_addresses": "127.0.0.1",
+}
+
+
+def find_bin_dir() -> Path:
+    """Debian installs versioned binaries under /usr/lib/postgresql/N/bin; take the newest >= 15."""
+    override = os.environ.get("PG_BIN")
+    if override:
+        return Path(override)
+    candidates = []
+    for path in Path("/usr/lib/postgresql").glob("*/bin"):
+        if (path / "initdb").exists() and path.parent.name.isdigit():
+            candidates.append((int(path.parent.name), path))
+    candidates = [c for c in candidates if c[0] >= 15]
+    if not candidates:
+        raise StackError(
+            "PostgreSQL server binaries (>= 15) not found under /usr/lib/postgresql. "
+            "Install them: apt-get install -y postgresql-15 (or set PG_BIN)."
+        )
+    return max(candidates)[1]
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return argv
+    return ["runuser", "-u", "postgres", "--", *argv]
+
+
+def _postgres_can_reach(path: Path) -> bool:
+    if os.geteuid() != 0:
+        return True
+    probe = subprocess.run(
+        ["runuser", "-u", "postgres", "--", "test", "-w", str(path)], check=False
+    )
+    return probe.returncode == 0
+
+
+def prepare_dir(layout: Layout) -> None:
+    """Create ``.stack/pg`` where the server's user can write it."""
+    if layout.pg.exists():
+        return
+    layout.stack_dir.mkdir(parents=True, exist_ok=True)
+    layout.pg.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(layout.pg, "postgres", "postgres")
+        if not _postgres_can_reach(layout.pg):
+            layout.pg.rmdir()
+            digest = hashlib.sha1(str(layout.root).encode()).hexdigest()[:12]  # noqa: S324
+            real = Path("/var/lib/postgresql") / f"outbox-stack-{digest}"
+            real.mkdir(parents=True, exist_ok=True)
+            shutil.chown(real, "postgres", "postgres")
+            layout.pg.symlink_to(real)
+
+
+def initdb(layout: Layout, settings: StackSettings) -> bool:
+    """Create the cluster once; return True if it was created now."""
+    if (layout.pgdata / "PG_VERSION").exists():
+        return False
+    prepare_dir(layout)
+    bin_dir = find_bin_dir()
+    with tempfile.NamedTemporaryFile("w", dir=layout.pg, delete=False) as pw:
+        pw.write(settings.postgres_password.get_secret_value())
+    if os.geteuid() == 0:
+        shutil.chown(pw.name, "postgres", "postgres")
+    try:
+        result = subprocess.run(
+            _as_postgres([
+                str(bin_dir / "initdb"), "-D", str(layout.pgdata), "-U", settings.postgres_user,
+                f"--pwfile={pw.name}", "--auth-local=scram-sha-256",
+                "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
+            ]),
+            capture_output=True, text=True, check=False,
+        )
+    finally:
+        Path(pw.name).unlink()
+    if result.returncode != 0:
+        raise StackError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
+    conf = "".join(f"{k} = '{v}'\n" for k, v in SERVER_OPTIONS.items())
+    conf += f"unix_socket_directories = '{layout.pg}'\n"
+    auto = layout.pgdata / "postgresql.auto.conf"
+    subprocess.run(
+        _as_postgres(["sh", "-c", f"cat >> '{auto}'"]), input=conf, text=True, check=True
+    )
+    return True
+
+
+def start(layout: Layout, settings: StackSettings) -> None:
+    """Start the server in the background (pg_ctl daemonizes; the pid is in postmaster.pid)."""
+    bin_dir = find_bin_dir()
+    log = layout.log_file("postgres")
+    result = subprocess.run(
+        _as_postgres([
+            str(bin_dir / "pg_ctl"), "-D", str(layout.pgdata), "-l", str(log),
+            "-o", f"-p {settings.postgres_port}", "-w", "-t", "60", "start",
+        ]),
+        capture_output=True, text=True, check=False,
+    )
+    if result.returncode != 0:
+        from stack.process import tail
+
+        raise StackError(
+            f"postgres failed to start: {result.stdout.strip()} {result.stderr.strip()}\n"
+            f"end of {log}:\n{tail(log)}"
+        )
+
+
+def stop(layout: Layout) -> bool:
+    if pid(layout) is None:
+        return False
+    bin_dir = find_bin_dir()
+    subprocess.run(
+        _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(layout.pgdata), "-m", "fast", "-w",
+                      "stop"]),
+        capture_output=True, check=False,
+    )
+    return True
+
+
+def pid(layout: Layout) -> int | None:
+    """The postmaster's pid if it is running."""
+    from stack.process import alive, read_pid
+
+    value = read_pid(layout.pgdata / "postmaster.pid")
+    return value if alive(value) else None

@@ -1,0 +1,109 @@
+"""Background processes with pid and log files, and a stop that leaves nothing behind.
+
+Each process gets its own session (process group) so ``stop`` can signal the JVM and anything it
+forked at once. ``stop`` sends SIGTERM, waits, then SIGKILLs the group: ``down`` must not leave a
+process behind even when a JVM ignores the polite signal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+
+def read_pid(pid_file: Path) -> int | None:
+    try:
+        return int(pid_file.read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return None
+
+
+def alive(pid: int | None) -> bool:
+    """True if ``pid`` is a running process (a zombie counts as gone)."""
+    if pid is None or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def running_pid(pid_file: Path) -> int | None:
+    pid = read_pid(pid_file)
+    return pid if alive(pid) else None
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    pid_file: Path,
+    log_file: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> int:
+    """Start ``argv`` in the background in a new session; record its pid; return it."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab") as log:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    pid_file.write_text(f"{proc.pid}\n")
+    return proc.pid
+
+
+def stop(pid_file: Path, *, timeout: float = 20.0) -> bool:
+    """Stop the process group recorded in ``pid_file``; return True if something was running."""
+    pid = read_pid(pid_file)
+    was_running = alive(pid)
+    if pid is not None and was_running:
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if alive(pid):
+            _signal_group(pid, signal.SIGKILL)
+            while alive(pid):
+                time.sleep(0.05)
+    with contextlib.suppress(FileNotFoundError):
+        pid_file.unlink()
+    return was_running
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    """The last ``lines`` lines of a log, for error messages that show why a part failed."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 64 * 1024))
+            text = fh.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return f"(no log at {path})"
+    return "\n".join(text.splitlines()[-lines:])
