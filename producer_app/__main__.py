@@ -13,7 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="verb", required=True)
     sub.add_parser("migrate", help="apply database migrations")
     args = parser.parse_args(argv)
-    settings = ProducerSettings()  # type: ignore[call-arg]
+    settings = ProducerSettings()
     if args.verb == "migrate":
         from producer_app.migrate import upgrade
 

@@ -24,32 +24,57 @@ DEPLOYABLES_WITH_MIGRATIONS = ("producer_app",)
 
 
 def _settings(layout: Layout) -> StackSettings:
-    return StackSettings(_env_file=layout.root / ".env")  # type: ignore[call-arg]
+    return StackSettings(_env_file=layout.root / ".env")
 
 
-def cmd_up(layout: Layout, settings: StackSettings) -> None:
+def cmd_up(layout: Layout, settings: StackSettings) -> list[Part]:
+    """Start what is not running; return the parts started now (``with`` stops only those)."""
     t0 = time.monotonic()
     if jvm.fetch_jars(layout):
         print(f"jars      fetched into {layout.jars} ({time.monotonic() - t0:.0f}s)")
+    started_now = []
     for part in stack_parts(layout, settings):
         started, waited = part.up()
+        if started:
+            started_now.append(part)
         verb = "started" if started else "running"
         print(f"{part.name:<9} {verb}, healthy at {part.where} ({waited:.1f}s, pid {part.pid()})")
         if part.name == "postgres":
             cmd_db(layout, settings)
     print(f"stack     up in {time.monotonic() - t0:.1f}s")
+    return started_now
+
+
+def cmd_with(layout: Layout, settings: StackSettings, command: list[str]) -> int:
+    """Run ``command`` with the stack up; stop afterwards only what this call started."""
+    started: list[Part] = []
+    try:
+        started = cmd_up(layout, settings)
+        cmd_register(layout, settings)
+        return subprocess.run(command, cwd=layout.root, check=False).returncode
+    finally:
+        for part in reversed(started):
+            part.halt()
+            print(f"{part.name:<9} stopped (started for this run)")
 
 
 def cmd_db(layout: Layout, settings: StackSettings) -> None:
     dbinit.bootstrap_roles(settings)
     for deployable in DEPLOYABLES_WITH_MIGRATIONS:
-        result = subprocess.run([sys.executable, "-m", deployable, "migrate"],
-                                cwd=layout.root, capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            [sys.executable, "-m", deployable, "migrate"],
+            cwd=layout.root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0:
             raise StackError(f"{deployable} migrations failed:\n{result.stderr[-3000:]}")
     created = dbinit.grant_cdc(settings)
-    print(f"database  roles, schemas and migrations applied; publication "
-          f"{'created' if created else 'present'}")
+    print(
+        f"database  roles, schemas and migrations applied; publication "
+        f"{'created' if created else 'present'}"
+    )
 
 
 def cmd_down(layout: Layout, settings: StackSettings) -> None:
@@ -103,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="verb", required=True)
     for verb in ("up", "down", "status", "clean", "db", "register", "jars", "env"):
         sub.add_parser(verb)
+    with_ = sub.add_parser("with", help="run a command with the stack up (-- CMD ...)")
+    with_.add_argument("command", nargs=argparse.REMAINDER)
     logs = sub.add_parser("logs")
     logs.add_argument("part", nargs="?")
     logs.add_argument("-n", "--lines", type=int, default=40)
@@ -120,11 +147,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.verb == "status":
             return cmd_status(layout, settings)
+        if args.verb == "with":
+            command = args.command[1:] if args.command[:1] == ["--"] else args.command
+            return cmd_with(layout, settings, command)
         if args.verb == "logs":
             cmd_logs(layout, settings, args.part, args.lines)
             return 0
-        {"up": cmd_up, "down": cmd_down, "clean": cmd_clean, "db": cmd_db,
-         "register": cmd_register}[args.verb](layout, settings)
+        {
+            "up": cmd_up,
+            "down": cmd_down,
+            "clean": cmd_clean,
+            "db": cmd_db,
+            "register": cmd_register,
+        }[args.verb](layout, settings)
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

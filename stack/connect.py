@@ -25,8 +25,10 @@ class ConnectorStatus:
 
     @property
     def running(self) -> bool:
-        return self.state == "RUNNING" and bool(self.tasks) and all(
-            t[1] == "RUNNING" for t in self.tasks
+        return (
+            self.state == "RUNNING"
+            and bool(self.tasks)
+            and all(t[1] == "RUNNING" for t in self.tasks)
         )
 
     @property
@@ -40,8 +42,7 @@ class ConnectorStatus:
 
 def parse_status(body: dict[str, Any]) -> ConnectorStatus:
     tasks = tuple(
-        (int(t["id"]), str(t["state"]), str(t.get("trace", "")))
-        for t in body.get("tasks", [])
+        (int(t["id"]), str(t["state"]), str(t.get("trace", ""))) for t in body.get("tasks", [])
     )
     return ConnectorStatus(body["name"], body["connector"]["state"], tasks)
 
@@ -65,8 +66,9 @@ def status(url: str, name: str) -> ConnectorStatus | None:
 def register(url: str, connector: dict[str, Any], *, timeout: float = 90.0) -> ConnectorStatus:
     name = connector["name"]
     try:
-        http_json(f"{url}/connectors/{name}/config", method="PUT", body=connector["config"],
-                  timeout=30)
+        http_json(
+            f"{url}/connectors/{name}/config", method="PUT", body=connector["config"], timeout=30
+        )
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode("utf-8", "replace")
         raise StackError(f"Connect refused {name} ({exc.code}): {detail}") from exc

@@ -23,8 +23,9 @@ PUBLICATION = "outbox_publication"
 CDC_TABLES = ("orders.outbox", "orders.debezium_heartbeat")
 
 
-def _ensure_role(cur: psycopg.Cursor[tuple[object, ...]], name: str, password: str,
-                 *, replication: bool) -> None:
+def _ensure_role(
+    cur: psycopg.Cursor[tuple[object, ...]], name: str, password: str, *, replication: bool
+) -> None:
     cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
     verb = "ALTER" if cur.fetchone() else "CREATE"
     repl = sql.SQL("REPLICATION") if replication else sql.SQL("NOREPLICATION")
@@ -36,15 +37,18 @@ def _ensure_role(cur: psycopg.Cursor[tuple[object, ...]], name: str, password: s
 
 
 def bootstrap_roles(settings: StackSettings) -> None:
-    app, consumer, dbz = (settings.app_db_user, settings.consumer_db_user,
-                          settings.debezium_db_user)
+    app, consumer, dbz = (
+        settings.app_db_user,
+        settings.consumer_db_user,
+        settings.debezium_db_user,
+    )
     with psycopg.connect(settings.admin_dsn("postgres"), autocommit=True) as conn:
         cur = conn.cursor()
         _ensure_role(cur, app, settings.app_db_password.get_secret_value(), replication=False)
-        _ensure_role(cur, consumer, settings.consumer_db_password.get_secret_value(),
-                     replication=False)
-        _ensure_role(cur, dbz, settings.debezium_db_password.get_secret_value(),
-                     replication=True)
+        _ensure_role(
+            cur, consumer, settings.consumer_db_password.get_secret_value(), replication=False
+        )
+        _ensure_role(cur, dbz, settings.debezium_db_password.get_secret_value(), replication=True)
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (settings.postgres_db,))
         if cur.fetchone() is None:
             cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(settings.postgres_db)))
@@ -54,11 +58,14 @@ def bootstrap_roles(settings: StackSettings) -> None:
             sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db),
             sql.SQL("REVOKE ALL ON SCHEMA public FROM PUBLIC"),
             sql.SQL("GRANT CONNECT ON DATABASE {} TO {}, {}, {}").format(
-                db, sql.Identifier(app), sql.Identifier(consumer), sql.Identifier(dbz)),
+                db, sql.Identifier(app), sql.Identifier(consumer), sql.Identifier(dbz)
+            ),
             sql.SQL("CREATE SCHEMA IF NOT EXISTS orders AUTHORIZATION {}").format(
-                sql.Identifier(app)),
+                sql.Identifier(app)
+            ),
             sql.SQL("CREATE SCHEMA IF NOT EXISTS consumers AUTHORIZATION {}").format(
-                sql.Identifier(consumer)),
+                sql.Identifier(consumer)
+            ),
         ):
             conn.execute(stmt)
 
@@ -77,9 +84,10 @@ def grant_cdc(settings: StackSettings) -> bool:
         ).fetchone()
         if exists:
             return False
-        tables = sql.SQL(", ").join(
-            sql.Identifier(*name.split(".")) for name in CDC_TABLES
+        tables = sql.SQL(", ").join(sql.Identifier(*name.split(".")) for name in CDC_TABLES)
+        conn.execute(
+            sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(
+                sql.Identifier(PUBLICATION), tables
+            )
         )
-        conn.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(
-            sql.Identifier(PUBLICATION), tables))
         return True

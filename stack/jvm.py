@@ -6,13 +6,13 @@ Both run from the jars Maven copied into ``.stack/jars``; configs are rendered f
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
 import string
 import subprocess
 import uuid
-import base64
 from pathlib import Path
 
 from stack.health import StackError
@@ -21,8 +21,12 @@ from stack.settings import StackSettings
 
 MIN_JAVA = 17
 # G1 with short pauses; heaps sized for a 2-core / 24 GiB machine shared with Postgres and Python.
-JVM_FLAGS = ["-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:+ExitOnOutOfMemoryError",
-             "-Djava.awt.headless=true"]
+JVM_FLAGS = [
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djava.awt.headless=true",
+]
 
 
 def java_binary() -> str:
@@ -54,11 +58,14 @@ def fetch_jars(layout: Layout) -> bool:
         raise StackError("Maven not found. Install it: apt-get install -y maven")
     result = subprocess.run(
         ["mvn", "-B", "-q", "-f", str(layout.pom), "package"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0 or not jars_present(layout):
-        raise StackError(f"Maven could not fetch the jars:\n{result.stdout[-3000:]}"
-                         f"{result.stderr[-2000:]}")
+        raise StackError(
+            f"Maven could not fetch the jars:\n{result.stdout[-3000:]}{result.stderr[-2000:]}"
+        )
     return True
 
 
@@ -77,17 +84,28 @@ def _classpath(layout: Layout) -> str:
 def _java_cmd(layout: Layout, heap: str, main: str, *args: str) -> list[str]:
     log4j = layout.conf_templates / "log4j2.properties"
     return [
-        java_binary(), f"-Xms{heap}", f"-Xmx{heap}", *JVM_FLAGS,
-        f"-Dlog4j2.configurationFile={log4j}", "-cp", _classpath(layout), main, *args,
+        java_binary(),
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
+        *JVM_FLAGS,
+        f"-Dlog4j2.configurationFile={log4j}",
+        "-cp",
+        _classpath(layout),
+        main,
+        *args,
     ]
 
 
 def kafka_config(layout: Layout, settings: StackSettings) -> Path:
-    return render(layout, "server.properties", {
-        "kafka_port": settings.kafka_port,
-        "controller_port": settings.kafka_controller_port,
-        "kafka_data": layout.kafka_data,
-    })
+    return render(
+        layout,
+        "server.properties",
+        {
+            "kafka_port": settings.kafka_port,
+            "controller_port": settings.kafka_controller_port,
+            "kafka_data": layout.kafka_data,
+        },
+    )
 
 
 def format_kafka_storage(layout: Layout, settings: StackSettings) -> bool:
@@ -96,8 +114,9 @@ def format_kafka_storage(layout: Layout, settings: StackSettings) -> bool:
     if (layout.kafka_data / "meta.properties").exists():
         return False
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-    cmd = _java_cmd(layout, "256m", "kafka.tools.StorageTool", "format",
-                    "-t", cluster_id, "-c", str(config))
+    cmd = _java_cmd(
+        layout, "256m", "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)
+    )
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
@@ -105,28 +124,39 @@ def format_kafka_storage(layout: Layout, settings: StackSettings) -> bool:
 
 
 def kafka_command(layout: Layout, settings: StackSettings) -> list[str]:
-    return _java_cmd(layout, settings.kafka_heap, "kafka.Kafka",
-                     str(kafka_config(layout, settings)))
+    return _java_cmd(
+        layout, settings.kafka_heap, "kafka.Kafka", str(kafka_config(layout, settings))
+    )
 
 
 def connect_command(layout: Layout, settings: StackSettings) -> list[str]:
-    config = render(layout, "connect-distributed.properties", {
-        "bootstrap": settings.kafka_bootstrap_servers,
-        "connect_port": settings.connect_port,
-        "plugin_path": layout.plugins,
-    })
-    return _java_cmd(layout, settings.connect_heap,
-                     "org.apache.kafka.connect.cli.ConnectDistributed", str(config))
+    config = render(
+        layout,
+        "connect-distributed.properties",
+        {
+            "bootstrap": settings.kafka_bootstrap_servers,
+            "connect_port": settings.connect_port,
+            "plugin_path": layout.plugins,
+        },
+    )
+    return _java_cmd(
+        layout,
+        settings.connect_heap,
+        "org.apache.kafka.connect.cli.ConnectDistributed",
+        str(config),
+    )
 
 
 def connect_env(settings: StackSettings) -> dict[str, str]:
     """The worker's environment: what its EnvVarConfigProvider can resolve in connector JSON."""
     env = dict(os.environ)
-    env.update({
-        "POSTGRES_HOST": settings.postgres_host,
-        "POSTGRES_PORT": str(settings.postgres_port),
-        "POSTGRES_DB": settings.postgres_db,
-        "DEBEZIUM_DB_USER": settings.debezium_db_user,
-        "DEBEZIUM_DB_PASSWORD": settings.debezium_db_password.get_secret_value(),
-    })
+    env.update(
+        {
+            "POSTGRES_HOST": settings.postgres_host,
+            "POSTGRES_PORT": str(settings.postgres_port),
+            "POSTGRES_DB": settings.postgres_db,
+            "DEBEZIUM_DB_USER": settings.debezium_db_user,
+            "DEBEZIUM_DB_PASSWORD": settings.debezium_db_password.get_secret_value(),
+        }
+    )
     return env

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stack import jvm, postgres
-from stack.health import Probe, connect_probe, kafka_probe, postgres_probe, wait_healthy
+from stack.health import (
+    Probe,
+    StackError,
+    connect_probe,
+    kafka_probe,
+    postgres_probe,
+    tcp_probe,
+    wait_healthy,
+)
 from stack.layout import Layout
 from stack.process import running_pid, spawn, stop
 from stack.settings import StackSettings
@@ -21,6 +29,7 @@ from stack.settings import StackSettings
 class Part:
     name: str
     where: str
+    address: tuple[str, int]
     log: Path
     timeout: float
     pid: Callable[[], int | None]
@@ -32,27 +41,57 @@ class Part:
         """Start unless running; wait healthy. Returns (started now, seconds to healthy)."""
         started = self.pid() is None
         if started:
+            if tcp_probe(*self.address)() is None:
+                host, port = self.address
+                raise StackError(
+                    f"{self.name}: port {host}:{port} is taken by a process this stack did not "
+                    f"start (a system service, another clone's stack?); stop it or change the "
+                    f"port in .env"
+                )
             self.start()
-        waited = wait_healthy(self.name, self.probe, timeout=self.timeout, log_file=self.log,
-                              is_running=lambda: self.pid() is not None)
+        waited = wait_healthy(
+            self.name,
+            self.probe,
+            timeout=self.timeout,
+            log_file=self.log,
+            is_running=lambda: self.pid() is not None,
+        )
         return started, waited
 
 
-def background_part(layout: Layout, name: str, where: str, timeout: float,
-                    command: Callable[[], list[str]], probe: Probe, *,
-                    env: Callable[[], dict[str, str]] | None = None,
-                    before: Callable[[], object] | None = None) -> Part:
+def background_part(
+    layout: Layout,
+    name: str,
+    where: str,
+    address: tuple[str, int],
+    timeout: float,
+    command: Callable[[], list[str]],
+    probe: Probe,
+    *,
+    env: Callable[[], dict[str, str]] | None = None,
+    before: Callable[[], object] | None = None,
+) -> Part:
     """A process the launcher owns: spawned in its own session with a pid file and a log."""
     pid_file, log = layout.pid_file(name), layout.log_file(name)
 
     def start() -> None:
         if before is not None:
             before()
-        spawn(command(), pid_file=pid_file, log_file=log, env=env() if env else None,
-              cwd=layout.root)
+        spawn(
+            command(), pid_file=pid_file, log_file=log, env=env() if env else None, cwd=layout.root
+        )
 
-    return Part(name, where, log, timeout, lambda: running_pid(pid_file), start,
-                lambda: stop(pid_file, timeout=30), probe)
+    return Part(
+        name,
+        where,
+        address,
+        log,
+        timeout,
+        lambda: running_pid(pid_file),
+        start,
+        lambda: stop(pid_file, timeout=30),
+        probe,
+    )
 
 
 def stack_parts(layout: Layout, settings: StackSettings) -> list[Part]:
@@ -60,18 +99,35 @@ def stack_parts(layout: Layout, settings: StackSettings) -> list[Part]:
         postgres.initdb(layout, settings)
         postgres.start(layout, settings)
 
-    pg = Part("postgres", f"{settings.postgres_host}:{settings.postgres_port}",
-              layout.log_file("postgres"), 60, lambda: postgres.pid(layout), start_pg,
-              lambda: postgres.stop(layout), postgres_probe(settings.admin_dsn("postgres")))
+    pg = Part(
+        "postgres",
+        f"{settings.postgres_host}:{settings.postgres_port}",
+        (settings.postgres_host, settings.postgres_port),
+        layout.log_file("postgres"),
+        60,
+        lambda: postgres.pid(layout),
+        start_pg,
+        lambda: postgres.stop(layout),
+        postgres_probe(settings.admin_dsn("postgres")),
+    )
     kafka = background_part(
-        layout, "kafka", settings.kafka_bootstrap_servers, 90,
+        layout,
+        "kafka",
+        settings.kafka_bootstrap_servers,
+        ("127.0.0.1", settings.kafka_port),
+        90,
         lambda: jvm.kafka_command(layout, settings),
         kafka_probe(settings.kafka_bootstrap_servers),
         before=lambda: jvm.format_kafka_storage(layout, settings),
     )
     connect = background_part(
-        layout, "connect", settings.connect_url, 180,
-        lambda: jvm.connect_command(layout, settings), connect_probe(settings.connect_url),
+        layout,
+        "connect",
+        settings.connect_url,
+        ("127.0.0.1", settings.connect_port),
+        180,
+        lambda: jvm.connect_command(layout, settings),
+        connect_probe(settings.connect_url),
         env=lambda: jvm.connect_env(settings),
     )
     return [pg, kafka, connect]

@@ -92,12 +92,24 @@ def initdb(layout: Layout, settings: StackSettings) -> bool:
         shutil.chown(pw.name, "postgres", "postgres")
     try:
         result = subprocess.run(
-            _as_postgres([
-                str(bin_dir / "initdb"), "-D", str(layout.pgdata), "-U", settings.postgres_user,
-                f"--pwfile={pw.name}", "--auth-local=scram-sha-256",
-                "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
-            ]),
-            capture_output=True, text=True, check=False,
+            _as_postgres(
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(layout.pgdata),
+                    "-U",
+                    settings.postgres_user,
+                    f"--pwfile={pw.name}",
+                    "--auth-local=scram-sha-256",
+                    "--auth-host=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
         )
     finally:
         Path(pw.name).unlink()
@@ -115,13 +127,27 @@ def initdb(layout: Layout, settings: StackSettings) -> bool:
 def start(layout: Layout, settings: StackSettings) -> None:
     """Start the server in the background (pg_ctl daemonizes; the pid is in postmaster.pid)."""
     bin_dir = find_bin_dir()
+
     log = layout.log_file("postgres")
     result = subprocess.run(
-        _as_postgres([
-            str(bin_dir / "pg_ctl"), "-D", str(layout.pgdata), "-l", str(log),
-            "-o", f"-p {settings.postgres_port}", "-w", "-t", "60", "start",
-        ]),
-        capture_output=True, text=True, check=False,
+        _as_postgres(
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(layout.pgdata),
+                "-l",
+                str(log),
+                "-o",
+                f"-p {settings.postgres_port}",
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         from stack.process import tail
@@ -137,9 +163,11 @@ def stop(layout: Layout) -> bool:
         return False
     bin_dir = find_bin_dir()
     subprocess.run(
-        _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(layout.pgdata), "-m", "fast", "-w",
-                      "stop"]),
-        capture_output=True, check=False,
+        _as_postgres(
+            [str(bin_dir / "pg_ctl"), "-D", str(layout.pgdata), "-m", "fast", "-w", "stop"]
+        ),
+        capture_output=True,
+        check=False,
     )
     return True
 

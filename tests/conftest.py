@@ -1,0 +1,54 @@
+"""Fixtures shared by every layer. Service fixtures fail loudly when the stack is not up:
+``make test`` starts it, and a test that silently skipped would prove nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from stack.health import connect_probe, kafka_probe, postgres_probe
+from stack.settings import StackSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def stack_settings() -> StackSettings:
+    return StackSettings(_env_file=ROOT / ".env")
+
+
+def _require(name: str, reason: str | None) -> None:
+    if reason is not None:
+        pytest.fail(f"{name} is not up ({reason}); run `make up` or use `make test`", False)
+
+
+@pytest.fixture(scope="session")
+def postgres_up(stack_settings: StackSettings) -> StackSettings:
+    _require("postgres", postgres_probe(stack_settings.admin_dsn())())
+    return stack_settings
+
+
+@pytest.fixture(scope="session")
+def kafka_up(stack_settings: StackSettings) -> str:
+    _require("kafka", kafka_probe(stack_settings.kafka_bootstrap_servers)())
+    return stack_settings.kafka_bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def connect_up(stack_settings: StackSettings, kafka_up: str) -> str:
+    _require("kafka connect", connect_probe(stack_settings.connect_url)())
+    return stack_settings.connect_url
+
+
+@pytest.fixture
+def admin_conn(postgres_up: StackSettings) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    with psycopg.connect(postgres_up.admin_dsn(), autocommit=True) as conn:
+        yield conn

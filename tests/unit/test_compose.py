@@ -1,0 +1,133 @@
+"""compose.yaml cannot run here (no Docker engine), so this test holds it to the native stack:
+same versions, ports, variable names, connector contract; no secret in a committed file."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stack import dbinit, jvm, postgres
+from stack.settings import StackSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV_REF = re.compile(r"\$\{env:([A-Z0-9_]+)\}")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "compose.yaml").read_text())  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def pom_versions() -> dict[str, str]:
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    pom = ET.parse(ROOT / "stack/jars/pom.xml")  # noqa: S314 (our own committed file)
+    props = pom.getroot().find("m:properties", ns)
+    assert props is not None
+    return {el.tag.split("}")[1]: el.text or "" for el in props}
+
+
+@pytest.fixture(scope="module")
+def connector() -> dict[str, str]:
+    return json.loads((ROOT / "connectors/orders-outbox.json").read_text())["config"]  # type: ignore[no-any-return]
+
+
+def _defaults() -> StackSettings:
+    return StackSettings(
+        postgres_password="x",
+        app_db_password="x",
+        consumer_db_password="x",
+        debezium_db_password="x",
+        _env_file=None,
+    )
+
+
+def test_images_pin_the_versions_of_the_native_jars(
+    compose: dict[str, Any], pom_versions: dict[str, str]
+) -> None:
+    services = compose["services"]
+    assert services["kafka"]["image"] == f"apache/kafka:{pom_versions['kafka.version']}"
+    assert services["connect"]["image"] == (
+        f"quay.io/debezium/connect:{pom_versions['debezium.version']}"
+    )
+    assert pom_versions["kafka.version"] == "4.3.0"
+    assert pom_versions["debezium.version"] == "3.6.1.Final"
+
+
+def test_host_ports_match_the_native_defaults(compose: dict[str, Any]) -> None:
+    settings = _defaults()
+    services = compose["services"]
+    assert f"{settings.postgres_port}:5432" in services["postgres"]["ports"]
+    assert f"{settings.kafka_port}:9092" in services["kafka"]["ports"]
+    assert f"{settings.connect_port}:8083" in services["connect"]["ports"]
+
+
+def test_connector_env_refs_are_provided_by_both_stacks(
+    compose: dict[str, Any], connector: dict[str, str]
+) -> None:
+    refs = {m for value in connector.values() for m in ENV_REF.findall(value)}
+    assert refs >= {"DEBEZIUM_DB_PASSWORD", "DEBEZIUM_DB_USER", "POSTGRES_HOST"}
+    assert refs <= set(compose["services"]["connect"]["environment"])
+    assert refs <= set(jvm.connect_env(_defaults()))
+
+
+def test_both_workers_resolve_secrets_with_the_env_config_provider(
+    compose: dict[str, Any],
+) -> None:
+    env = compose["services"]["connect"]["environment"]
+    provider = "org.apache.kafka.common.config.provider.EnvVarConfigProvider"
+    assert env["CONNECT_CONFIG_PROVIDERS"] == "env"
+    assert env["CONNECT_CONFIG_PROVIDERS_ENV_CLASS"] == provider
+    native = (ROOT / "stack/conf/connect-distributed.properties").read_text()
+    assert f"config.providers.env.class={provider}" in native
+
+
+def test_postgres_runs_with_logical_wal_in_both(compose: dict[str, Any]) -> None:
+    assert "wal_level=logical" in compose["services"]["postgres"]["command"]
+    assert postgres.SERVER_OPTIONS["wal_level"] == "logical"
+
+
+def test_every_awaited_service_has_a_healthcheck(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        for dep, cond in (service.get("depends_on") or {}).items():
+            if cond["condition"] == "service_healthy":
+                assert "healthcheck" in services[dep], f"{name} waits on {dep} without a check"
+
+
+def test_no_password_is_written_in_compose_or_connector(
+    compose: dict[str, Any], connector: dict[str, str]
+) -> None:
+    for name, service in compose["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            if "PASSWORD" in key:
+                assert str(value).startswith("${"), f"{name}.{key} holds a literal secret"
+    for key, value in connector.items():
+        if "password" in key:
+            assert ENV_REF.fullmatch(value), f"{key} must be an ${{env:...}} reference"
+
+
+def test_connector_contract(connector: dict[str, str]) -> None:
+    assert connector["plugin.name"] == "pgoutput"
+    assert connector["publication.name"] == dbinit.PUBLICATION
+    assert connector["publication.autocreate.mode"] == "disabled"
+    assert set(connector["table.include.list"].split(",")) == set(dbinit.CDC_TABLES)
+    assert connector["snapshot.mode"] == "no_data"
+    assert int(connector["heartbeat.interval.ms"]) > 0
+    assert connector["key.converter"].endswith("StringConverter")
+    assert connector["value.converter"] == "io.debezium.converters.BinaryDataConverter"
+    assert connector["value.converter.delegate.converter.type"].endswith("JsonConverter")
+    assert connector["transforms.outbox.type"] == "io.debezium.transforms.outbox.EventRouter"
+    assert connector["transforms.outbox.predicate"] == "isOutboxTable"
+    placed = connector["transforms.outbox.table.fields.additional.placement"]
+    assert {p.split(":")[2] for p in placed.split(",")} == {
+        "event_type",
+        "idempotency_key",
+        "traceparent",
+    }

@@ -1,0 +1,49 @@
+"""Background processes: pid files, logs, and a stop that leaves no process behind."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from stack.process import alive, read_pid, running_pid, spawn, stop, tail
+
+
+def test_spawn_records_pid_and_log_then_stop_kills_the_group(tmp_path: Path) -> None:
+    pid_file, log = tmp_path / "run" / "x.pid", tmp_path / "logs" / "x.log"
+    # A parent that ignores SIGTERM and forks a child: stop must still end both.
+    script = (
+        "import signal, subprocess, sys, time;"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        "print('child', child.pid, flush=True); time.sleep(60)"
+    )
+    pid = spawn([sys.executable, "-c", script], pid_file=pid_file, log_file=log)
+    assert read_pid(pid_file) == pid
+    child = None
+    for _ in range(200):
+        text = log.read_text() if log.exists() else ""
+        if text.startswith("child"):
+            child = int(text.split()[1])
+            break
+        time.sleep(0.05)
+    assert child is not None
+    assert alive(child)
+    assert stop(pid_file, timeout=0.5) is True
+    assert not alive(pid)
+    assert not alive(child)
+    assert not pid_file.exists()
+
+
+def test_stale_pid_file_is_not_running(tmp_path: Path) -> None:
+    pid_file = tmp_path / "gone.pid"
+    pid_file.write_text("999999999\n")
+    assert running_pid(pid_file) is None
+    assert stop(pid_file) is False
+
+
+def test_tail_reads_the_end_and_names_missing_logs(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("".join(f"line {i}\n" for i in range(100)))
+    assert tail(log, 2) == "line 98\nline 99"
+    assert "no log at" in tail(tmp_path / "missing.log")
