@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from stack.health import StackError
 from stack.layout import Layout
@@ -48,6 +49,16 @@ def find_bin_dir() -> Path:
     return max(candidates)[1]
 
 
+def _real(path: Path) -> Path:
+    """The path without the ``.stack/pg`` symlink: the postgres user may not traverse the clone."""
+    return path.resolve()
+
+
+def _run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    # cwd=/ because the clone's folder may be unreadable for the postgres user.
+    return subprocess.run(_as_postgres(argv), cwd="/", text=True, check=False, **kwargs)
+
+
 def _as_postgres(argv: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return argv
@@ -57,9 +68,7 @@ def _as_postgres(argv: list[str]) -> list[str]:
 def _postgres_can_reach(path: Path) -> bool:
     if os.geteuid() != 0:
         return True
-    probe = subprocess.run(
-        ["runuser", "-u", "postgres", "--", "test", "-w", str(path)], check=False
-    )
+    probe = _run(["test", "-w", str(path)])
     return probe.returncode == 0
 
 
@@ -86,68 +95,57 @@ def initdb(layout: Layout, settings: StackSettings) -> bool:
         return False
     prepare_dir(layout)
     bin_dir = find_bin_dir()
-    with tempfile.NamedTemporaryFile("w", dir=layout.pg, delete=False) as pw:
+    with tempfile.NamedTemporaryFile("w", dir=_real(layout.pg), delete=False) as pw:
         pw.write(settings.postgres_password.get_secret_value())
     if os.geteuid() == 0:
         shutil.chown(pw.name, "postgres", "postgres")
     try:
-        result = subprocess.run(
-            _as_postgres(
-                [
-                    str(bin_dir / "initdb"),
-                    "-D",
-                    str(layout.pgdata),
-                    "-U",
-                    settings.postgres_user,
-                    f"--pwfile={pw.name}",
-                    "--auth-local=scram-sha-256",
-                    "--auth-host=scram-sha-256",
-                    "-E",
-                    "UTF8",
-                    "--locale=C.UTF-8",
-                ]
-            ),
+        result = _run(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(_real(layout.pg) / "data"),
+                "-U",
+                settings.postgres_user,
+                f"--pwfile={pw.name}",
+                "--auth-local=scram-sha-256",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
             capture_output=True,
-            text=True,
-            check=False,
         )
     finally:
         Path(pw.name).unlink()
     if result.returncode != 0:
         raise StackError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
     conf = "".join(f"{k} = '{v}'\n" for k, v in SERVER_OPTIONS.items())
-    conf += f"unix_socket_directories = '{layout.pg}'\n"
-    auto = layout.pgdata / "postgresql.auto.conf"
-    subprocess.run(
-        _as_postgres(["sh", "-c", f"cat >> '{auto}'"]), input=conf, text=True, check=True
-    )
+    conf += f"unix_socket_directories = '{_real(layout.pg)}'\n"
+    auto = _real(layout.pgdata) / "postgresql.auto.conf"
+    _run(["sh", "-c", f"cat >> '{auto}'"], input=conf)
     return True
 
 
 def start(layout: Layout, settings: StackSettings) -> None:
     """Start the server in the background (pg_ctl daemonizes; the pid is in postmaster.pid)."""
     bin_dir = find_bin_dir()
-
     log = layout.log_file("postgres")
-    result = subprocess.run(
-        _as_postgres(
-            [
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(layout.pgdata),
-                "-l",
-                str(log),
-                "-o",
-                f"-p {settings.postgres_port}",
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ]
-        ),
+    result = _run(
+        [
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(_real(layout.pgdata)),
+            "-l",
+            str(_real(log)),
+            "-o",
+            f"-p {settings.postgres_port}",
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
         capture_output=True,
-        text=True,
-        check=False,
     )
     if result.returncode != 0:
         from stack.process import tail
@@ -162,13 +160,8 @@ def stop(layout: Layout) -> bool:
     if pid(layout) is None:
         return False
     bin_dir = find_bin_dir()
-    subprocess.run(
-        _as_postgres(
-            [str(bin_dir / "pg_ctl"), "-D", str(layout.pgdata), "-m", "fast", "-w", "stop"]
-        ),
-        capture_output=True,
-        check=False,
-    )
+    stop_cmd = [str(bin_dir / "pg_ctl"), "-D", str(_real(layout.pgdata)), "-m", "fast", "-w"]
+    _run([*stop_cmd, "stop"], capture_output=True)
     return True
 
 
