@@ -1,0 +1,28 @@
+"""Kafka header names of an outbox message. The router copies them from outbox columns
+(``table.fields.additional.placement``) and adds ``id``; values are UTF-8 strings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+EVENT_ID = "id"
+EVENT_TYPE = "event_type"
+IDEMPOTENCY_KEY = "idempotency_key"
+TRACEPARENT = "traceparent"
+
+# Added by the consumers' dead-letter middleware next to the original headers.
+DLQ_REASON = "dlq.reason"
+DLQ_HANDLER = "dlq.handler"
+DLQ_TOPIC = "dlq.topic"
+DLQ_PARTITION = "dlq.partition"
+DLQ_OFFSET = "dlq.offset"
+DLQ_FAILED_AT = "dlq.failed_at"
+
+
+def decode_headers(raw: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:
+    """Header list as Kafka gives it -> dict of strings; a null value is left out."""
+    return {k: v.decode("utf-8", "replace") for k, v in raw if v is not None}
+
+
+def encode_headers(headers: dict[str, str]) -> list[tuple[str, bytes]]:
+    return [(k, v.encode("utf-8")) for k, v in headers.items()]
