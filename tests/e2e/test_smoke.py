@@ -4,27 +4,23 @@ through the real Debezium connector and Outbox Event Router, bytes unchanged."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
 
 from stack import connect
 from stack.settings import StackSettings
-from tests.conftest import ROOT
+from tests.kafka_helpers import ORDER_TOPIC, read_until, register_connector, wait_for_topic
 
 pytestmark = pytest.mark.e2e
-TOPIC = "outbox.event.order"
 
 
 @pytest.fixture(scope="module")
 def connector_running(connect_up: str) -> str:
-    config = json.loads((ROOT / "connectors/orders-outbox.json").read_text())
-    status = connect.register(connect_up, config)
-    assert status.running
+    register_connector(connect_up)
     return connect_up
 
 
@@ -45,27 +41,6 @@ def consumer(kafka_up: str) -> Iterator[KafkaConsumer]:
     c.close()
 
 
-def _wait_for_topic(c: KafkaConsumer, topic: str, timeout: float = 60) -> list[TopicPartition]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        parts = c.partitions_for_topic(topic)
-        if parts:
-            return [TopicPartition(topic, p) for p in sorted(parts)]
-        c.topics()  # refresh metadata
-        time.sleep(0.5)
-    raise AssertionError(f"topic {topic} never appeared")
-
-
-def _read_until(c: KafkaConsumer, match: object, timeout: float = 60) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for msgs in c.poll(timeout_ms=500).values():
-            for m in msgs:
-                if match(m):  # type: ignore[operator]
-                    return m
-    raise AssertionError("message not seen in time")
-
-
 def test_outbox_row_is_routed_with_key_bytes_and_headers(
     connector_running: str, postgres_up: StackSettings, consumer: KafkaConsumer
 ) -> None:
@@ -84,13 +59,12 @@ def test_outbox_row_is_routed_with_key_bytes_and_headers(
             ),
         )
         conn.execute("DELETE FROM orders.outbox WHERE id = %s", (event_id,))
-    partitions = _wait_for_topic(consumer, TOPIC)
-    consumer.assign(partitions)
+    consumer.assign(wait_for_topic(consumer, ORDER_TOPIC))
     consumer.seek_to_beginning()
-    msg = _read_until(consumer, lambda m: dict(m.headers).get("id") == str(event_id).encode())
-    headers = dict(msg.headers)  # type: ignore[attr-defined]
-    assert msg.key == order_id.encode()  # type: ignore[attr-defined]
-    assert msg.value == payload  # type: ignore[attr-defined]
+    msg = read_until(consumer, lambda m: dict(m.headers).get("id") == str(event_id).encode())
+    headers = dict(msg.headers)
+    assert msg.key == order_id.encode()
+    assert msg.value == payload
     assert headers["event_type"] == b"SmokeTested"
     assert headers["idempotency_key"] == b"smoke-key"
     assert headers["traceparent"].startswith(b"00-0af7651916cd43dd")
@@ -102,17 +76,14 @@ def test_outbox_row_is_routed_with_key_bytes_and_headers(
 
 def test_heartbeat_passes_and_connector_keeps_running(
     connector_running: str,
-    postgres_up: StackSettings,
     consumer: KafkaConsumer,
     admin_conn: psycopg.Connection[tuple[object, ...]],
 ) -> None:
-    topic = "__debezium-heartbeat.outbox"
-    partitions = _wait_for_topic(consumer, topic, timeout=30)
-    consumer.assign(partitions)
+    consumer.assign(wait_for_topic(consumer, "__debezium-heartbeat.outbox", timeout=30))
     consumer.seek_to_end()
     # A heartbeat record is JSON from the BinaryDataConverter's delegate, not bytes.
-    msg = _read_until(consumer, lambda m: True, timeout=30)
-    assert json.loads(msg.value)["ts_ms"] > 0  # type: ignore[attr-defined]
+    msg = read_until(consumer, lambda m: True, timeout=30)
+    assert json.loads(msg.value)["ts_ms"] > 0
     beat = admin_conn.execute("SELECT beat_at FROM orders.debezium_heartbeat").fetchone()
     assert beat is not None
     status = connect.status(connector_running, "orders-outbox")

@@ -1,0 +1,1 @@
+"""Pure domain: the Order aggregate and the events it raises. No I/O, no frameworks."""

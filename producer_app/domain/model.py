@@ -1,0 +1,135 @@
+"""The Order aggregate: the only way to create or change an order, so its rules hold everywhere.
+
+Invariants are checked where the state changes; a broken one raises ``InvalidOrder`` naming the
+field, which the HTTP API turns into a 422 that says which field and why.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from producer_app.domain.events import Event, OrderCancelled, OrderPlaced, PlacedLine
+
+MAX_LINES = 100
+MAX_QUANTITY = 1_000
+MAX_UNIT_PRICE_CENTS = 10_000_000  # 100,000.00 in the order's currency
+SKU = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
+# Amounts are in hundredths (cents), so only currencies with two decimals.
+CURRENCIES = frozenset({"EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN"})
+CHANNELS = frozenset({"web", "mobile", "partner"})
+MAX_REASON = 500
+
+
+class OrderStatus(StrEnum):
+    PLACED = "placed"
+    CANCELLED = "cancelled"
+
+
+class DomainError(Exception):
+    """A rule of the domain was broken; nothing was changed."""
+
+
+class InvalidOrder(DomainError):
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+class OrderAlreadyCancelled(DomainError):
+    def __init__(self, order_id: uuid.UUID) -> None:
+        super().__init__(f"order {order_id} is already cancelled")
+        self.order_id = order_id
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    sku: str
+    quantity: int
+    unit_price_cents: int
+
+    @property
+    def amount_cents(self) -> int:
+        return self.quantity * self.unit_price_cents
+
+
+def _check_lines(lines: tuple[OrderLine, ...]) -> None:
+    if not lines:
+        raise InvalidOrder("lines", "an order needs at least one line")
+    if len(lines) > MAX_LINES:
+        raise InvalidOrder("lines", f"at most {MAX_LINES} lines")
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
+        if not SKU.match(line.sku):
+            raise InvalidOrder(f"lines[{i}].sku", "1-32 of A-Z, 0-9 and '-', starting alphanumeric")
+        if line.sku in seen:
+            raise InvalidOrder(f"lines[{i}].sku", f"{line.sku} appears twice; merge the lines")
+        seen.add(line.sku)
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            raise InvalidOrder(f"lines[{i}].quantity", f"must be 1..{MAX_QUANTITY}")
+        if not 1 <= line.unit_price_cents <= MAX_UNIT_PRICE_CENTS:
+            raise InvalidOrder(f"lines[{i}].unit_price_cents", f"must be 1..{MAX_UNIT_PRICE_CENTS}")
+
+
+@dataclass
+class Order:
+    id: uuid.UUID
+    customer_id: str
+    currency: str
+    lines: tuple[OrderLine, ...]
+    status: OrderStatus
+    placed_at: datetime
+    sales_channel: str = "web"
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+    events: list[Event] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def total_cents(self) -> int:
+        return sum(line.amount_cents for line in self.lines)
+
+    @classmethod
+    def place(
+        cls,
+        *,
+        order_id: uuid.UUID,
+        customer_id: str,
+        currency: str,
+        lines: tuple[OrderLine, ...],
+        now: datetime,
+        sales_channel: str = "web",
+    ) -> Order:
+        if not customer_id or len(customer_id) > 64:
+            raise InvalidOrder("customer_id", "1-64 characters")
+        if currency not in CURRENCIES:
+            raise InvalidOrder("currency", f"one of {', '.join(sorted(CURRENCIES))}")
+        if sales_channel not in CHANNELS:
+            raise InvalidOrder("sales_channel", f"one of {', '.join(sorted(CHANNELS))}")
+        _check_lines(lines)
+        order = cls(order_id, customer_id, currency, lines, OrderStatus.PLACED, now, sales_channel)
+        order.events.append(
+            OrderPlaced(
+                order_id=order_id,
+                customer_id=customer_id,
+                currency=currency,
+                lines=tuple(PlacedLine(li.sku, li.quantity, li.unit_price_cents) for li in lines),
+                total_cents=order.total_cents,
+                placed_at=now,
+                sales_channel=sales_channel,
+            )
+        )
+        return order
+
+    def cancel(self, *, reason: str, now: datetime) -> None:
+        if self.status is OrderStatus.CANCELLED:
+            raise OrderAlreadyCancelled(self.id)
+        if not reason.strip() or len(reason) > MAX_REASON:
+            raise InvalidOrder("reason", f"1-{MAX_REASON} characters")
+        self.status = OrderStatus.CANCELLED
+        self.cancelled_at = now
+        self.cancel_reason = reason
+        self.events.append(OrderCancelled(self.id, self.customer_id, reason, now))

@@ -1,0 +1,58 @@
+"""Idempotency-Key semantics as payment APIs define them, enforced by the database.
+
+A request with a key first *claims* it by inserting the key in its own transaction. A second
+request with the same key blocks on the primary key until the first commits, then finds the
+stored reply and returns it, writing nothing. If the first rolls back, its claim vanishes and
+the second proceeds. The same key with a different request is refused. No check-then-act.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a use case answered: stored under the key and returned again on a replay."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class IdempotencyRequest:
+    key: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, key: str, operation: str, payload: dict[str, Any]) -> IdempotencyRequest:
+        """Fingerprint the operation and its canonical JSON, so whitespace does not count."""
+        canonical = json.dumps(
+            {"op": operation, "payload": payload},
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
+        )
+        return cls(key, hashlib.sha256(canonical.encode()).hexdigest())
+
+
+class KeyReused(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used with a different request; "
+            "use a new key for a new request"
+        )
+        self.key = key
+
+
+class IdempotencyStore(Protocol):
+    def claim(self, request: IdempotencyRequest) -> Reply | None:
+        """Claim the key in the current transaction. None: claimed, go ahead. A Reply: the key's
+        first request already answered (replay it). Raises ``KeyReused`` for another request."""
+
+    def save(self, request: IdempotencyRequest, reply: Reply) -> None:
+        """Store the reply under the claimed key, in the current transaction."""

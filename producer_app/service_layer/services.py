@@ -1,0 +1,82 @@
+"""Use cases. Each runs in one unit of work: domain change, events and idempotency reply
+commit together or not at all. Services never build outbox rows, bytes or headers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from producer_app.domain.model import Order, OrderLine
+from producer_app.service_layer.idempotency import IdempotencyRequest, Reply
+from producer_app.service_layer.unit_of_work import UnitOfWork
+from producer_app.service_layer.views import order_view
+
+Clock = Callable[[], datetime]
+
+
+class OrderNotFound(Exception):
+    def __init__(self, order_id: uuid.UUID) -> None:
+        super().__init__(f"no order {order_id}")
+        self.order_id = order_id
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    customer_id: str
+    currency: str
+    lines: tuple[OrderLine, ...]
+    sales_channel: str = "web"
+    order_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    idempotency: IdempotencyRequest | None = None
+
+
+@dataclass(frozen=True)
+class CancelOrder:
+    order_id: uuid.UUID
+    reason: str
+    idempotency: IdempotencyRequest | None = None
+
+
+def place_order(cmd: PlaceOrder, uow: UnitOfWork, clock: Clock) -> Reply:
+    with uow:
+        if cmd.idempotency and (prior := uow.idempotency.claim(cmd.idempotency)):
+            return prior
+        order = Order.place(
+            order_id=cmd.order_id,
+            customer_id=cmd.customer_id,
+            currency=cmd.currency,
+            lines=cmd.lines,
+            now=clock(),
+            sales_channel=cmd.sales_channel,
+        )
+        uow.orders.add(order)
+        reply = Reply(201, order_view(order))
+        if cmd.idempotency:
+            uow.idempotency.save(cmd.idempotency, reply)
+        uow.commit()
+        return reply
+
+
+def cancel_order(cmd: CancelOrder, uow: UnitOfWork, clock: Clock) -> Reply:
+    with uow:
+        if cmd.idempotency and (prior := uow.idempotency.claim(cmd.idempotency)):
+            return prior
+        order = uow.orders.get(cmd.order_id, for_update=True)
+        if order is None:
+            raise OrderNotFound(cmd.order_id)
+        order.cancel(reason=cmd.reason, now=clock())
+        reply = Reply(200, order_view(order))
+        if cmd.idempotency:
+            uow.idempotency.save(cmd.idempotency, reply)
+        uow.commit()
+        return reply
+
+
+def get_order(order_id: uuid.UUID, uow: UnitOfWork) -> dict[str, object]:
+    with uow:
+        order = uow.orders.get(order_id)
+        if order is None:
+            raise OrderNotFound(order_id)
+        return order_view(order)

@@ -1,0 +1,100 @@
+"""In-memory fakes of the producer's ports, for unit tests of the service layer."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from types import TracebackType
+from typing import Self
+
+from producer_app.domain.events import Event
+from producer_app.domain.model import Order
+from producer_app.service_layer.idempotency import IdempotencyRequest, KeyReused, Reply
+from producer_app.service_layer.unit_of_work import publish_raised_events
+
+
+class FakeOrderRepository:
+    def __init__(self, committed: dict[uuid.UUID, Order]) -> None:
+        self._committed = committed
+        self.staged: dict[uuid.UUID, Order] = {}
+        self.seen: list[Order] = []
+
+    def add(self, order: Order) -> None:
+        self.staged[order.id] = order
+        self.seen.append(order)
+
+    def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
+        found = self.staged.get(order_id) or self._committed.get(order_id)
+        if found is None:
+            return None
+        order = copy.deepcopy(found)
+        self.staged[order_id] = order
+        self.seen.append(order)
+        return order
+
+
+class FakeEventBus:
+    def __init__(self) -> None:
+        self.staged: list[Event] = []
+
+    def publish(self, event: Event) -> None:
+        self.staged.append(event)
+
+
+class FakeIdempotencyStore:
+    """Same contract as the Postgres store (see tests/integration/test_idempotency_contract)."""
+
+    def __init__(self, committed: dict[str, tuple[str, Reply | None]]) -> None:
+        self._committed = committed
+        self.staged: dict[str, tuple[str, Reply | None]] = {}
+
+    def claim(self, request: IdempotencyRequest) -> Reply | None:
+        found = self.staged.get(request.key) or self._committed.get(request.key)
+        if found is None:
+            self.staged[request.key] = (request.fingerprint, None)
+            return None
+        fingerprint, reply = found
+        if fingerprint != request.fingerprint:
+            raise KeyReused(request.key)
+        assert reply is not None
+        return Reply(reply.status, reply.body, replayed=True)
+
+    def save(self, request: IdempotencyRequest, reply: Reply) -> None:
+        self.staged[request.key] = (request.fingerprint, reply)
+
+
+class FakeUnitOfWork:
+    """Keeps committed state across uses, like a database; staged state dies with rollback."""
+
+    def __init__(self) -> None:
+        self.committed_orders: dict[uuid.UUID, Order] = {}
+        self.published: list[Event] = []
+        self.keys: dict[str, tuple[str, Reply | None]] = {}
+        self.commits = 0
+
+    def __enter__(self) -> Self:
+        self.orders = FakeOrderRepository(self.committed_orders)
+        self.events = FakeEventBus()
+        self.idempotency = FakeIdempotencyStore(self.keys)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        publish_raised_events(self.orders, self.events)
+        self.committed_orders.update(self.orders.staged)
+        self.published.extend(self.events.staged)
+        self.keys.update(self.idempotency.staged)
+        self.commits += 1
+        self.rollback()
+
+    def rollback(self) -> None:
+        self.orders.staged.clear()
+        self.events.staged.clear()
+        self.idempotency.staged.clear()

@@ -1,0 +1,57 @@
+"""Reading what Debezium wrote, for integration and end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+from stack import connect
+from tests.conftest import ROOT
+
+ORDER_TOPIC = "outbox.event.order"
+
+
+def register_connector(connect_url: str) -> None:
+    config = json.loads((ROOT / "connectors/orders-outbox.json").read_text())
+    assert connect.register(connect_url, config).running
+
+
+def wait_for_topic(c: KafkaConsumer, topic: str, timeout: float = 60) -> list[TopicPartition]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        parts = c.partitions_for_topic(topic)
+        if parts:
+            return [TopicPartition(topic, p) for p in sorted(parts)]
+        c.topics()  # refresh metadata
+        time.sleep(0.5)
+    raise AssertionError(f"topic {topic} never appeared")
+
+
+def read_until(
+    c: KafkaConsumer, match: Callable[[ConsumerRecord], bool], timeout: float = 60
+) -> ConsumerRecord:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for msgs in c.poll(timeout_ms=500).values():
+            for m in msgs:
+                if match(m):
+                    return m
+    raise AssertionError("message not seen in time")
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    c = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        parts = wait_for_topic(c, topic)
+        return {tp.partition: off for tp, off in c.end_offsets(parts).items()}
+    finally:
+        c.close()
+
+
+def headers_of(m: ConsumerRecord) -> dict[str, Any]:
+    return {k: v.decode() if v is not None else None for k, v in m.headers}

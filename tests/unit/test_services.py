@@ -1,0 +1,94 @@
+"""Use cases against the in-memory unit of work: events published only on commit, replies
+replayed for a repeated Idempotency-Key."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from producer_app.domain.events import OrderCancelled, OrderPlaced
+from producer_app.domain.model import InvalidOrder, OrderAlreadyCancelled, OrderLine
+from producer_app.service_layer import services
+from producer_app.service_layer.idempotency import IdempotencyRequest, KeyReused
+from tests import factories
+from tests.factories import NOW
+from tests.fakes import FakeUnitOfWork
+
+
+def test_place_order_commits_order_and_its_event_together() -> None:
+    uow = FakeUnitOfWork()
+    reply = services.place_order(factories.place_cmd(), uow, lambda: NOW)
+    assert reply.status == 201
+    assert not reply.replayed
+    [event] = uow.published
+    assert isinstance(event, OrderPlaced)
+    assert str(event.order_id) == reply.body["id"]
+    assert uuid.UUID(reply.body["id"]) in uow.committed_orders
+
+
+def test_an_invalid_order_publishes_nothing() -> None:
+    uow = FakeUnitOfWork()
+    with pytest.raises(InvalidOrder):
+        services.place_order(
+            factories.place_cmd(lines=(OrderLine("SKU-1", 0, 1),)), uow, lambda: NOW
+        )
+    assert uow.published == []
+    assert uow.committed_orders == {}
+    assert uow.commits == 0
+
+
+def test_cancel_publishes_order_cancelled_and_refuses_a_second_cancel() -> None:
+    uow = FakeUnitOfWork()
+    placed = services.place_order(factories.place_cmd(), uow, lambda: NOW)
+    order_id = uuid.UUID(placed.body["id"])
+    reply = services.cancel_order(
+        services.CancelOrder(order_id, "payment failed"), uow, lambda: NOW
+    )
+    assert reply.body["status"] == "cancelled"
+    assert isinstance(uow.published[-1], OrderCancelled)
+    with pytest.raises(OrderAlreadyCancelled):
+        services.cancel_order(services.CancelOrder(order_id, "again"), uow, lambda: NOW)
+    assert len(uow.published) == 2
+
+
+def test_cancel_of_an_unknown_order_is_not_found() -> None:
+    with pytest.raises(services.OrderNotFound):
+        services.cancel_order(
+            services.CancelOrder(uuid.uuid4(), "x"), FakeUnitOfWork(), lambda: NOW
+        )
+
+
+def test_same_key_same_request_replays_and_writes_nothing() -> None:
+    uow = FakeUnitOfWork()
+    request = IdempotencyRequest.of("key-1", "place", {"a": 1})
+    cmd = factories.place_cmd(idempotency=request)
+    first = services.place_order(cmd, uow, lambda: NOW)
+    again = services.place_order(factories.place_cmd(idempotency=request), uow, lambda: NOW)
+    assert again.replayed
+    assert (again.status, again.body) == (first.status, first.body)
+    assert len(uow.committed_orders) == 1
+    assert len(uow.published) == 1
+
+
+def test_same_key_other_request_is_refused() -> None:
+    uow = FakeUnitOfWork()
+    services.place_order(
+        factories.place_cmd(idempotency=IdempotencyRequest.of("k", "place", {"a": 1})),
+        uow,
+        lambda: NOW,
+    )
+    with pytest.raises(KeyReused, match="different request"):
+        services.place_order(
+            factories.place_cmd(idempotency=IdempotencyRequest.of("k", "place", {"a": 2})),
+            uow,
+            lambda: NOW,
+        )
+    assert len(uow.committed_orders) == 1
+
+
+def test_request_fingerprint_ignores_key_order_but_not_values() -> None:
+    a = IdempotencyRequest.of("k", "place", {"x": 1, "y": [1, 2]})
+    b = IdempotencyRequest.of("k", "place", {"y": [1, 2], "x": 1})
+    c = IdempotencyRequest.of("k", "place", {"x": 1, "y": [2, 1]})
+    assert a.fingerprint == b.fingerprint != c.fingerprint
