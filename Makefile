@@ -42,6 +42,7 @@ ifeq ($(STACK),compose)
 else
 	@$(PY) -m stack up
 	@$(PY) -m stack register
+	@$(PY) -m stack apps
 endif
 
 down: venv ## stop everything that make up started
@@ -75,6 +76,14 @@ test: venv ## the whole test suite; starts the native stack if needed, stops it 
 
 test-unit: venv ## unit tests only (no services)
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+ORDERS ?= 1000
+RATE ?= 0
+seed: venv ## place ORDERS random orders (RATE orders/s, 0 = flat out) through the service layer
+	@$(PY) -m producer_app seed --orders $(ORDERS) --rate $(RATE)
+
+schemas-check: venv ## every schema version reads every other (FULL_TRANSITIVE)
+	@$(PY) -m contract check-schemas
 
 lint: venv ## ruff and mypy
 	@$(BIN)/ruff check .

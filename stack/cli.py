@@ -15,7 +15,7 @@ from pathlib import Path
 from stack import connect, dbinit, jvm
 from stack.health import StackError
 from stack.layout import Layout
-from stack.parts import Part, stack_parts
+from stack.parts import Part, app_parts, stack_parts
 from stack.process import tail
 from stack.secrets import ensure_env_file
 from stack.settings import StackSettings
@@ -25,6 +25,13 @@ DEPLOYABLES_WITH_MIGRATIONS = ("producer_app",)
 
 def _settings(layout: Layout) -> StackSettings:
     return StackSettings(_env_file=layout.root / ".env")
+
+
+def cmd_apps_up(layout: Layout, settings: StackSettings) -> None:
+    for part in app_parts(layout, settings):
+        started, waited = part.up()
+        verb = "started" if started else "running"
+        print(f"{part.name:<9} {verb}, healthy at {part.where} ({waited:.1f}s, pid {part.pid()})")
 
 
 def cmd_up(layout: Layout, settings: StackSettings) -> list[Part]:
@@ -78,7 +85,7 @@ def cmd_db(layout: Layout, settings: StackSettings) -> None:
 
 
 def cmd_down(layout: Layout, settings: StackSettings) -> None:
-    for part in reversed(stack_parts(layout, settings)):
+    for part in reversed(stack_parts(layout, settings) + app_parts(layout, settings)):
         print(f"{part.name:<9} {'stopped' if part.halt() else 'was not running'}")
 
 
@@ -90,6 +97,15 @@ def cmd_status(layout: Layout, settings: StackSettings) -> int:
         bad += reason is not None
         state = "healthy" if reason is None else f"UNHEALTHY: {reason}"
         print(f"{part.name:<9} {state:<10} pid {pid or '-':<8} {part.where}")
+    for part in app_parts(layout, settings):
+        pid = part.pid()
+        if pid is None:
+            print(f"{part.name:<9} {'stopped':<10} pid {'-':<8} (make up starts it)")
+            continue
+        reason = part.probe()
+        bad += reason is not None
+        state = "healthy" if reason is None else f"UNHEALTHY: {reason}"
+        print(f"{part.name:<9} {state:<10} pid {pid:<8} {part.where}")
     if not bad:
         for connector in connect.load_connector_files(layout.root / "connectors"):
             st = connect.status(settings.connect_url, connector["name"])
@@ -106,7 +122,7 @@ def cmd_register(layout: Layout, settings: StackSettings) -> None:
 
 
 def cmd_logs(layout: Layout, settings: StackSettings, part: str | None, lines: int) -> None:
-    for p in stack_parts(layout, settings):
+    for p in stack_parts(layout, settings) + app_parts(layout, settings):
         if part in (None, p.name):
             print(f"==> {p.log} <==\n{tail(p.log, lines)}\n")
 
@@ -126,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root")
     sub = parser.add_subparsers(dest="verb", required=True)
-    for verb in ("up", "down", "status", "clean", "db", "register", "jars", "env"):
+    for verb in ("up", "apps", "down", "status", "clean", "db", "register", "jars", "env"):
         sub.add_parser(verb)
     with_ = sub.add_parser("with", help="run a command with the stack up (-- CMD ...)")
     with_.add_argument("command", nargs=argparse.REMAINDER)
@@ -155,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         {
             "up": cmd_up,
+            "apps": cmd_apps_up,
             "down": cmd_down,
             "clean": cmd_clean,
             "db": cmd_db,

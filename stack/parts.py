@@ -6,6 +6,8 @@ Kafka, the DB bootstrap needs Postgres); ``down`` stops them in reverse order.
 
 from __future__ import annotations
 
+import sys
+import urllib.error
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from stack.health import (
     Probe,
     StackError,
     connect_probe,
+    http_json,
     kafka_probe,
     postgres_probe,
     tcp_probe,
@@ -131,3 +134,31 @@ def stack_parts(layout: Layout, settings: StackSettings) -> list[Part]:
         env=lambda: jvm.connect_env(settings),
     )
     return [pg, kafka, connect]
+
+
+def http_probe(url: str) -> Probe:
+    """Healthy when ``url`` answers 2xx."""
+
+    def probe() -> str | None:
+        try:
+            http_json(url, timeout=2)
+            return None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            return f"{url}: {exc}"
+
+    return probe
+
+
+def app_parts(layout: Layout, settings: StackSettings) -> list[Part]:
+    """The Python deployables ``make up`` runs next to the stack (``--apps``)."""
+    api_url = f"http://127.0.0.1:{settings.api_port}"
+    api = background_part(
+        layout,
+        "api",
+        f"{api_url}/docs",
+        ("127.0.0.1", settings.api_port),
+        30,
+        lambda: [sys.executable, "-m", "producer_app", "serve"],
+        http_probe(f"{api_url}/health"),
+    )
+    return [api]

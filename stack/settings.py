@@ -32,6 +32,7 @@ class StackSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_controller_port: int = 9093
     connect_url: str = "http://127.0.0.1:8083"
+    api_port: int = 8000
 
     kafka_heap: str = "1g"
     connect_heap: str = "1g"

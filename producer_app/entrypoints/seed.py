@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -33,6 +33,8 @@ class SeedResult:
     orders: int = 0
     cancelled: int = 0
     seconds: float = 0.0
+    placed_ids: list[uuid.UUID] = field(default_factory=list)
+    cancelled_ids: list[uuid.UUID] = field(default_factory=list)
 
     @property
     def events(self) -> int:
@@ -116,6 +118,9 @@ def seed(
         with lock:
             result.orders += 1
             result.cancelled += cancel
+            result.placed_ids.append(cmd.order_id)
+            if cancel:
+                result.cancelled_ids.append(cmd.order_id)
 
     started = time.monotonic()
     with Progress(

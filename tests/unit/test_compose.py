@@ -66,6 +66,7 @@ def test_host_ports_match_the_native_defaults(compose: dict[str, Any]) -> None:
     assert f"{settings.postgres_port}:5432" in services["postgres"]["ports"]
     assert f"{settings.kafka_port}:9092" in services["kafka"]["ports"]
     assert f"{settings.connect_port}:8083" in services["connect"]["ports"]
+    assert f"{settings.api_port}:8000" in services["api"]["ports"]
 
 
 def test_connector_env_refs_are_provided_by_both_stacks(
