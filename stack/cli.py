@@ -20,7 +20,7 @@ from stack.process import tail
 from stack.secrets import ensure_env_file
 from stack.settings import StackSettings
 
-DEPLOYABLES_WITH_MIGRATIONS = ("producer_app",)
+DEPLOYABLES_WITH_MIGRATIONS = ("producer_app", "consumers")
 
 
 def _settings(layout: Layout) -> StackSettings:

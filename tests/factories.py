@@ -52,3 +52,58 @@ def order_payload(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def placed_record(
+    order_id: uuid.UUID | None = None, event_id: uuid.UUID | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """An OrderPlaced v2 Avro record."""
+    from decimal import Decimal
+
+    record: dict[str, Any] = {
+        "event_id": event_id or uuid.uuid4(),
+        "order_id": order_id or uuid.uuid4(),
+        "customer_id": customer(),
+        "currency": "EUR",
+        "lines": [
+            {"sku": "SKU-0001", "quantity": 2, "unit_price": Decimal("9.99")},
+            {"sku": "SKU-0002", "quantity": 1, "unit_price": Decimal("5.00")},
+        ],
+        "total": Decimal("24.98"),
+        "placed_at": NOW,
+        "sales_channel": "web",
+    }
+    record.update(overrides)
+    return record
+
+
+def cancelled_record(
+    order_id: uuid.UUID, event_id: uuid.UUID | None = None, **overrides: Any
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "event_id": event_id or uuid.uuid4(),
+        "order_id": order_id,
+        "customer_id": "c",
+        "reason": "test",
+        "cancelled_at": NOW,
+    }
+    record.update(overrides)
+    return record
+
+
+def kafka_message(
+    record: dict[str, Any],
+    event_type: str = "OrderPlaced",
+    *,
+    topic: str = "t",
+    partition: int = 0,
+    offset: int = 0,
+) -> Any:
+    """A consumer-side Message carrying ``record`` in Avro single-object encoding."""
+    from consumers.runtime.message import Message
+    from contract import AvroCodec, SchemaRepository
+
+    repo = SchemaRepository.load()
+    value = AvroCodec(repo).encode(record, repo.get(event_type))
+    headers = (("id", str(record["event_id"]).encode()), ("event_type", event_type.encode()))
+    return Message(topic, partition, offset, str(record["order_id"]).encode(), value, headers)

@@ -1,0 +1,106 @@
+"""Wires one handler's EventProcessor: Kafka consumer and dead-letter producer, Postgres
+transactions, codec and middleware chain. Called from ``__main__`` and tests; nothing connects
+at import time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from consumers.runtime.dead_letters import KafkaDeadLetterSink, dlq_topic
+from consumers.runtime.postgres import PostgresTransactions
+from consumers.runtime.processor import EventProcessor, build_chain
+from consumers.runtime.registry import Registration
+from consumers.settings import ConsumerSettings
+from contract import AvroCodec, SchemaRepository
+
+
+def ensure_topic(bootstrap_servers: str, name: str, partitions: int = 1) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="consumers-admin")
+    try:
+        admin.create_topics([NewTopic(name, partitions, 1)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()
+
+
+def kafka_consumer(settings: ConsumerSettings, group: str) -> KafkaConsumer:
+    return KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=group,  # the handler's name: see consumers.runtime.registry
+        client_id=f"{group}-{os.getpid()}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=settings.max_poll_records,
+        fetch_max_wait_ms=100,
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=settings.heartbeat_interval_ms,
+    )
+
+
+@dataclass
+class Running:
+    processor: EventProcessor
+    transactions: PostgresTransactions
+    producer: KafkaProducer
+
+    def close(self) -> None:
+        try:
+            self.processor.close()
+        finally:
+            self.transactions.close()
+            self.producer.close(timeout=5)
+
+
+def bootstrap(
+    settings: ConsumerSettings,
+    registration: Registration,
+    *,
+    duplicate: bool = False,
+    schemas: SchemaRepository | None = None,
+    on_db_committed: Callable[[], None] | None = None,
+    consumer: Any = None,
+) -> Running:
+    codec = AvroCodec(schemas or SchemaRepository.load())
+    ensure_topic(
+        settings.kafka_bootstrap_servers, dlq_topic(settings.dlq_prefix, registration.name)
+    )
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        retries=5,
+        client_id=f"{registration.name}-dlq",
+    )
+    transactions = PostgresTransactions(
+        settings.conninfo(), int(settings.handler_timeout_seconds * 1000)
+    )
+    chain = build_chain(
+        registration,
+        codec,
+        KafkaDeadLetterSink(producer, settings.dlq_prefix),
+        attempts=settings.retry_attempts,
+        base=settings.retry_base_seconds,
+        cap=settings.retry_max_seconds,
+        timeout_s=settings.handler_timeout_seconds,
+        duplicate=duplicate,
+    )
+    processor = EventProcessor(
+        registration,
+        consumer=consumer or kafka_consumer(settings, registration.name),
+        topic=settings.topic,
+        transactions=transactions,
+        chain=chain,
+        max_records=settings.max_poll_records,
+        poll_timeout_ms=settings.poll_timeout_ms,
+        outage_max_backoff=settings.outage_max_backoff_seconds,
+        stats_interval=settings.stats_interval_seconds,
+        on_db_committed=on_db_committed,
+    )
+    return Running(processor, transactions, producer)

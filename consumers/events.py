@@ -1,0 +1,75 @@
+"""The consumers' own view of the events, built from the reader schemas they were built
+against (OrderPlaced v2, OrderCancelled v1). Frozen and past tense, like the producer's, but
+not shared with it: each side owns its model, the Avro schemas are the contract."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+# Reader schema version per event type: what this deployable was built and tested against.
+READER_VERSIONS = {"OrderPlaced": 2, "OrderCancelled": 1}
+
+
+@dataclass(frozen=True)
+class Line:
+    sku: str
+    quantity: int
+    unit_price: Decimal
+
+
+@dataclass(frozen=True)
+class OrderPlaced:
+    event_id: uuid.UUID
+    order_id: uuid.UUID
+    customer_id: str
+    currency: str
+    lines: tuple[Line, ...]
+    total: Decimal
+    placed_at: datetime
+    sales_channel: str
+
+
+@dataclass(frozen=True)
+class OrderCancelled:
+    event_id: uuid.UUID
+    order_id: uuid.UUID
+    customer_id: str
+    reason: str
+    cancelled_at: datetime
+
+
+Event = OrderPlaced | OrderCancelled
+EVENT_TYPES: dict[str, type[OrderPlaced] | type[OrderCancelled]] = {
+    "OrderPlaced": OrderPlaced,
+    "OrderCancelled": OrderCancelled,
+}
+
+
+def from_record(event_type: str, record: dict[str, Any]) -> Event:
+    """Avro record (already resolved to the reader schema) -> event."""
+    if event_type == "OrderPlaced":
+        return OrderPlaced(
+            event_id=record["event_id"],
+            order_id=record["order_id"],
+            customer_id=record["customer_id"],
+            currency=record["currency"],
+            lines=tuple(
+                Line(li["sku"], li["quantity"], li["unit_price"]) for li in record["lines"]
+            ),
+            total=record["total"],
+            placed_at=record["placed_at"],
+            sales_channel=record["sales_channel"],
+        )
+    if event_type == "OrderCancelled":
+        return OrderCancelled(
+            event_id=record["event_id"],
+            order_id=record["order_id"],
+            customer_id=record["customer_id"],
+            reason=record["reason"],
+            cancelled_at=record["cancelled_at"],
+        )
+    raise KeyError(event_type)

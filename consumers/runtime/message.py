@@ -1,0 +1,75 @@
+"""What flows through the middleware chain: the raw Kafka message, its decoded event, and
+the transaction the effect goes into."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from consumers.events import Event
+from consumers.runtime.store import ProcessedEvents
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...]
+    timestamp_ms: int = 0
+
+    def header(self, name: str) -> str | None:
+        for k, v in self.headers:
+            if k == name and v is not None:
+                return v.decode("utf-8", "replace")
+        return None
+
+    @property
+    def where(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+
+class Transaction(Protocol):
+    """The database transaction of one batch. Effects and processed-event marks go into it."""
+
+    @property
+    def processed(self) -> ProcessedEvents: ...
+
+    @property
+    def connection(self) -> Any:
+        """The driver connection handlers write their effects with (psycopg in production)."""
+
+    def savepoint(self) -> Any:
+        """A context manager: rolls the effects inside back to it if the block raises."""
+
+
+class Outcome(enum.Enum):
+    HANDLED = "handled"
+    DUPLICATE = "duplicate"
+    DEAD_LETTERED = "dead_lettered"
+    IGNORED = "ignored"  # a known event type this handler does not subscribe to
+
+
+@dataclass
+class Delivery:
+    message: Message
+    group: str
+    tx: Transaction
+    event: Event | None = None
+    event_type: str | None = None
+    attempts: int = 0
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HandlerContext:
+    """What a handler gets next to the event: the transaction for its effect and metadata."""
+
+    connection: Any
+    group: str
+    message: Message
+    now: datetime

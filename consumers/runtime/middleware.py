@@ -1,0 +1,205 @@
+"""Middleware: each is a function that takes a step and returns a step that wraps it.
+
+A step is ``Callable[[Delivery], Outcome]``. The processor composes them in this order,
+outermost first (``build_chain``); each line says why it sits where it does:
+
+1. ``log_context``   - binds event id, trace and position to every log line inside.
+2. ``dead_letter``   - catches ``PoisonMessage`` and ``RetriesExhausted``, sends the original
+                       bytes and headers plus the reason to the group's dead-letter topic and
+                       lets the group move on. ``Outage``/``BatchConflict`` pass through: an
+                       outage is waited out, never dead-lettered.
+3. ``decode``        - bytes -> event with the shared codec, resolved to this deployable's
+                       reader schema; bad bytes are ``PoisonMessage`` (never retried).
+4. ``retry``         - exponential backoff with full jitter, for handler failures only.
+5. ``duplicator``    - (tests and demos) runs the rest twice; sits *outside* idempotency so
+                       the second run must be absorbed by it, proving the handler idempotent.
+6. ``idempotent``    - a savepoint, then ``INSERT ... ON CONFLICT DO NOTHING`` into
+                       processed_events; a duplicate skips the handler; a failure rolls the
+                       effect back to the savepoint.
+7. ``timeout``       - inside the savepoint, so a handler that overran has its effect undone.
+8. the handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from consumers.events import EVENT_TYPES, READER_VERSIONS, from_record
+from consumers.runtime.dead_letters import DeadLetterSink
+from consumers.runtime.errors import (
+    BatchConflict,
+    HandlerTimeout,
+    Outage,
+    PoisonMessage,
+    RetriesExhausted,
+    UnknownEventType,
+)
+from consumers.runtime.logs import bind
+from consumers.runtime.message import Delivery, HandlerContext, Outcome
+from consumers.runtime.registry import Registration
+from contract import AvroCodec
+from contract import headers as h
+from contract.errors import ContractError
+
+Step = Callable[[Delivery], Outcome]
+Middleware = Callable[[Step], Step]
+log = logging.getLogger("consumers")
+PASS_THROUGH = (Outage, BatchConflict)
+
+
+def compose(inner: Step, middlewares: list[Middleware]) -> Step:
+    """Wrap ``inner``; ``middlewares`` are listed outermost first."""
+    for middleware in reversed(middlewares):
+        inner = middleware(inner)
+    return inner
+
+
+def log_context(step: Step) -> Step:
+    def run(d: Delivery) -> Outcome:
+        m = d.message
+        with bind(
+            group=d.group,
+            where=m.where,
+            event_id=m.header(h.EVENT_ID),
+            traceparent=m.header(h.TRACEPARENT),
+        ):
+            return step(d)
+
+    return run
+
+
+def dead_letter(sink: DeadLetterSink) -> Middleware:
+    def middleware(step: Step) -> Step:
+        def run(d: Delivery) -> Outcome:
+            try:
+                return step(d)
+            except PASS_THROUGH:
+                raise
+            except PoisonMessage as exc:
+                reason = f"poison: {exc}"
+            except RetriesExhausted as exc:
+                reason = f"failed after {exc.attempts} attempts: {exc.last!r}"
+            log.warning("dead-lettered: %s", reason)
+            sink.send(d, reason)
+            return Outcome.DEAD_LETTERED
+
+        return run
+
+    return middleware
+
+
+def decode(codec: AvroCodec, registration: Registration) -> Middleware:
+    def middleware(step: Step) -> Step:
+        def run(d: Delivery) -> Outcome:
+            m = d.message
+            if m.value is None:
+                raise PoisonMessage("message has no value (tombstone)")
+            try:
+                writer = codec.writer_of(m.value)
+            except ContractError as exc:
+                raise PoisonMessage(str(exc)) from exc
+            event_type = writer.event_type
+            declared = m.header(h.EVENT_TYPE)
+            if declared is not None and declared != event_type:
+                raise PoisonMessage(f"header event_type {declared!r} but written as {event_type}")
+            if event_type not in EVENT_TYPES:
+                raise PoisonMessage(str(UnknownEventType(event_type)))
+            if event_type not in registration.event_types:
+                return Outcome.IGNORED
+            reader = codec.repository.get(event_type, READER_VERSIONS[event_type])
+            try:
+                _, record = codec.decode(m.value, reader)
+            except ContractError as exc:
+                raise PoisonMessage(str(exc)) from exc
+            d.event_type, d.event = event_type, from_record(event_type, record)
+            header_id = m.header(h.EVENT_ID)
+            if header_id is not None and header_id != str(d.event.event_id):
+                raise PoisonMessage(f"header id {header_id} but payload {d.event.event_id}")
+            return step(d)
+
+        return run
+
+    return middleware
+
+
+def retry(
+    attempts: int,
+    base: float,
+    cap: float,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
+) -> Middleware:
+    jitter = rng or random.Random()
+
+    def middleware(step: Step) -> Step:
+        def run(d: Delivery) -> Outcome:
+            last: BaseException | None = None
+            for attempt in range(1, attempts + 1):
+                d.attempts = attempt
+                try:
+                    return step(d)
+                except (PoisonMessage, *PASS_THROUGH):
+                    raise
+                except Exception as exc:
+                    last = exc
+                    log.info("attempt %d/%d failed: %r", attempt, attempts, exc)
+                    if attempt < attempts:
+                        sleep(min(cap, base * 2 ** (attempt - 1)) * jitter.random())
+            assert last is not None
+            raise RetriesExhausted(attempts, last)
+
+        return run
+
+    return middleware
+
+
+def duplicator(step: Step) -> Step:
+    def run(d: Delivery) -> Outcome:
+        first = step(d)
+        second = step(d)
+        d.notes["duplicate_outcome"] = second
+        return first
+
+    return run
+
+
+def idempotent(step: Step) -> Step:
+    def run(d: Delivery) -> Outcome:
+        assert d.event is not None
+        with d.tx.savepoint():
+            if not d.tx.processed.mark(d.group, d.event.event_id, d.message.where):
+                return Outcome.DUPLICATE
+            return step(d)
+
+    return run
+
+
+def timeout(seconds: float, clock: Callable[[], float] = time.monotonic) -> Middleware:
+    def middleware(step: Step) -> Step:
+        def run(d: Delivery) -> Outcome:
+            started = clock()
+            outcome = step(d)
+            elapsed = clock() - started
+            if elapsed > seconds:
+                raise HandlerTimeout(f"handler took {elapsed:.2f}s, limit {seconds:.2f}s")
+            return outcome
+
+        return run
+
+    return middleware
+
+
+def call_handler(
+    registration: Registration, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> Step:
+    def run(d: Delivery) -> Outcome:
+        assert d.event is not None
+        registration.handle(d.event, HandlerContext(d.tx.connection, d.group, d.message, now()))
+        return Outcome.HANDLED
+
+    return run

@@ -1,0 +1,75 @@
+"""The Postgres side of the runtime: one transaction per batch, a savepoint per message.
+
+Driver errors are translated here, so the middleware knows only the runtime's named errors:
+a broken connection is an ``Outage`` (wait, then run the batch again), a deadlock or a
+serialization failure is a ``BatchConflict`` (run the batch again), anything else is the
+handler's failure (retried, then dead-lettered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import errors
+
+from consumers.runtime.errors import BatchConflict, Outage
+from consumers.runtime.store import PostgresProcessedEvents
+
+
+class PostgresTransaction:
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+        self.processed = PostgresProcessedEvents(conn)
+
+    @property
+    def connection(self) -> psycopg.Connection[Any]:
+        return self._conn
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        with translate_errors(self._conn), self._conn.transaction():
+            yield
+
+
+@contextmanager
+def translate_errors(conn: psycopg.Connection[Any] | None) -> Iterator[None]:
+    try:
+        yield
+    except errors.TransactionRollback as exc:  # deadlock_detected, serialization_failure
+        raise BatchConflict(str(exc).strip()) from exc
+    except psycopg.OperationalError as exc:
+        if conn is None or conn.broken or conn.closed:
+            raise Outage(f"postgres: {str(exc).strip() or exc!r}") from exc
+        raise
+
+
+class PostgresTransactions:
+    """Opens batch transactions on one connection, reconnecting after an outage."""
+
+    def __init__(self, conninfo: str, statement_timeout_ms: int) -> None:
+        self._conninfo = conninfo
+        self._timeout = statement_timeout_ms
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            try:
+                self._conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=3)
+            except psycopg.OperationalError as exc:
+                raise Outage(f"postgres: {str(exc).strip()}") from exc
+        return self._conn
+
+    @contextmanager
+    def begin(self) -> Iterator[PostgresTransaction]:
+        """Commit when the block ends normally; roll back when it raises."""
+        conn = self._connection()
+        with translate_errors(conn), conn.transaction():
+            conn.execute(f"SET LOCAL statement_timeout = {int(self._timeout)}")
+            yield PostgresTransaction(conn)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()

@@ -1,0 +1,220 @@
+"""The EventProcessor: subscription, decoding, dispatch, idempotency and commits for one
+handler (one consumer group). Handlers only ever see an event and a context.
+
+Per poll: every message of the batch runs through the middleware chain inside **one database
+transaction** (a savepoint each), then the transaction commits, then the offsets are committed.
+A crash between the two commits redelivers the batch, and ``processed_events`` absorbs it.
+On ``Outage``/``BatchConflict`` the transaction rolls back, the partitions are rewound to the
+batch's first offsets, and the loop polls again after a backoff: nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from kafka import ConsumerRebalanceListener, TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from consumers.runtime import middleware as mw
+from consumers.runtime.dead_letters import DeadLetterSink
+from consumers.runtime.errors import BatchConflict, Outage
+from consumers.runtime.message import Delivery, Message, Outcome, Transaction
+from consumers.runtime.registry import Registration
+from contract import AvroCodec
+
+log = logging.getLogger("consumers.processor")
+
+
+class Transactions(Protocol):
+    def begin(self) -> AbstractContextManager[Transaction]:
+        """A batch transaction: committed when the block ends, rolled back if it raises."""
+
+
+def build_chain(
+    registration: Registration,
+    codec: AvroCodec,
+    sink: DeadLetterSink,
+    *,
+    attempts: int,
+    base: float,
+    cap: float,
+    timeout_s: float,
+    duplicate: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> mw.Step:
+    """The middleware order documented in ``consumers.runtime.middleware``."""
+    chain: list[mw.Middleware] = [
+        mw.log_context,
+        mw.dead_letter(sink),
+        mw.decode(codec, registration),
+        mw.retry(attempts, base, cap, sleep=sleep),
+    ]
+    if duplicate:
+        chain.append(mw.duplicator)
+    chain += [mw.idempotent, mw.timeout(timeout_s)]
+    return mw.compose(mw.call_handler(registration), chain)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, processor: EventProcessor) -> None:
+        self._processor = processor
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        # Commit whatever the database already holds before another instance takes over.
+        # The listener runs on kafka-python's IO thread, which must not block: best effort.
+        self._processor.commit_pending(set(revoked), blocking=False)
+        log.info("partitions revoked: %s", sorted(tp.partition for tp in revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
+
+    def on_partitions_lost(self, lost: Any) -> None:
+        log.warning("partitions lost: %s", sorted(tp.partition for tp in lost))
+
+
+class EventProcessor:
+    def __init__(
+        self,
+        registration: Registration,
+        *,
+        consumer: Any,
+        topic: str,
+        transactions: Transactions,
+        chain: mw.Step,
+        max_records: int = 500,
+        poll_timeout_ms: int = 200,
+        outage_max_backoff: float = 5.0,
+        stats_interval: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep,
+        on_db_committed: Callable[[], None] | None = None,
+    ) -> None:
+        self.registration = registration
+        self._consumer = consumer
+        self._topic = topic
+        self._transactions = transactions
+        self._chain = chain
+        self._max_records = max_records
+        self._poll_timeout_ms = poll_timeout_ms
+        self._outage_max = outage_max_backoff
+        self._stats_interval = stats_interval
+        self._sleep = sleep
+        # Called after the database commit and before the offset commit; tests use it to
+        # simulate a crash in exactly that gap.
+        self._on_db_committed = on_db_committed
+        self._pending: dict[TopicPartition, int] = {}
+        self._backoff = 0.0
+        self._stopping = False
+        self.stats: Counter[str] = Counter()
+
+    @property
+    def group(self) -> str:
+        return self.registration.name
+
+    def stop(self) -> None:
+        """Finish the current batch, commit, and leave the group (SIGTERM/SIGINT)."""
+        self._stopping = True
+
+    def run(self, *, until: Callable[[EventProcessor], bool] | None = None) -> None:
+        self._consumer.subscribe([self._topic], listener=_Listener(self))
+        last_stats = time.monotonic()
+        try:
+            while not self._stopping and not (until and until(self)):
+                self.poll_once()
+                if time.monotonic() - last_stats >= self._stats_interval:
+                    self.log_stats()
+                    last_stats = time.monotonic()
+        finally:
+            self.log_stats()
+
+    def poll_once(self) -> None:
+        batch = self._consumer.poll(timeout_ms=self._poll_timeout_ms, max_records=self._max_records)
+        messages = [
+            Message(
+                r.topic,
+                r.partition,
+                r.offset,
+                r.key,
+                r.value,
+                tuple(r.headers or ()),
+                r.timestamp or 0,
+            )
+            for records in batch.values()
+            for r in records
+        ]
+        if messages:
+            self.handle(messages)
+
+    def handle(self, messages: list[Message]) -> None:
+        try:
+            outcomes = self._apply(messages)
+        except (Outage, BatchConflict) as exc:
+            kind = "outage" if isinstance(exc, Outage) else "conflict"
+            self.stats[kind + "s"] += 1
+            self._rewind(messages)
+            self._backoff = min(self._outage_max, max(0.1, self._backoff * 2))
+            log.warning(
+                "%s, batch of %d rolled back, retry in %.1fs: %s",
+                kind,
+                len(messages),
+                self._backoff,
+                exc,
+            )
+            self._sleep(self._backoff)
+            return
+        self._backoff = 0.0
+        self.stats.update(o.value for o in outcomes)
+        self.stats["batches"] += 1
+        for m in messages:
+            tp = TopicPartition(m.topic, m.partition)
+            self._pending[tp] = max(self._pending.get(tp, -1), m.offset + 1)
+        if self._on_db_committed is not None:
+            self._on_db_committed()
+        self.commit_pending()
+
+    def _apply(self, messages: list[Message]) -> list[Outcome]:
+        with self._transactions.begin() as tx:
+            return [self._chain(Delivery(m, self.group, tx)) for m in messages]
+
+    def _rewind(self, messages: list[Message]) -> None:
+        first: dict[TopicPartition, int] = {}
+        for m in messages:
+            tp = TopicPartition(m.topic, m.partition)
+            first[tp] = min(first.get(tp, m.offset), m.offset)
+        assigned = self._consumer.assignment()
+        for tp, offset in first.items():
+            if tp in assigned:
+                self._consumer.seek(tp, offset)
+
+    def commit_pending(
+        self, only: set[TopicPartition] | None = None, *, blocking: bool = True
+    ) -> None:
+        offsets = {tp: off for tp, off in self._pending.items() if only is None or tp in only}
+        if not offsets:
+            return
+        commit = self._consumer.commit if blocking else self._consumer.commit_async
+        try:
+            commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
+        except KafkaError as exc:
+            # The database holds the effects; a redelivery will be absorbed as duplicates.
+            self.stats["commit_failures"] += 1
+            log.warning("offset commit failed, batch may be redelivered: %r", exc)
+            return
+        for tp in offsets:
+            self._pending.pop(tp, None)
+
+    def log_stats(self) -> None:
+        log.info("stats", extra={"fields": {"group": self.group, **dict(self.stats)}})
+
+    def close(self) -> None:
+        self.commit_pending()
+        self._consumer.close(autocommit=False)
+
+
+def count(processor: EventProcessor, *outcomes: Outcome) -> int:
+    return sum(processor.stats[o.value] for o in outcomes)

@@ -1,0 +1,291 @@
+"""Consumer groups against real Kafka and Postgres, on a topic of their own per test: a
+duplicate delivery, a crash between the two commits, a poison message, two instances, and
+Postgres stopped mid-stream. Each test uses the real ``notifications`` handler under a group
+name of its own, and removes its rows afterwards."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+
+from consumers.bootstrap import Running, bootstrap
+from consumers.events import OrderCancelled, OrderPlaced
+from consumers.handlers.notifications import notify
+from consumers.runtime.processor import EventProcessor
+from consumers.runtime.registry import Registration
+from consumers.settings import ConsumerSettings
+from stack import postgres as stack_postgres
+from stack.layout import Layout
+from stack.settings import StackSettings
+from tests import factories
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Rig:
+    bootstrap_servers: str
+    topic: str
+    group: str
+    admin_dsn: str
+    partitions_seen: Counter[tuple[str, int]] = field(default_factory=Counter)
+    event_ids: list[uuid.UUID] = field(default_factory=list)
+
+    def settings(self) -> ConsumerSettings:
+        return ConsumerSettings(
+            _env_file=ROOT / ".env",
+            topic=self.topic,
+            retry_base_seconds=0.01,
+            stats_interval_seconds=60,
+            poll_timeout_ms=100,
+            outage_max_backoff_seconds=1.0,
+        )
+
+    def registration(self, instance: str = "a") -> Registration:
+        def handle(event: Any, ctx: Any) -> None:
+            self.partitions_seen[(instance, ctx.message.partition)] += 1
+            notify(event, ctx)
+
+        return Registration.of(self.group, handle, OrderPlaced, OrderCancelled)
+
+    def start(self, instance: str = "a", **kwargs: Any) -> Running:
+        return bootstrap(self.settings(), self.registration(instance), **kwargs)
+
+    def produce(self, messages: list[tuple[int, bytes | None, bytes, list[Any]]]) -> None:
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all")
+        for partition, key, value, headers in messages:
+            producer.send(self.topic, key=key, value=value, headers=headers, partition=partition)
+        producer.flush()
+        producer.close()
+
+    def placed(
+        self, n: int, partitions: int = 1
+    ) -> list[tuple[int, bytes | None, bytes, list[Any]]]:
+        out = []
+        for i in range(n):
+            record = factories.placed_record()
+            self.event_ids.append(record["event_id"])
+            m = factories.kafka_message(record)
+            out.append((i % partitions, m.key, m.value, list(m.headers)))
+        return out
+
+    def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
+        # A connection per call: the outage test restarts Postgres under our feet.
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            cur = conn.execute(query, params)
+            return cur.fetchall() if cur.description else []
+
+    def notifications(self) -> int:
+        [(count,)] = self.sql(
+            "SELECT count(*) FROM consumers.notifications WHERE event_id = ANY(%s)", self.event_ids
+        )
+        return int(count)
+
+
+def run_until(
+    processor: EventProcessor, done: Callable[[EventProcessor], bool], timeout: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout
+    processor.run(until=lambda p: done(p) or time.monotonic() > deadline)
+    assert done(processor), f"not done in {timeout}s: {dict(processor.stats)}"
+
+
+@pytest.fixture
+def rig(kafka_up: str, postgres_up: StackSettings) -> Iterator[Rig]:
+    suffix = uuid.uuid4().hex[:8]
+    r = Rig(kafka_up, f"it.orders.{suffix}", f"it-notifications-{suffix}", postgres_up.admin_dsn())
+    admin = KafkaAdminClient(bootstrap_servers=kafka_up)
+    admin.create_topics([NewTopic(r.topic, 6, 1)])
+    yield r
+    admin.delete_topics([r.topic, f"dlq.{r.group}"])
+    admin.close()
+    r.sql("DELETE FROM consumers.notifications WHERE event_id = ANY(%s)", r.event_ids)
+    r.sql("DELETE FROM consumers.processed_events WHERE consumer_group = %s", r.group)
+
+
+def test_a_message_delivered_twice_has_one_effect(rig: Rig) -> None:
+    [message] = rig.placed(1)
+    rig.produce([message, message])
+    running = rig.start()
+    try:
+        run_until(running.processor, lambda p: p.stats["handled"] + p.stats["duplicate"] >= 2)
+    finally:
+        running.close()
+    assert running.processor.stats["handled"] == 1
+    assert running.processor.stats["duplicate"] == 1
+    assert rig.notifications() == 1
+
+
+# The first instance runs in a process of its own that SIGKILLs itself right after the
+# database commit, before the offset commit: no listener, no close, exactly like kill -9.
+KILLED_IN_THE_GAP = """
+import os, signal, sys
+from consumers.bootstrap import bootstrap
+from consumers.events import OrderCancelled, OrderPlaced
+from consumers.handlers.notifications import notify
+from consumers.runtime.registry import Registration
+from consumers.settings import ConsumerSettings
+
+topic, group = sys.argv[1], sys.argv[2]
+settings = ConsumerSettings(topic=topic, session_timeout_ms=6000, heartbeat_interval_ms=2000)
+running = bootstrap(settings, Registration.of(group, notify, OrderPlaced, OrderCancelled),
+                    on_db_committed=lambda: os.kill(os.getpid(), signal.SIGKILL))
+running.processor.run()
+"""
+
+
+def test_killed_between_db_commit_and_offset_commit_applies_nothing_twice(rig: Rig) -> None:
+    rig.produce(rig.placed(12, partitions=3))
+    child = subprocess.run(
+        [sys.executable, "-c", KILLED_IN_THE_GAP, rig.topic, rig.group],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    committed_db = rig.notifications()
+    assert committed_db > 0  # the database committed the first batch ...
+
+    second = rig.start()  # ... but no offset did: the same group must see it all again
+    try:
+        run_until(second.processor, lambda p: p.stats["handled"] + p.stats["duplicate"] >= 12)
+    finally:
+        second.close()
+    assert second.processor.stats["duplicate"] == committed_db
+    assert second.processor.stats["handled"] == 12 - committed_db
+    assert rig.notifications() == 12
+
+
+def test_a_poison_message_goes_to_the_dead_letter_topic_and_the_group_goes_on(
+    rig: Rig,
+) -> None:
+    good = rig.placed(1)[0]
+    poison = (
+        0,
+        b"order-1",
+        b"\x00garbage, not avro",
+        [("id", b"bad-1"), ("event_type", b"OrderPlaced")],
+    )
+    rig.produce([poison, good])
+    running = rig.start()
+    try:
+        run_until(running.processor, lambda p: p.stats["handled"] >= 1)
+    finally:
+        running.close()
+    assert running.processor.stats["dead_lettered"] == 1
+    assert rig.notifications() == 1
+    dlq = KafkaConsumer(
+        f"dlq.{rig.group}",
+        bootstrap_servers=rig.bootstrap_servers,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=10_000,
+    )
+    [dead] = [m for m, _ in zip(dlq, range(1), strict=False)]
+    dlq.close()
+    headers = {k: v.decode() for k, v in dead.headers}
+    assert dead.key == b"order-1"
+    assert dead.value == b"\x00garbage, not avro"
+    assert headers["id"] == "bad-1"
+    assert headers["dlq.reason"].startswith("poison: not Avro single-object encoding")
+    assert headers["dlq.handler"] == rig.group
+    assert (headers["dlq.topic"], headers["dlq.partition"], headers["dlq.offset"]) == (
+        rig.topic,
+        "0",
+        "0",
+    )
+
+
+def test_two_instances_split_the_partitions_and_handle_each_message_once(rig: Rig) -> None:
+    rig.produce(rig.placed(60, partitions=6))
+    a, b = rig.start("a"), rig.start("b")
+
+    def total() -> int:
+        return sum(p.stats["handled"] for p in (a.processor, b.processor))
+
+    threads = [
+        threading.Thread(target=run_until, args=(r.processor, lambda p: total() >= 60))
+        for r in (a, b)
+    ]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        a.close()
+        b.close()
+    assert total() == 60
+    assert rig.notifications() == 60
+    by_instance: dict[str, set[int]] = {"a": set(), "b": set()}
+    for (instance, partition), _ in rig.partitions_seen.items():
+        by_instance[instance].add(partition)
+    assert by_instance["a"], by_instance
+    assert by_instance["b"], by_instance
+    assert not by_instance["a"] & by_instance["b"]  # each partition had one owner
+    assert sum(rig.partitions_seen.values()) == 60  # no message handled twice
+
+
+@pytest.fixture
+def restart_connector_after(connect_up: str) -> Iterator[None]:
+    yield
+    # Stopping Postgres cuts Debezium's replication connection; make sure it is back.
+    from stack import connect
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = connect.status(connect_up, "orders-outbox")
+        if status is not None and status.running:
+            return
+        time.sleep(1)
+    raise AssertionError(f"connector did not recover: {status}")
+
+
+def test_postgres_stopped_mid_stream_loses_nothing_and_dead_letters_nothing(
+    rig: Rig, stack_settings: StackSettings, restart_connector_after: None
+) -> None:
+    layout = Layout(ROOT)
+    rig.produce(rig.placed(20, partitions=6))
+    running = rig.start()
+    try:
+        run_until(running.processor, lambda p: p.stats["handled"] >= 20)
+        stack_postgres.stop(layout)
+        rig.produce(rig.placed(30, partitions=6))
+        outage_seen = threading.Event()
+
+        def restart_later() -> None:
+            deadline = time.monotonic() + 30
+            while running.processor.stats["outages"] < 2 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            outage_seen.set()
+            stack_postgres.start(layout, stack_settings)
+
+        restarter = threading.Thread(target=restart_later)
+        restarter.start()
+        try:
+            run_until(running.processor, lambda p: p.stats["handled"] >= 50, timeout=90)
+        finally:
+            restarter.join()
+    finally:
+        if stack_postgres.pid(layout) is None:
+            stack_postgres.start(layout, stack_settings)
+        running.close()
+    assert outage_seen.is_set()
+    assert running.processor.stats["outages"] >= 2
+    assert running.processor.stats["dead_lettered"] == 0
+    assert rig.notifications() == 50

@@ -1,0 +1,100 @@
+"""One suite, two stores: the fake processed-events store behaves like the Postgres one."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import psycopg
+import pytest
+
+from consumers.runtime.postgres import PostgresTransactions
+from consumers.settings import ConsumerSettings
+from tests.conftest import ROOT
+from tests.consumer_fakes import FakeDatabase
+
+Begin = Callable[[], AbstractContextManager[Any]]
+
+
+@contextmanager
+def _aborted(begin: Begin) -> Iterator[Any]:
+    class Abort(Exception):
+        pass
+
+    try:
+        with begin() as tx:
+            yield tx
+            raise Abort
+    except Abort:
+        pass
+
+
+@pytest.fixture(params=["fake", pytest.param("postgres", marks=pytest.mark.integration)])
+def begin(request: pytest.FixtureRequest) -> Iterator[Begin]:
+    if request.param == "fake":
+        yield FakeDatabase().begin
+        return
+    request.getfixturevalue("postgres_up")
+    transactions = PostgresTransactions(ConsumerSettings(_env_file=ROOT / ".env").conninfo(), 5000)
+    yield transactions.begin
+    transactions.close()
+
+
+def test_first_mark_is_new_and_a_second_is_a_duplicate(begin: Begin) -> None:
+    group, event = f"g-{uuid.uuid4()}", uuid.uuid4()
+    with begin() as tx:
+        assert tx.processed.mark(group, event, "t[0]@1") is True
+        assert tx.processed.mark(group, event, "t[0]@1") is False  # same transaction
+    with begin() as tx:
+        assert tx.processed.mark(group, event, "t[0]@9") is False  # committed before
+
+
+def test_groups_are_independent(begin: Begin) -> None:
+    event = uuid.uuid4()
+    with begin() as tx:
+        assert tx.processed.mark(f"a-{uuid.uuid4()}", event, "x")
+        assert tx.processed.mark(f"b-{uuid.uuid4()}", event, "x")
+
+
+def test_a_rolled_back_mark_is_forgotten(begin: Begin) -> None:
+    group, event = f"g-{uuid.uuid4()}", uuid.uuid4()
+    with _aborted(begin) as tx:
+        assert tx.processed.mark(group, event, "x")
+    with begin() as tx:
+        assert tx.processed.mark(group, event, "x") is True
+
+
+def test_a_mark_undone_by_its_savepoint_is_forgotten(begin: Begin) -> None:
+    group, event = f"g-{uuid.uuid4()}", uuid.uuid4()
+
+    def failing_handler(tx: Any) -> None:
+        with tx.savepoint():
+            assert tx.processed.mark(group, event, "x")
+            raise ValueError("handler failed")
+
+    with begin() as tx:
+        with pytest.raises(ValueError, match="handler failed"):
+            failing_handler(tx)
+        assert tx.processed.mark(group, event, "x") is True
+
+
+def test_postgres_rows_carry_the_source_position(
+    postgres_up: Any, admin_conn: psycopg.Connection[Any]
+) -> None:
+    transactions = PostgresTransactions(ConsumerSettings(_env_file=ROOT / ".env").conninfo(), 5000)
+    group, event = f"g-{uuid.uuid4()}", uuid.uuid4()
+    with transactions.begin() as tx:
+        tx.processed.mark(group, event, "outbox.event.order[2]@17")
+    transactions.close()
+    row = admin_conn.execute(
+        "SELECT source FROM consumers.processed_events WHERE consumer_group = %s AND event_id = %s",
+        (group, event),
+    ).fetchone()
+    assert row == ("outbox.event.order[2]@17",)
+
+
+test_postgres_rows_carry_the_source_position = pytest.mark.integration(
+    test_postgres_rows_carry_the_source_position
+)

@@ -1,0 +1,361 @@
+"""The consumer runtime with fakes: middleware order, dispatch, retries, dead letters,
+the duplicator, outages, and commits only after the database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from kafka.structs import TopicPartition
+
+from consumers.events import OrderCancelled, OrderPlaced
+from consumers.runtime import middleware as mw
+from consumers.runtime.errors import HandlerTimeout, Outage
+from consumers.runtime.message import Delivery, Message, Outcome
+from consumers.runtime.processor import EventProcessor, build_chain
+from consumers.runtime.registry import Registration
+from contract import AvroCodec, SchemaRepository
+from tests import factories
+from tests.consumer_fakes import FakeDatabase, FakeTransaction, RecordingSink
+
+CODEC = AvroCodec(SchemaRepository.load())
+
+
+def chain_for(
+    handle: Callable[[Any, Any], None],
+    sink: RecordingSink,
+    *,
+    duplicate: bool = False,
+    attempts: int = 3,
+    timeout_s: float = 5.0,
+    sleeps: list[float] | None = None,
+) -> mw.Step:
+    registration = Registration.of("g", handle, OrderPlaced, OrderCancelled)
+    return build_chain(
+        registration,
+        CODEC,
+        sink,
+        attempts=attempts,
+        base=0.1,
+        cap=1.0,
+        timeout_s=timeout_s,
+        duplicate=duplicate,
+        sleep=(sleeps.append if sleeps is not None else lambda s: None),
+    )
+
+
+def deliver(chain: mw.Step, message: Message, tx: FakeTransaction | None = None) -> Outcome:
+    return chain(Delivery(message, "g", tx or FakeTransaction(FakeDatabase())))
+
+
+def test_dispatch_decodes_to_the_readers_event_and_handles_once() -> None:
+    seen: list[Any] = []
+    record = factories.placed_record()
+    outcome = deliver(
+        chain_for(lambda e, ctx: seen.append(e), RecordingSink()), factories.kafka_message(record)
+    )
+    assert outcome is Outcome.HANDLED
+    [event] = seen
+    assert isinstance(event, OrderPlaced)
+    assert event.event_id == record["event_id"]
+    assert event.lines[0].sku == "SKU-0001"
+
+
+def test_middleware_order_is_the_documented_one() -> None:
+    calls: list[str] = []
+
+    def named(name: str) -> mw.Middleware:
+        def middleware(step: mw.Step) -> mw.Step:
+            def run(d: Delivery) -> Outcome:
+                calls.append(name)
+                return step(d)
+
+            return run
+
+        return middleware
+
+    def handler(d: Delivery) -> Outcome:
+        calls.append("handler")
+        return Outcome.HANDLED
+
+    step = mw.compose(handler, [named("outer"), named("middle"), named("inner")])
+    step(
+        Delivery(
+            factories.kafka_message(factories.placed_record()), "g", FakeTransaction(FakeDatabase())
+        )
+    )
+    assert calls == ["outer", "middle", "inner", "handler"]
+
+
+def test_a_failure_is_retried_with_backoff_then_dead_lettered() -> None:
+    sink, attempts = RecordingSink(), []
+    sleeps: list[float] = []
+
+    def always_fails(event: Any, ctx: Any) -> None:
+        attempts.append(1)
+        raise ValueError("downstream says no")
+
+    message = factories.kafka_message(factories.placed_record())
+    outcome = deliver(chain_for(always_fails, sink, sleeps=sleeps), message)
+    assert outcome is Outcome.DEAD_LETTERED
+    assert len(attempts) == 3
+    assert len(sleeps) == 2
+    assert all(0 <= s <= 0.1 * 2**i for i, s in enumerate(sleeps))  # full jitter
+    [(delivery, reason)] = sink.sent
+    assert delivery.message is message
+    assert reason.startswith("failed after 3 attempts: ValueError('downstream says no')")
+
+
+def test_a_failure_that_heals_is_handled_without_dead_letter() -> None:
+    sink, tries = RecordingSink(), []
+
+    def flaky(event: Any, ctx: Any) -> None:
+        tries.append(1)
+        if len(tries) < 2:
+            raise ConnectionResetError("blip")
+
+    assert (
+        deliver(chain_for(flaky, sink), factories.kafka_message(factories.placed_record()))
+        is Outcome.HANDLED
+    )
+    assert sink.sent == []
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"not avro at all", "not Avro single-object encoding"),
+        (b"\xc3\x01" + b"\x01" * 8 + b"\x00", "no schema with fingerprint"),
+        (None, "no value"),
+    ],
+)
+def test_undecodable_input_is_dead_lettered_at_once(value: bytes | None, reason: str) -> None:
+    sink, called = RecordingSink(), []
+    message = Message("t", 0, 7, b"k", value, (("id", b"x"),))
+    outcome = deliver(chain_for(lambda e, c: called.append(e), sink), message)
+    assert outcome is Outcome.DEAD_LETTERED
+    assert called == []
+    [(delivery, why)] = sink.sent
+    assert delivery.attempts == 0  # never retried
+    assert reason in why
+
+
+def test_an_event_type_the_consumer_does_not_know_is_dead_lettered(tmp_path: Any) -> None:
+    import json
+
+    repo = SchemaRepository.load()
+    for v in repo:
+        (tmp_path / f"{v.event_type}.v{v.version}.avsc").write_text(json.dumps(v.raw))
+    shipped = {
+        "type": "record",
+        "name": "OrderShipped",
+        "namespace": "shop.orders.events",
+        "fields": [{"name": "event_id", "type": "string"}],
+    }
+    (tmp_path / "OrderShipped.v1.avsc").write_text(json.dumps(shipped))
+    wide = AvroCodec(SchemaRepository.load(tmp_path))
+    value = wide.encode({"event_id": "e1"}, wide.repository.get("OrderShipped"))
+    sink = RecordingSink()
+    registration = Registration.of("g", lambda e, c: None, OrderPlaced)
+    chain = build_chain(registration, wide, sink, attempts=3, base=0, cap=0, timeout_s=5)
+    outcome = chain(
+        Delivery(Message("t", 0, 0, b"k", value, ()), "g", FakeTransaction(FakeDatabase()))
+    )
+    assert outcome is Outcome.DEAD_LETTERED
+    assert "unknown event type 'OrderShipped'" in sink.sent[0][1]
+
+
+def test_a_known_type_the_handler_does_not_subscribe_to_is_ignored() -> None:
+    registration = Registration.of("g", lambda e, c: None, OrderPlaced)
+    chain = build_chain(
+        registration, CODEC, RecordingSink(), attempts=1, base=0, cap=0, timeout_s=5
+    )
+    record = factories.cancelled_record(uuid.uuid4())
+    message = factories.kafka_message(record, "OrderCancelled")
+    assert chain(Delivery(message, "g", FakeTransaction(FakeDatabase()))) is Outcome.IGNORED
+
+
+def test_header_and_payload_event_ids_must_agree() -> None:
+    sink = RecordingSink()
+    good = factories.kafka_message(factories.placed_record())
+    forged = Message(good.topic, 0, 0, good.key, good.value, (("id", b"other"),))
+    assert deliver(chain_for(lambda e, c: None, sink), forged) is Outcome.DEAD_LETTERED
+    assert "header id other" in sink.sent[0][1]
+
+
+def test_duplicator_runs_twice_and_idempotency_absorbs_the_second() -> None:
+    effects: list[Any] = []
+    tx = FakeTransaction(FakeDatabase())
+    chain = chain_for(lambda e, ctx: effects.append(e.event_id), RecordingSink(), duplicate=True)
+    delivery = Delivery(factories.kafka_message(factories.placed_record()), "g", tx)
+    assert chain(delivery) is Outcome.HANDLED
+    assert delivery.notes["duplicate_outcome"] is Outcome.DUPLICATE
+    assert len(effects) == 1
+
+
+def test_without_idempotency_the_duplicator_would_show_a_double_effect() -> None:
+    # The duplicator is only proof if it can catch a handler that is not idempotent.
+    effects: list[Any] = []
+    registration = Registration.of("g", lambda e, c: effects.append(1), OrderPlaced)
+    step = mw.compose(
+        mw.call_handler(registration), [mw.decode(CODEC, registration), mw.duplicator]
+    )
+    step(
+        Delivery(
+            factories.kafka_message(factories.placed_record()), "g", FakeTransaction(FakeDatabase())
+        )
+    )
+    assert len(effects) == 2
+
+
+def test_an_outage_is_never_dead_lettered() -> None:
+    sink = RecordingSink()
+
+    def db_gone(event: Any, ctx: Any) -> None:
+        raise Outage("postgres: connection refused")
+
+    with pytest.raises(Outage):
+        deliver(chain_for(db_gone, sink), factories.kafka_message(factories.placed_record()))
+    assert sink.sent == []
+
+
+def test_a_handler_past_its_deadline_is_rolled_back_and_retried() -> None:
+    ticks = iter([0.0, 10.0, 20.0, 20.1])
+    sink = RecordingSink()
+    registration = Registration.of(
+        "g", lambda e, ctx: ctx.connection.effects.append(1), OrderPlaced
+    )
+    step = mw.compose(
+        mw.call_handler(registration),
+        [
+            mw.dead_letter(sink),
+            mw.decode(CODEC, registration),
+            mw.retry(2, 0, 0, sleep=lambda s: None),
+            mw.idempotent,
+            mw.timeout(5.0, clock=lambda: next(ticks)),
+        ],
+    )
+    tx = FakeTransaction(FakeDatabase())
+    outcome = step(Delivery(factories.kafka_message(factories.placed_record()), "g", tx))
+    assert outcome is Outcome.HANDLED  # second attempt was fast enough
+    assert tx.effects == [1]  # the slow first attempt's effect was undone
+    with pytest.raises(HandlerTimeout):
+        mw.timeout(1.0, clock=iter([0.0, 2.0]).__next__)(lambda d: Outcome.HANDLED)(
+            Delivery(factories.kafka_message(factories.placed_record()), "g", tx)
+        )
+
+
+class FakeConsumer:
+    def __init__(self, batches: list[list[Message]]) -> None:
+        self._batches = batches
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.seeks: list[tuple[TopicPartition, int]] = []
+        self.position = 0
+
+    def subscribe(self, topics: list[str], listener: Any = None) -> None:
+        self.topics = topics
+
+    def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
+        if self.position >= len(self._batches):
+            return {}
+        batch = self._batches[self.position]
+        self.position += 1
+        out: dict[TopicPartition, list[Any]] = {}
+        for m in batch:
+            record = type(
+                "R",
+                (),
+                {
+                    "topic": m.topic,
+                    "partition": m.partition,
+                    "offset": m.offset,
+                    "key": m.key,
+                    "value": m.value,
+                    "headers": list(m.headers),
+                    "timestamp": 0,
+                },
+            )
+            out.setdefault(TopicPartition(m.topic, m.partition), []).append(record)
+        return out
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition("t", p) for p in range(6)}
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp, offset))
+        self.position -= 1  # the rewound batch is fetched again
+
+    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+        self.commits.append({tp: o.offset for tp, o in offsets.items()})
+
+    def close(self, autocommit: bool = False) -> None:
+        pass
+
+
+def _processor(
+    consumer: FakeConsumer,
+    db: FakeDatabase,
+    effects: list[Any],
+    on_db_committed: Callable[[], None] | None = None,
+) -> EventProcessor:
+    registration = Registration.of(
+        "g", lambda e, ctx: ctx.connection.effects.append(e.event_id), OrderPlaced, OrderCancelled
+    )
+    chain = build_chain(
+        registration, CODEC, RecordingSink(), attempts=1, base=0, cap=0, timeout_s=5
+    )
+    return EventProcessor(
+        registration,
+        consumer=consumer,
+        topic="t",
+        transactions=db,
+        chain=chain,
+        sleep=lambda s: None,
+        on_db_committed=on_db_committed,
+    )
+
+
+def test_offsets_are_committed_after_the_database_commit() -> None:
+    batch = [
+        factories.kafka_message(factories.placed_record(), partition=p, offset=o)
+        for p, o in ((0, 10), (0, 11), (3, 5))
+    ]
+    db, order = FakeDatabase(), []
+    consumer = FakeConsumer([batch])
+    processor = _processor(consumer, db, [], on_db_committed=lambda: order.append(db.commits))
+    processor.poll_once()
+    assert order == [1]  # the hook saw the database commit done ...
+    assert consumer.commits == [{TopicPartition("t", 0): 12, TopicPartition("t", 3): 6}]
+    assert len(db.effects) == 3
+    assert processor.stats["handled"] == 3
+
+
+def test_an_outage_rolls_back_rewinds_and_retries_the_whole_batch() -> None:
+    batch = [
+        factories.kafka_message(factories.placed_record(), partition=1, offset=o) for o in (40, 41)
+    ]
+    db = FakeDatabase()
+    db.fail_next.append(Outage("postgres: server closed the connection"))
+    consumer = FakeConsumer([batch])
+    processor = _processor(consumer, db, [])
+    processor.poll_once()
+    assert consumer.commits == []
+    assert consumer.seeks == [(TopicPartition("t", 1), 40)]
+    assert db.effects == []
+    assert processor.stats["outages"] == 1
+    processor.poll_once()  # the same batch again, database back
+    assert consumer.commits == [{TopicPartition("t", 1): 42}]
+    assert len(db.effects) == 2
+
+
+def test_a_redelivered_batch_is_absorbed_as_duplicates() -> None:
+    batch = [factories.kafka_message(factories.placed_record(), offset=o) for o in (1, 2)]
+    db = FakeDatabase()
+    processor = _processor(FakeConsumer([batch, batch]), db, [])
+    processor.poll_once()
+    processor.poll_once()
+    assert processor.stats["handled"] == 2
+    assert processor.stats["duplicate"] == 2
+    assert len(db.effects) == 2
