@@ -82,6 +82,10 @@ RATE ?= 0
 seed: venv ## place ORDERS random orders (RATE orders/s, 0 = flat out) through the service layer
 	@$(PY) -m producer_app seed --orders $(ORDERS) --rate $(RATE)
 
+INSTANCES ?= 1
+consume: venv ## run every handler's consumer group in the foreground (Ctrl-C stops)
+	@$(PY) -m consumers run-all --instances $(INSTANCES)
+
 schemas-check: venv ## every schema version reads every other (FULL_TRANSITIVE)
 	@$(PY) -m contract check-schemas
 

@@ -32,7 +32,7 @@ from stack.settings import StackSettings
 class Part:
     name: str
     where: str
-    address: tuple[str, int]
+    address: tuple[str, int] | None  # a port it listens on, checked free before starting
     log: Path
     timeout: float
     pid: Callable[[], int | None]
@@ -44,7 +44,7 @@ class Part:
         """Start unless running; wait healthy. Returns (started now, seconds to healthy)."""
         started = self.pid() is None
         if started:
-            if tcp_probe(*self.address)() is None:
+            if self.address is not None and tcp_probe(*self.address)() is None:
                 host, port = self.address
                 raise StackError(
                     f"{self.name}: port {host}:{port} is taken by a process this stack did not "
@@ -66,7 +66,7 @@ def background_part(
     layout: Layout,
     name: str,
     where: str,
-    address: tuple[str, int],
+    address: tuple[str, int] | None,
     timeout: float,
     command: Callable[[], list[str]],
     probe: Probe,
@@ -149,6 +149,37 @@ def http_probe(url: str) -> Probe:
     return probe
 
 
+def groups_probe(bootstrap: str, groups: Callable[[], list[str]]) -> Probe:
+    """Healthy when every consumer group is Stable with at least one live member."""
+
+    def probe() -> str | None:
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+            try:
+                described = admin.describe_groups(groups())
+            finally:
+                admin.close()
+        except KafkaError as exc:
+            return f"kafka at {bootstrap}: {exc!r}"
+        waiting = [
+            f"{g} {d['group_state']} with {len(d['members'])} members"
+            for g, d in described.items()
+            if d["group_state"] != "Stable" or not d["members"]
+        ]
+        return "; ".join(waiting) or None
+
+    return probe
+
+
+def _consumer_groups() -> list[str]:
+    from consumers.handlers import REGISTRY
+
+    return sorted(REGISTRY)
+
+
 def app_parts(layout: Layout, settings: StackSettings) -> list[Part]:
     """The Python deployables ``make up`` runs next to the stack (``--apps``)."""
     api_url = f"http://127.0.0.1:{settings.api_port}"
@@ -161,4 +192,13 @@ def app_parts(layout: Layout, settings: StackSettings) -> list[Part]:
         lambda: [sys.executable, "-m", "producer_app", "serve"],
         http_probe(f"{api_url}/health"),
     )
-    return [api]
+    consumers = background_part(
+        layout,
+        "consumers",
+        "groups " + ", ".join(_consumer_groups()),
+        None,
+        60,
+        lambda: [sys.executable, "-m", "consumers", "run-all"],
+        groups_probe(settings.kafka_bootstrap_servers, _consumer_groups),
+    )
+    return [api, consumers]
