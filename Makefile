@@ -10,6 +10,8 @@ STACK ?= $(shell docker info >/dev/null 2>&1 && echo compose || echo native)
 PYTEST_ARGS ?=
 
 -include .env
+# Progress lines reach CI logs as they happen, not when a buffer fills.
+PYTHONUNBUFFERED := 1
 export
 
 .PHONY: help venv jars env up down clean status logs register db test test-unit lint fmt \

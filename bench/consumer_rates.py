@@ -1,0 +1,152 @@
+"""Consumer throughput on the order topic, measured in one run:
+
+1. raw kafka-python poll loop (no decode), then poll + fastavro single-object decode: the ceiling
+   of any Python consumer on this machine;
+2. each handler replaying the whole topic under a fresh group into a scratch database (real
+   Postgres writes, processed_events, one transaction per batch), and its ratio to (1).
+
+``python -m bench.consumer_rates`` after ``make up`` and ``make seed``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass
+
+from kafka import KafkaConsumer, TopicPartition
+
+from bench.scratch import scratch_consumer_db
+from consumers.bootstrap import bootstrap
+from consumers.handlers import REGISTRY
+from consumers.settings import ConsumerSettings
+from contract import AvroCodec, SchemaRepository
+from contract.errors import ContractError
+from stack.settings import StackSettings
+
+
+@dataclass
+class Rate:
+    name: str
+    messages: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+
+def topic_size(bootstrap_servers: str, topic: str) -> tuple[list[TopicPartition], int]:
+    c = KafkaConsumer(bootstrap_servers=bootstrap_servers)
+    parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
+    begin, end = c.beginning_offsets(parts), c.end_offsets(parts)
+    c.close()
+    return parts, sum(end[tp] - begin[tp] for tp in parts)
+
+
+def raw_loop(
+    bootstrap_servers: str, topic: str, total: int, *, decode: bool, max_records: int
+) -> Rate:
+    codec = AvroCodec(SchemaRepository.load())
+    c = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers,
+        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=max_records,
+        fetch_max_wait_ms=100,
+    )
+    seen, started = 0, None
+    while seen < total:
+        for records in c.poll(timeout_ms=500, max_records=max_records).values():
+            started = started or time.perf_counter()
+            for m in records:
+                if decode:
+                    with contextlib.suppress(ContractError):  # poison counts as read
+                        codec.decode(m.value)
+                seen += 1
+    seconds = time.perf_counter() - (started or time.perf_counter())
+    c.close()
+    return Rate("raw poll + decode" if decode else "raw poll", seen, seconds)
+
+
+def handler_rate(settings: ConsumerSettings, name: str, total: int) -> Rate:
+    registration = REGISTRY[name]
+    bench_registration = type(registration)(
+        f"bench-{name}-{uuid.uuid4().hex[:6]}", registration.handle, registration.event_types
+    )
+    running = bootstrap(settings, bench_registration)
+    processor = running.processor
+    done = ("handled", "duplicate", "dead_lettered", "ignored")
+    started: list[float] = []
+
+    def until(p: object) -> bool:
+        n = sum(processor.stats[k] for k in done)
+        if n and not started:
+            started.append(time.perf_counter())
+        return n >= total
+
+    processor.run(until=until)
+    seconds = time.perf_counter() - started[0]
+    running.close()
+    return Rate(name, sum(processor.stats[k] for k in done), seconds)
+
+
+def measure(stack: StackSettings, consumer: ConsumerSettings) -> dict[str, object]:
+    _, total = topic_size(consumer.kafka_bootstrap_servers, consumer.topic)
+    raw = raw_loop(
+        consumer.kafka_bootstrap_servers,
+        consumer.topic,
+        total,
+        decode=False,
+        max_records=consumer.max_poll_records,
+    )
+    decoded = raw_loop(
+        consumer.kafka_bootstrap_servers,
+        consumer.topic,
+        total,
+        decode=True,
+        max_records=consumer.max_poll_records,
+    )
+    with scratch_consumer_db(stack, consumer) as scratch:
+        handlers = [handler_rate(scratch, name, total) for name in sorted(REGISTRY)]
+    return {
+        "topic": consumer.topic,
+        "messages": total,
+        "raw_poll_per_s": raw.per_second,
+        "raw_poll_decode_per_s": decoded.per_second,
+        "handlers": {
+            h.name: {
+                **asdict(h),
+                "per_s": h.per_second,
+                "ratio_to_poll_decode": h.per_second / decoded.per_second,
+            }
+            for h in handlers
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = measure(StackSettings(), ConsumerSettings(stats_interval_seconds=3600))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"topic {result['topic']}: {result['messages']} messages")
+    print(f"  raw kafka-python poll          {result['raw_poll_per_s']:>10,.0f} msg/s")
+    print(f"  raw poll + fastavro decode     {result['raw_poll_decode_per_s']:>10,.0f} msg/s")
+    for name, h in result["handlers"].items():  # type: ignore[attr-defined]
+        print(
+            f"  handler {name:<22} {h['per_s']:>10,.0f} events/s"
+            f"  = {h['ratio_to_poll_decode']:.2f} x poll+decode"
+        )
+
+
+if __name__ == "__main__":
+    main()
