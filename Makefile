@@ -61,8 +61,8 @@ else
 	@$(PY) -m stack clean
 endif
 
-status: venv ## health of every part, connector and task state
-	@$(PY) -m stack status
+status: venv ## every process, connector and task, replication slot (WAL retained)
+	@$(PY) -m ops status $(if $(JSON),--json)
 
 logs: venv ## the end of each part's log (PART=connect for one)
 	@$(PY) -m stack logs $(PART)
@@ -90,6 +90,24 @@ consume: venv ## run every handler's consumer group in the foreground (Ctrl-C st
 
 schemas-check: venv ## every schema version reads every other (FULL_TRANSITIVE)
 	@$(PY) -m contract check-schemas
+
+topics: venv ## topics with partitions, messages per partition, retention, kind
+	@$(PY) -m ops topics $(if $(JSON),--json)
+
+FROM ?= beginning
+N ?= 20
+inspect: venv ## decoded messages: TOPIC=... [FROM=beginning|latest|<offset>|<time>] [N=] [KEY=] [FOLLOW=1]
+	@test -n "$(TOPIC)" || { echo "error: say which topic: make inspect TOPIC=outbox.event.order"; exit 2; }
+	@$(PY) -m ops inspect $(TOPIC) --from $(FROM) -n $(N) $(if $(KEY),--key $(KEY)) \
+	  $(if $(FOLLOW),--follow) $(if $(JSON),--json)
+
+lag: venv ## committed vs end offsets per group [GROUP=] [MAX_LAG=n: exit 1 above it]
+	@$(PY) -m ops lag $(if $(GROUP),--group $(GROUP)) $(if $(MAX_LAG),--max-lag $(MAX_LAG)) \
+	  $(if $(JSON),--json)
+
+dlq-replay: venv ## run GROUP's dead letters through it again [IDS=id,id]
+	@test -n "$(GROUP)" || { echo "error: say which group: make dlq-replay GROUP=inventory"; exit 2; }
+	@$(PY) -m ops dlq-replay $(GROUP) $(if $(IDS),--ids $(IDS)) $(if $(JSON),--json)
 
 lint: venv ## ruff and mypy
 	@$(BIN)/ruff check .

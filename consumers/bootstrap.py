@@ -14,6 +14,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from consumers.runtime.dead_letters import KafkaDeadLetterSink, dlq_topic
+from consumers.runtime.message import Message
 from consumers.runtime.postgres import PostgresTransactions
 from consumers.runtime.processor import EventProcessor, build_chain
 from consumers.runtime.registry import Registration
@@ -67,7 +68,12 @@ def bootstrap(
     schemas: SchemaRepository | None = None,
     on_db_committed: Callable[[], None] | None = None,
     consumer: Any = None,
+    kafka_group: str | None = None,
+    select: Callable[[Message], bool] | None = None,
 ) -> Running:
+    """``kafka_group`` overrides the Kafka group id (a dead-letter replay tracks its progress
+    apart from the live group); idempotency stays keyed by the handler's name. ``select``
+    lets only some messages through (the others are counted as ignored)."""
     codec = AvroCodec(schemas or SchemaRepository.load())
     ensure_topic(
         settings.kafka_bootstrap_servers, dlq_topic(settings.dlq_prefix, registration.name)
@@ -90,10 +96,11 @@ def bootstrap(
         cap=settings.retry_max_seconds,
         timeout_s=settings.handler_timeout_seconds,
         duplicate=duplicate,
+        select=select,
     )
     processor = EventProcessor(
         registration,
-        consumer=consumer or kafka_consumer(settings, registration.name),
+        consumer=consumer or kafka_consumer(settings, kafka_group or registration.name),
         topic=settings.topic,
         transactions=transactions,
         chain=chain,

@@ -89,7 +89,10 @@ def kafka_probe(bootstrap: str) -> Probe:
 
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=bootstrap, request_timeout_ms=3000, client_id="stack-health"
+                bootstrap_servers=bootstrap,
+                request_timeout_ms=3000,
+                bootstrap_timeout_ms=3000,
+                client_id="stack-health",
             )
         except KafkaError as exc:
             return f"kafka metadata at {bootstrap}: {exc!r}"

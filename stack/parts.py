@@ -157,7 +157,9 @@ def groups_probe(bootstrap: str, groups: Callable[[], list[str]]) -> Probe:
         from kafka.errors import KafkaError
 
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+            admin = KafkaAdminClient(
+                bootstrap_servers=bootstrap, request_timeout_ms=3000, bootstrap_timeout_ms=3000
+            )
             try:
                 described = admin.describe_groups(groups())
             finally:

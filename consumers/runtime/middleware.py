@@ -39,7 +39,7 @@ from consumers.runtime.errors import (
     UnknownEventType,
 )
 from consumers.runtime.logs import bind
-from consumers.runtime.message import Delivery, HandlerContext, Outcome
+from consumers.runtime.message import Delivery, HandlerContext, Message, Outcome
 from consumers.runtime.registry import Registration
 from contract import AvroCodec
 from contract import headers as h
@@ -56,6 +56,16 @@ def compose(inner: Step, middlewares: list[Middleware]) -> Step:
     for middleware in reversed(middlewares):
         inner = middleware(inner)
     return inner
+
+
+def only(select: Callable[[Message], bool]) -> Middleware:
+    def middleware(step: Step) -> Step:
+        def run(d: Delivery) -> Outcome:
+            return step(d) if select(d.message) else Outcome.IGNORED
+
+        return run
+
+    return middleware
 
 
 def log_context(step: Step) -> Step:

@@ -47,9 +47,12 @@ def build_chain(
     timeout_s: float,
     duplicate: bool = False,
     sleep: Callable[[float], None] = time.sleep,
+    select: Callable[[Message], bool] | None = None,
 ) -> mw.Step:
-    """The middleware order documented in ``consumers.runtime.middleware``."""
-    chain: list[mw.Middleware] = [
+    """The middleware order documented in ``consumers.runtime.middleware``; ``select``, when
+    given, lets only the messages it accepts in (a dead-letter replay of chosen ids)."""
+    chain: list[mw.Middleware] = [mw.only(select)] if select is not None else []
+    chain += [
         mw.log_context,
         mw.dead_letter(sink),
         mw.decode(codec, registration),

@@ -1,0 +1,70 @@
+"""``dlq-replay``: run a group's dead letters through its handler again, once the cause is
+fixed. The replay tracks its progress in a Kafka group of its own (``<group>.replay``), so a
+second replay only sees newer dead letters; idempotency is still keyed by the handler's name,
+so a message already handled is skipped. A message that fails again is dead-lettered again
+(appended to the same topic): nothing is lost. With ``ids``, only those events are replayed,
+from a throwaway group, and progress is not recorded.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+
+from consumers.bootstrap import bootstrap
+from consumers.handlers import REGISTRY
+from consumers.runtime.dead_letters import dlq_topic
+from consumers.runtime.registry import Registration
+from consumers.settings import ConsumerSettings
+from contract import headers as h
+from ops.kafka_io import admin, consumer, partitions
+
+
+def replay(
+    settings: ConsumerSettings,
+    group: str,
+    *,
+    ids: set[str] | None = None,
+    registration: Registration | None = None,
+    timeout: float = 60,
+) -> Counter[str]:
+    registration = registration or REGISTRY[group]
+    topic = dlq_topic(settings.dlq_prefix, group)
+    kafka_group = f"{group}.replay" if ids is None else f"{group}.replay-{uuid.uuid4().hex[:8]}"
+    with consumer(settings.kafka_bootstrap_servers) as c:
+        parts = partitions(c, topic)
+        begin, end = c.beginning_offsets(parts), c.end_offsets(parts)
+    with admin(settings.kafka_bootstrap_servers) as a:
+        done = a.list_group_offsets(kafka_group).get(kafka_group, {}) if ids is None else {}
+    todo = sum(end[tp] - max(begin[tp], done[tp].offset if tp in done else 0) for tp in parts)
+    stats: Counter[str] = Counter()
+    if todo <= 0:
+        return stats
+    select = None if ids is None else (lambda m: m.header(h.EVENT_ID) in ids)
+    running = bootstrap(
+        settings.model_copy(update={"topic": topic}),
+        registration,
+        kafka_group=kafka_group,
+        select=select,
+    )
+    deadline = time.monotonic() + timeout
+    processor = running.processor
+    try:
+        processor.run(
+            until=lambda p: (
+                time.monotonic() > deadline
+                or sum(p.stats[k] for k in ("handled", "duplicate", "dead_lettered", "ignored"))
+                >= todo
+            )
+        )
+    finally:
+        running.close()
+    stats.update(
+        {
+            k: v
+            for k, v in processor.stats.items()
+            if k in ("handled", "duplicate", "dead_lettered", "ignored")
+        }
+    )
+    return stats

@@ -1,0 +1,102 @@
+"""``status``: each process of the native stack and its health, connector and task state (with
+the task's trace when FAILED), the replication slot (active, confirmed_flush_lsn, WAL retained
+behind it, with a warning past a threshold) and the consumer groups."""
+
+from __future__ import annotations
+
+import urllib.error
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from ops.errors import Unreachable
+from stack import connect
+from stack.layout import Layout
+from stack.parts import app_parts, stack_parts
+from stack.settings import StackSettings
+
+SLOT_QUERY = """
+    SELECT slot_name, plugin, active, confirmed_flush_lsn::text, restart_lsn::text,
+           pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint AS retained_bytes,
+           pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS behind_bytes
+    FROM pg_replication_slots ORDER BY slot_name
+"""
+
+
+@dataclass
+class Status:
+    parts: list[dict[str, Any]] = field(default_factory=list)
+    connectors: list[dict[str, Any]] = field(default_factory=list)
+    slots: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+
+def replication_slots(settings: StackSettings, warn_bytes: int) -> list[dict[str, Any]]:
+    where = f"{settings.postgres_host}:{settings.postgres_port}"
+    try:
+        with psycopg.connect(settings.admin_dsn(), connect_timeout=3) as conn:
+            cur = conn.execute(SLOT_QUERY)
+            names = [d.name for d in cur.description or ()]
+            rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    except psycopg.OperationalError as exc:
+        raise Unreachable("Postgres", where, str(exc).strip().splitlines()[0]) from exc
+    for row in rows:
+        row["warning"] = (row["retained_bytes"] or 0) > warn_bytes
+    return rows
+
+
+def collect(root: Path, settings: StackSettings, *, warn_bytes: int) -> Status:
+    status = Status()
+    layout = Layout(root)
+    for part in stack_parts(layout, settings) + app_parts(layout, settings):
+        pid = part.pid()
+        reason = part.probe() if pid else "not running"
+        optional = part in app_parts(layout, settings) and pid is None
+        status.parts.append(
+            {
+                "name": part.name,
+                "pid": pid,
+                "where": part.where,
+                "healthy": reason is None,
+                "reason": reason,
+            }
+        )
+        if reason is not None and not optional:
+            status.problems.append(f"{part.name}: {reason}")
+    try:
+        for config in connect.load_connector_files(root / "connectors"):
+            st = connect.status(settings.connect_url, config["name"])
+            entry: dict[str, Any] = {"name": config["name"], "state": "NOT REGISTERED", "tasks": []}
+            if st is not None:
+                entry.update(
+                    state=st.state,
+                    tasks=[
+                        {"id": i, "state": s, **({"trace": t} if s == "FAILED" else {})}
+                        for i, s, t in st.tasks
+                    ],
+                )
+            status.connectors.append(entry)
+            if st is None or not st.running:
+                status.problems.append(f"connector {config['name']}: {entry['state']}")
+    except (urllib.error.URLError, OSError) as exc:
+        status.problems.append(f"Kafka Connect not reachable at {settings.connect_url}: {exc}")
+    try:
+        status.slots = replication_slots(settings, warn_bytes)
+    except Unreachable as exc:
+        status.problems.append(str(exc))
+    for slot in status.slots:
+        if not slot["active"]:
+            status.problems.append(f"slot {slot['slot_name']} is not active (no reader)")
+        if slot["warning"]:
+            status.warnings.append(
+                f"slot {slot['slot_name']} retains {slot['retained_bytes']:,} bytes of WAL "
+                f"(threshold {warn_bytes:,})"
+            )
+    return status

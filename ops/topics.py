@@ -1,0 +1,65 @@
+"""``topics``: every topic with its partitions, messages per partition and retention, each
+told apart by kind (order events, dead letters, Connect's own, Debezium heartbeats, Kafka's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kafka.admin import ConfigResource, ConfigResourceType
+
+from ops.kafka_io import admin, consumer, partitions
+
+
+@dataclass
+class TopicInfo:
+    name: str
+    kind: str
+    partitions: int
+    messages: dict[int, int] = field(default_factory=dict)
+    retention_ms: int | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.messages.values())
+
+
+def kind_of(name: str) -> str:
+    if name.startswith("outbox.event."):
+        return "events"
+    if name.startswith("dlq."):
+        return "dead letters"
+    if name.startswith("connect-"):
+        return "connect internal"
+    if name.startswith("__debezium-heartbeat"):
+        return "heartbeat"
+    if name.startswith("__"):
+        return "kafka internal"
+    return "other"
+
+
+def list_topics(bootstrap: str) -> list[TopicInfo]:
+    with admin(bootstrap) as a:
+        names = sorted(a.list_topics())
+        configs = a.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, n, None) for n in names],
+            config_filter="all",
+        )["topic"]
+    retention: dict[str, int | None] = {}
+    for name, entries in configs.items():
+        value = (entries.get("retention.ms") or {}).get("value")
+        retention[name] = int(value) if value not in (None, "") else None
+    out = []
+    with consumer(bootstrap) as c:
+        for name in names:
+            parts = partitions(c, name)
+            begin, end = c.beginning_offsets(parts), c.end_offsets(parts)
+            out.append(
+                TopicInfo(
+                    name,
+                    kind_of(name),
+                    len(parts),
+                    {tp.partition: end[tp] - begin[tp] for tp in parts},
+                    retention.get(name),
+                )
+            )
+    return out
