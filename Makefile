@@ -24,8 +24,8 @@ $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "error: Python 3.11+ is needed as '$(PYTHON)' (set PYTHON=...)"; exit 1; }
 	@$(PYTHON) -m venv $(VENV) || { echo "error: python venv failed (apt-get install -y python3-venv)"; exit 1; }
-	@$(BIN)/pip install -q --upgrade pip
-	@$(BIN)/pip install -q -e '.[dev]'
+	@$(BIN)/pip install -q --upgrade pip > $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
+	@$(BIN)/pip install -q -e '.[dev]' >> $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 	@touch $@
 	@echo "venv      $(VENV) ready ($$($(PY) --version))"
 

@@ -70,7 +70,8 @@ def cmd_inspect(args: argparse.Namespace, bootstrap: str) -> int:
                 f"[bold]{shown.topic}[{shown.partition}]@{shown.offset}[/] "
                 f"{shown.timestamp} key={shown.key}"
             )
-            out.print(f"  headers {json.dumps(shown.headers)}")
+            plain = {k: v for k, v in shown.headers.items() if not k.startswith("dlq.")}
+            out.print(f"  headers {json.dumps(plain)}")
             if shown.dead_letter:
                 d = shown.dead_letter
                 out.print(

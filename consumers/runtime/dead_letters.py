@@ -36,10 +36,13 @@ def dlq_topic(prefix: str, group: str) -> str:
     return f"{prefix}{group}"
 
 
-def dead_letter_headers(delivery: Delivery, reason: str, now: datetime) -> list[tuple[str, bytes]]:
+def dead_letter_headers(
+    delivery: Delivery, reason: str, now: datetime
+) -> list[tuple[str, bytes]]:
     """Original headers (minus an earlier dead-lettering's) plus where and why it failed."""
     m = delivery.message
-    kept = [(k, v if v is not None else b"") for k, v in m.headers if k not in DLQ_HEADERS]
+    # kafka-python cannot produce a null header value; leaving it out reads the same.
+    kept = [(k, v) for k, v in m.headers if k not in DLQ_HEADERS and v is not None]
     return kept + h.encode_headers(
         {
             h.DLQ_REASON: reason[:4000],

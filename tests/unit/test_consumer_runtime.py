@@ -359,3 +359,34 @@ def test_a_redelivered_batch_is_absorbed_as_duplicates() -> None:
     assert processor.stats["handled"] == 2
     assert processor.stats["duplicate"] == 2
     assert len(db.effects) == 2
+
+
+def test_dead_letter_headers_keep_the_original_and_add_where_and_why() -> None:
+    from datetime import UTC, datetime
+
+    from consumers.runtime.dead_letters import dead_letter_headers
+
+    message = Message(
+        "outbox.event.order",
+        4,
+        99,
+        b"k",
+        b"v",
+        (("id", b"e1"), ("idempotency_key", None), ("dlq.reason", b"old")),
+    )
+    headers = dead_letter_headers(
+        Delivery(message, "inventory", FakeTransaction(FakeDatabase())),
+        "poison: x",
+        datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    as_dict = dict(headers)
+    assert as_dict["id"] == b"e1"
+    assert "idempotency_key" not in as_dict  # null: left out, reads the same
+    assert as_dict["dlq.reason"] == b"poison: x"  # an earlier dead-lettering's is replaced
+    assert [k for k, _ in headers].count("dlq.reason") == 1
+    assert (
+        as_dict["dlq.handler"],
+        as_dict["dlq.topic"],
+        as_dict["dlq.partition"],
+        as_dict["dlq.offset"],
+    ) == (b"inventory", b"outbox.event.order", b"4", b"99")
