@@ -75,6 +75,9 @@ def bootstrap(
     apart from the live group); idempotency stays keyed by the handler's name. ``select``
     lets only some messages through (the others are counted as ignored)."""
     codec = AvroCodec(schemas or SchemaRepository.load())
+    # The source topic too (Connect would create it on the first event, with as many
+    # partitions), so a consumer started before any order does not poll a missing topic.
+    ensure_topic(settings.kafka_bootstrap_servers, settings.topic, settings.topic_partitions)
     ensure_topic(
         settings.kafka_bootstrap_servers, dlq_topic(settings.dlq_prefix, registration.name)
     )

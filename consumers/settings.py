@@ -17,6 +17,7 @@ class ConsumerSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic: str = "outbox.event.order"
+    topic_partitions: int = 6  # as connectors/orders-outbox.json's topic.creation.default
     dlq_prefix: str = "dlq."
 
     max_poll_records: int = 500

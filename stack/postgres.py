@@ -28,6 +28,8 @@ SERVER_OPTIONS = {
     "max_connections": "200",
     "shared_buffers": "256MB",
     "listen_addresses": "127.0.0.1",
+    # Commit times of rows (pg_xact_commit_timestamp): the benchmark's latency clock.
+    "track_commit_timestamp": "on",
 }
 
 

@@ -36,9 +36,7 @@ def dlq_topic(prefix: str, group: str) -> str:
     return f"{prefix}{group}"
 
 
-def dead_letter_headers(
-    delivery: Delivery, reason: str, now: datetime
-) -> list[tuple[str, bytes]]:
+def dead_letter_headers(delivery: Delivery, reason: str, now: datetime) -> list[tuple[str, bytes]]:
     """Original headers (minus an earlier dead-lettering's) plus where and why it failed."""
     m = delivery.message
     # kafka-python cannot produce a null header value; leaving it out reads the same.

@@ -124,6 +124,7 @@ class EventProcessor:
         self._stopping = True
 
     def run(self, *, until: Callable[[EventProcessor], bool] | None = None) -> None:
+        self._wait_for_partitions()
         self._consumer.subscribe([self._topic], listener=_Listener(self))
         last_stats = time.monotonic()
         try:
@@ -134,6 +135,17 @@ class EventProcessor:
                     last_stats = time.monotonic()
         finally:
             self.log_stats()
+
+    def _wait_for_partitions(self, timeout: float = 60.0) -> None:
+        """Subscribe only once the topic's partitions are known. Joining while a restarted
+        broker has no metadata for the topic yet gets an empty assignment, and kafka-python
+        3.0.12 was seen to leave such an instance outside its group, busy-polling."""
+        deadline = time.monotonic() + timeout
+        while not self._consumer.partitions_for_topic(self._topic):
+            if time.monotonic() > deadline:
+                raise Outage(f"no partition metadata for {self._topic} after {timeout:.0f}s")
+            self._consumer.topics()  # refresh metadata
+            self._sleep(0.5)
 
     def poll_once(self) -> None:
         batch = self._consumer.poll(timeout_ms=self._poll_timeout_ms, max_records=self._max_records)

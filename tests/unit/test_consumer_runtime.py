@@ -254,8 +254,14 @@ class FakeConsumer:
         self.seeks: list[tuple[TopicPartition, int]] = []
         self.position = 0
 
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return set(range(6))
+
+    def topics(self) -> set[str]:
+        return {"t"}
+
     def subscribe(self, topics: list[str], listener: Any = None) -> None:
-        self.topics = topics
+        self.subscribed = topics
 
     def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
         if self.position >= len(self._batches):

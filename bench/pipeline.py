@@ -1,0 +1,164 @@
+"""The pipeline under load: orders offered at a fixed rate through the service layer, then
+every order followed through Debezium and Kafka to all three handlers.
+
+Clocks are comparable because every timestamp but one comes from Postgres: an order's commit
+time and each handler's commit time are ``pg_xact_commit_timestamp(xmin)`` of their rows
+(``track_commit_timestamp = on``). Arrival in Kafka is the record timestamp the Connect worker
+stamps, on the same machine's clock.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from kafka import KafkaConsumer, TopicPartition
+
+from producer_app.bootstrap import Producer
+from producer_app.entrypoints.seed import seed
+from stack.settings import StackSettings
+
+ORDER_TOPIC = "outbox.event.order"
+HANDLED = {
+    "notifications": "SELECT order_id, pg_xact_commit_timestamp(xmin) FROM "
+    "consumers.notifications WHERE order_id = ANY(%s) "
+    "AND kind = 'order_confirmation'",
+    "sales-projection": "SELECT order_id, pg_xact_commit_timestamp(xmin) FROM "
+    "consumers.sales_orders WHERE order_id = ANY(%s)",
+    "inventory": "SELECT order_id, pg_xact_commit_timestamp(xmin) FROM "
+    "consumers.reservations WHERE order_id = ANY(%s)",
+}
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {
+        "p50": pick(0.50),
+        "p95": pick(0.95),
+        "p99": pick(0.99),
+        "max": ordered[-1],
+        "mean": statistics.fmean(ordered),
+    }
+
+
+@dataclass
+class Step:
+    offered_per_s: float
+    orders: int
+    committed_per_s: float
+    end_to_end_per_s: float = 0.0
+    complete: bool = False
+    commit_to_kafka_ms: list[float] = field(default_factory=list)
+    commit_to_handled_ms: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "offered_per_s": self.offered_per_s,
+            "orders": self.orders,
+            "committed_per_s": round(self.committed_per_s, 1),
+            "end_to_end_per_s": round(self.end_to_end_per_s, 1),
+            "complete": self.complete,
+            "commit_to_kafka_ms": percentiles(self.commit_to_kafka_ms),
+            "commit_to_handled_ms": percentiles(self.commit_to_handled_ms),
+        }
+
+
+def _end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
+    c = KafkaConsumer(bootstrap_servers=bootstrap)
+    parts = [TopicPartition(ORDER_TOPIC, p) for p in c.partitions_for_topic(ORDER_TOPIC) or ()]
+    end = c.end_offsets(parts)
+    c.close()
+    return dict(end)
+
+
+def _kafka_times(
+    bootstrap: str, start: dict[TopicPartition, int], keys: set[str], timeout: float
+) -> dict[str, float]:
+    """Record timestamp (epoch s) of each wanted key's first message after ``start``."""
+    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    c.assign(list(start))
+    for tp, off in start.items():
+        c.seek(tp, off)
+    found: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    while len(found) < len(keys) and time.monotonic() < deadline:
+        for records in c.poll(timeout_ms=300).values():
+            for m in records:
+                key = (m.key or b"").decode()
+                if key in keys and key not in found:
+                    found[key] = m.timestamp / 1000
+    c.close()
+    return found
+
+
+def _handled_times(
+    admin_dsn: str, ids: list[uuid.UUID], timeout: float
+) -> tuple[dict[uuid.UUID, datetime], dict[uuid.UUID, float], bool]:
+    """Order commit times, and per order the time the last of the three handlers committed."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        committed: dict[uuid.UUID, datetime] = dict(
+            conn.execute(
+                "SELECT id, pg_xact_commit_timestamp(xmin) FROM orders.orders WHERE id = ANY(%s)",
+                (ids,),
+            ).fetchall()
+        )
+        while True:
+            per_handler: dict[str, dict[uuid.UUID, datetime]] = {
+                name: dict(conn.execute(q, (ids,)).fetchall()) for name, q in HANDLED.items()
+            }
+            complete = all(len(rows) == len(ids) for rows in per_handler.values())
+            if complete or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    last: dict[uuid.UUID, float] = {}
+    for oid in ids:
+        times = [rows[oid] for rows in per_handler.values() if oid in rows]
+        if len(times) == len(HANDLED):
+            last[oid] = max(times).timestamp()
+    return committed, last, complete
+
+
+def run_step(
+    producer: Producer,
+    stack: StackSettings,
+    *,
+    rate: float,
+    seconds: float,
+    workers: int = 8,
+    timeout: float = 120,
+) -> Step:
+    start = _end_offsets(stack.kafka_bootstrap_servers)
+    result = seed(
+        producer,
+        orders=max(1, int(rate * seconds)),
+        rate=rate,
+        cancel_ratio=0.0,
+        workers=workers,
+        show_progress=False,
+    )
+    ids = result.placed_ids
+    step = Step(rate, len(ids), result.orders_per_second)
+    committed, handled, step.complete = _handled_times(stack.admin_dsn(), ids, timeout)
+    arrived = _kafka_times(stack.kafka_bootstrap_servers, start, {str(i) for i in ids}, timeout)
+    for oid, at in committed.items():
+        t0 = at.timestamp()
+        if str(oid) in arrived:
+            step.commit_to_kafka_ms.append((arrived[str(oid)] - t0) * 1000)
+        if oid in handled:
+            step.commit_to_handled_ms.append((handled[oid] - t0) * 1000)
+    if handled:
+        first = min(at.timestamp() for at in committed.values())
+        step.end_to_end_per_s = len(handled) / max(1e-6, max(handled.values()) - first)
+    return step
