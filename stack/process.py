@@ -71,21 +71,40 @@ def spawn(
 
 
 def stop(pid_file: Path, *, timeout: float = 20.0) -> bool:
-    """Stop the process group recorded in ``pid_file``; return True if something was running."""
+    """Stop the process group recorded in ``pid_file``; return True if something was running.
+
+    Waits for every live member of the group, not just its leader: a child that outlives its
+    parent (or ignores SIGTERM) is killed too, so ``down`` leaves nothing behind.
+    """
     pid = read_pid(pid_file)
-    was_running = alive(pid)
+    was_running = alive(pid) or (pid is not None and bool(group_members(pid)))
     if pid is not None and was_running:
         _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if alive(pid):
+        while group_members(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if group_members(pid):
             _signal_group(pid, signal.SIGKILL)
-            while alive(pid):
+            while group_members(pid):
                 time.sleep(0.05)
     with contextlib.suppress(FileNotFoundError):
         pid_file.unlink()
     return was_running
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes whose process group is ``pgid``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -47,3 +47,23 @@ def test_tail_reads_the_end_and_names_missing_logs(tmp_path: Path) -> None:
     log.write_text("".join(f"line {i}\n" for i in range(100)))
     assert tail(log, 2) == "line 98\nline 99"
     assert "no log at" in tail(tmp_path / "missing.log")
+
+
+def test_stop_also_ends_a_child_that_outlives_its_parent(tmp_path: Path) -> None:
+    pid_file, log = tmp_path / "x.pid", tmp_path / "x.log"
+    # The parent exits on SIGTERM at once; its child ignores SIGTERM.
+    script = (
+        "import subprocess, sys, time;"
+        "child = subprocess.Popen([sys.executable, '-c', 'import signal, time; "
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)']);"
+        "print('child', child.pid, flush=True); time.sleep(60)"
+    )
+    pid = spawn([sys.executable, "-c", script], pid_file=pid_file, log_file=log)
+    for _ in range(200):
+        if log.exists() and log.read_text().startswith("child"):
+            break
+        time.sleep(0.05)
+    child = int(log.read_text().split()[1])
+    assert stop(pid_file, timeout=0.5) is True
+    assert not alive(pid)
+    assert not alive(child)
