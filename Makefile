@@ -109,6 +109,9 @@ dlq-replay: venv ## run GROUP's dead letters through it again [IDS=id,id]
 	@test -n "$(GROUP)" || { echo "error: say which group: make dlq-replay GROUP=inventory"; exit 2; }
 	@$(PY) -m ops dlq-replay $(GROUP) $(if $(IDS),--ids $(IDS)) $(if $(JSON),--json)
 
+bench: venv ## every benchmark figure in one run (after make up); QUICK=1 for seconds
+	@$(PY) -m bench $(if $(QUICK),--quick)
+
 lint: venv ## ruff and mypy
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .

@@ -96,8 +96,11 @@ def handler_rate(settings: ConsumerSettings, name: str, total: int) -> Rate:
     return Rate(name, sum(processor.stats[k] for k in done), seconds)
 
 
-def measure(stack: StackSettings, consumer: ConsumerSettings) -> dict[str, object]:
+def measure(
+    stack: StackSettings, consumer: ConsumerSettings, limit: int | None = None
+) -> dict[str, object]:
     _, total = topic_size(consumer.kafka_bootstrap_servers, consumer.topic)
+    total = min(total, limit) if limit else total
     raw = raw_loop(
         consumer.kafka_bootstrap_servers,
         consumer.topic,

@@ -1,0 +1,167 @@
+"""Writes the run's JSON, a Markdown table with the targets, and PNG plots."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+
+def machine() -> dict[str, Any]:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem / 1024**2, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def _fmt(value: float | None, unit: str = "") -> str:
+    return "-" if value is None else f"{value:,.0f}{unit}"
+
+
+def markdown(r: dict[str, Any]) -> str:
+    lim, lat = r["limits"], r["latency"]
+    lines = [
+        f"Measured {r['when']} on {r['machine']['cores']} cores ({r['machine']['cpu']}), "
+        f"{r['machine']['memory_gib']} GiB{' (quick mode)' if r['quick'] else ''}.",
+        "",
+        "| limit of this machine | per second |",
+        "| --- | ---: |",
+        f"| bare order+outbox transactions, 1 connection | {_fmt(lim['bare_tx_1'])} |",
+        f"| bare order+outbox transactions, 4 connections | {_fmt(lim['bare_tx_4'])} |",
+        f"| kafka-python produce ({lim['message_bytes']} B) | {_fmt(lim['produce'])} |",
+        f"| kafka-python consume | {_fmt(lim['consume'])} |",
+        f"| fastavro encode / decode | {_fmt(lim['encode'])} / {_fmt(lim['decode'])} |",
+        "",
+        "| offered orders/s | committed/s | end-to-end events/s | commit→Kafka p99 ms "
+        "| commit→handled p50 / p99 ms |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for s in r["steps"]:
+        k, h = s["commit_to_kafka_ms"], s["commit_to_handled_ms"]
+        lines.append(
+            f"| {s['offered_per_s']:g} | {s['committed_per_s']:,.0f} | "
+            f"{s['end_to_end_per_s']:,.0f} | {_fmt(k.get('p99'))} | "
+            f"{_fmt(h.get('p50'))} / {_fmt(h.get('p99'))} |"
+        )
+    lines += [
+        "",
+        "| latency at a fixed rate | commit→Kafka p50 / p95 / p99 / max ms "
+        "| commit→handled p50 / p95 / p99 / max ms |",
+        "| --- | ---: | ---: |",
+    ]
+    for name, s in lat.items():
+        k, h = s["commit_to_kafka_ms"], s["commit_to_handled_ms"]
+        lines.append(
+            f"| {name} (achieved {s['committed_per_s']:,.0f}/s) | "
+            + " / ".join(_fmt(k.get(q)) for q in ("p50", "p95", "p99", "max"))
+            + " | "
+            + " / ".join(_fmt(h.get(q)) for q in ("p50", "p95", "p99", "max"))
+            + " |"
+        )
+    c = r["consumers"]
+    lines += [
+        "",
+        f"Consumers on {c['messages']:,} messages: raw poll "
+        f"{_fmt(c['raw_poll_per_s'])}/s, poll + decode {_fmt(c['raw_poll_decode_per_s'])}/s; "
+        + ", ".join(
+            f"{n} {_fmt(h['per_s'])}/s ({h['ratio_to_poll_decode']:.2f}x)"
+            for n, h in c["handlers"].items()
+        )
+        + ".",
+        "",
+        f"Polling relay at {r['relay']['rate']:g}/s: p99 "
+        f"{_fmt(r['relay']['p99_ms'])} ms, {r['relay']['idle_queries_per_s']:.1f} "
+        f"queries/s idle; Debezium at the same rate: p99 commit→Kafka "
+        f"{_fmt(r['relay']['debezium_p99_ms'])} ms, "
+        f"{r['relay']['debezium_idle_queries_per_s']:.1f} queries/s idle (its heartbeat).",
+        "",
+        "| target | measured | holds |",
+        "| --- | --- | :---: |",
+    ]
+    for t in r["targets"]:
+        lines.append(f"| {t['target']} | {t['measured']} | {'yes' if t['holds'] else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
+def plots(r: dict[str, Any], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    fig, ax = plt.subplots(figsize=(7, 4))
+    offered = [s["offered_per_s"] for s in r["steps"]]
+    ax.plot(offered, offered, "--", color="grey", label="offered")
+    ax.plot(offered, [s["committed_per_s"] for s in r["steps"]], "o-", label="committed")
+    ax.plot(
+        offered,
+        [s["end_to_end_per_s"] for s in r["steps"]],
+        "s-",
+        label="handled by all three groups",
+    )
+    ax.set(xlabel="offered orders/s", ylabel="per second", title="Throughput vs offered load")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "throughput.png", dpi=110)
+    written.append(out / "throughput.png")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, s in r["latency"].items():
+        values = sorted(s["raw_commit_to_handled_ms"])
+        if values:
+            ax.plot(
+                values,
+                [i / len(values) for i in range(1, len(values) + 1)],
+                label=f"commit→handled {name}",
+            )
+        values = sorted(s["raw_commit_to_kafka_ms"])
+        if values:
+            ax.plot(
+                values,
+                [i / len(values) for i in range(1, len(values) + 1)],
+                "--",
+                label=f"commit→Kafka {name}",
+            )
+    relay = sorted(r["relay"]["raw_latencies_ms"])
+    if relay:
+        ax.plot(
+            relay,
+            [i / len(relay) for i in range(1, len(relay) + 1)],
+            ":",
+            label="polling relay commit→Kafka",
+        )
+    ax.set(xlabel="milliseconds", ylabel="fraction of events", title="Latency distribution")
+    ax.set_xscale("log")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "latency.png", dpi=110)
+    written.append(out / "latency.png")
+    plt.close(fig)
+    return written
+
+
+def write(r: dict[str, Any], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(r, indent=2, default=str))
+    (out / "results.md").write_text(markdown(r))
+    return [out / "results.json", out / "results.md", *plots(r, out)]

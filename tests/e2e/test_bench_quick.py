@@ -1,0 +1,77 @@
+"""The benchmark's quick mode runs end to end against the real pipeline and writes its JSON,
+Markdown and plots. It asserts that every figure was measured, never how fast anything was."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from consumers.bootstrap import Running, bootstrap
+from consumers.handlers import REGISTRY
+from consumers.settings import ConsumerSettings
+from stack.parts import groups_probe
+from tests.conftest import ROOT
+from tests.kafka_helpers import register_connector
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def consumers_running(connect_up: str) -> Iterator[None]:
+    """The benchmark follows orders to the three groups; run them for its duration."""
+    register_connector(connect_up)
+    settings = ConsumerSettings(_env_file=ROOT / ".env", stats_interval_seconds=3600)
+    running: list[Running] = [bootstrap(settings, r) for r in REGISTRY.values()]
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=r.processor.run, kwargs={"until": lambda p: stop.is_set()})
+        for r in running
+    ]
+    for t in threads:
+        t.start()
+    probe = groups_probe(settings.kafka_bootstrap_servers, lambda: sorted(REGISTRY))
+    deadline = time.monotonic() + 60
+    while probe() is not None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    yield
+    stop.set()
+    for t in threads:
+        t.join()
+    for r in running:
+        r.close()
+
+
+def test_quick_benchmark_writes_every_figure(consumers_running: None, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((out / "results.json").read_text())
+    limits = result["limits"]
+    assert all(
+        limits[k] > 0 for k in ("bare_tx_1", "bare_tx_4", "produce", "consume", "encode", "decode")
+    )
+    assert result["writer"]["impact"] > 0
+    assert all(s["complete"] for s in result["steps"]), result["steps"]
+    [latency] = result["latency"].values()
+    assert set(latency["commit_to_handled_ms"]) == {"p50", "p95", "p99", "max", "mean"}
+    assert result["relay"]["published"] == result["relay"]["written"] > 0
+    assert set(result["consumers"]["handlers"]) == set(REGISTRY)
+    assert len(result["targets"]) == 6
+    md = (out / "results.md").read_text()
+    assert "| target | measured | holds |" in md
+    for png in ("throughput.png", "latency.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
