@@ -112,6 +112,10 @@ dlq-replay: venv ## run GROUP's dead letters through it again [IDS=id,id]
 bench: venv ## every benchmark figure in one run (after make up); QUICK=1 for seconds
 	@$(PY) -m bench $(if $(QUICK),--quick)
 
+CHAOS_ORDERS ?= 10000
+chaos: venv ## workload + every fault at random moments + checker (after make up)
+	@$(PY) -m chaos --orders $(CHAOS_ORDERS)
+
 lint: venv ## ruff and mypy
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .

@@ -7,11 +7,33 @@ current batch finishes, its offsets are committed, and the instance leaves its g
 from __future__ import annotations
 
 import argparse
+import logging
 import multiprocessing
+import os
 import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 
 from consumers.settings import ConsumerSettings
+
+
+def fault_hook(path: Path | None) -> Callable[[], None] | None:
+    """Fault injection for ``make chaos``: when ``path`` exists, the first instance to get
+    here removes it and SIGKILLs itself, after its database commit and before its offset
+    commit: the gap that idempotency must cover. Unset in production."""
+    if path is None:
+        return None
+
+    def maybe_die() -> None:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    return maybe_die
 
 
 def run_one(name: str, duplicate: bool = False) -> None:
@@ -20,7 +42,13 @@ def run_one(name: str, duplicate: bool = False) -> None:
     from consumers.runtime.logs import configure
 
     configure()
-    running = bootstrap(ConsumerSettings(), REGISTRY[name], duplicate=duplicate)
+    settings = ConsumerSettings()
+    running = bootstrap(
+        settings,
+        REGISTRY[name],
+        duplicate=duplicate,
+        on_db_committed=fault_hook(settings.fault_kill_file),
+    )
 
     def stop(signum: int, frame: FrameType | None) -> None:
         running.processor.stop()
@@ -34,26 +62,40 @@ def run_one(name: str, duplicate: bool = False) -> None:
 
 
 def supervise(names: list[str], instances: int, duplicate: bool) -> int:
-    """One process per (handler, instance); SIGTERM/SIGINT is passed on to all of them."""
+    """One process per (handler, instance). A child that dies is started again after a second
+    (as systemd or Kubernetes would): its group rebalances, and idempotency absorbs what it
+    had handled but not yet committed. SIGTERM/SIGINT is passed on to all of them."""
     ctx = multiprocessing.get_context("spawn")
-    procs = [
-        ctx.Process(target=run_one, args=(name, duplicate), name=f"{name}-{i}")
-        for name in names
-        for i in range(instances)
-    ]
-    for p in procs:
+    log = logging.getLogger("consumers.supervisor")
+    stopping = False
+
+    def start(name: str, i: int) -> multiprocessing.process.BaseProcess:
+        p = ctx.Process(target=run_one, args=(name, duplicate), name=f"{name}-{i}")
         p.start()
+        return p
+
+    slots = [(name, i) for name in names for i in range(instances)]
+    procs = {slot: start(*slot) for slot in slots}
 
     def forward(signum: int, frame: FrameType | None) -> None:
-        for p in procs:
+        nonlocal stopping
+        stopping = True
+        for p in procs.values():
             if p.pid is not None and p.is_alive():
                 p.terminate()
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    for p in procs:
+    while not stopping:
+        for slot, p in list(procs.items()):
+            if not p.is_alive() and not stopping:
+                log.warning("%s exited with %s; starting it again", p.name, p.exitcode)
+                time.sleep(1)
+                procs[slot] = start(*slot)
+        time.sleep(0.5)
+    for p in procs.values():
         p.join()
-    return max((p.exitcode or 0) for p in procs)
+    return max((p.exitcode or 0) for p in procs.values())
 
 
 def main(argv: list[str] | None = None) -> int:

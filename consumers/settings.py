@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -31,6 +33,8 @@ class ConsumerSettings(BaseSettings):
     handler_timeout_seconds: float = 10.0
     outage_max_backoff_seconds: float = 5.0
     stats_interval_seconds: float = 10.0
+    # Fault injection (make chaos only): see consumers.cli.fault_hook.
+    fault_kill_file: Path | None = None
 
     def conninfo(self) -> str:
         return (

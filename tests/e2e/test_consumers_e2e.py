@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from chaos.checks import EVENTS, VIOLATIONS
 from consumers.bootstrap import Running, bootstrap
 from consumers.handlers import REGISTRY
 from consumers.settings import ConsumerSettings
@@ -22,53 +23,6 @@ from tests.conftest import ROOT
 from tests.kafka_helpers import end_offsets, headers_of, register_connector
 
 pytestmark = pytest.mark.e2e
-
-NOTIFICATIONS_MISMATCHES = """
-    SELECT count(*) FROM orders.orders o
-    WHERE (SELECT count(*) FROM consumers.notifications n
-           WHERE n.order_id = o.id AND n.kind = 'order_confirmation') <> 1
-       OR (SELECT count(*) FROM consumers.notifications n
-           WHERE n.order_id = o.id AND n.kind = 'cancellation')
-          <> (o.status = 'cancelled')::int
-"""
-NOTIFICATIONS_WITHOUT_ORDER = """
-    SELECT count(*) FROM consumers.notifications n
-    WHERE NOT EXISTS (SELECT 1 FROM orders.orders o WHERE o.id = n.order_id)
-"""
-SALES_MISMATCHES = """
-    WITH expected AS (
-        SELECT (o.placed_at AT TIME ZONE 'UTC')::date AS day, l.sku, o.currency::text,
-               sum(l.quantity) AS units, sum(l.quantity * l.unit_price_cents) AS revenue
-        FROM orders.orders o JOIN orders.order_lines l ON l.order_id = o.id
-        WHERE o.status = 'placed' GROUP BY 1, 2, 3
-    ), actual AS (
-        SELECT day, sku, currency, units, revenue_cents AS revenue FROM consumers.sales_daily
-        WHERE units <> 0 OR revenue_cents <> 0
-    )
-    SELECT count(*) FROM expected e FULL OUTER JOIN actual a USING (day, sku, currency)
-    WHERE e.units IS DISTINCT FROM a.units OR e.revenue IS DISTINCT FROM a.revenue
-"""
-INVENTORY_MISMATCHES = """
-    SELECT count(*) FROM orders.orders o
-    LEFT JOIN consumers.reservations r ON r.order_id = o.id
-    WHERE r.order_id IS NULL
-       OR (o.status = 'placed' AND r.status NOT IN ('reserved', 'rejected'))
-       OR (o.status = 'cancelled' AND r.status NOT IN ('released', 'rejected'))
-       OR (r.status IN ('reserved', 'released') AND r.lines <> (
-            SELECT jsonb_agg(jsonb_build_array(l.sku, l.quantity) ORDER BY l.sku)
-            FROM orders.order_lines l WHERE l.order_id = o.id))
-"""
-STOCK_MISMATCHES = """
-    SELECT count(*) FROM consumers.stock s
-    WHERE s.reserved <> COALESCE((
-        SELECT sum((line->>1)::bigint) FROM consumers.reservations r,
-               jsonb_array_elements(r.lines) AS line
-        WHERE r.status = 'reserved' AND line->>0 = s.sku), 0)
-"""
-EVENTS = """
-    SELECT (SELECT count(*) FROM orders.orders)
-         + (SELECT count(*) FROM orders.orders WHERE status = 'cancelled')
-"""
 
 
 def dead_letter_reasons(bootstrap: str, group: str, since: dict[int, int]) -> list[str]:
@@ -135,11 +89,8 @@ def test_read_models_equal_the_orders_table(
     for group, before in dlq_before.items():
         for reason in dead_letter_reasons(settings.kafka_bootstrap_servers, group, before):
             assert reason.startswith("poison: not Avro single-object encoding"), reason
-    assert scalar(admin, NOTIFICATIONS_MISMATCHES) == 0
-    assert scalar(admin, NOTIFICATIONS_WITHOUT_ORDER) == 0
-    assert scalar(admin, SALES_MISMATCHES) == 0
-    assert scalar(admin, INVENTORY_MISMATCHES) == 0
-    assert scalar(admin, STOCK_MISMATCHES) == 0
+    violations = {name: scalar(admin, query) for name, query in VIOLATIONS.items()}
+    assert violations == dict.fromkeys(VIOLATIONS, 0)
     # Scarce SKUs make some reservations fail: the rejection path ran too.
     assert (
         scalar(admin, "SELECT count(*) FROM consumers.reservations WHERE status = 'rejected'") > 0

@@ -1,0 +1,47 @@
+"""``python -m chaos [--orders N] [--clients N] [--faults a,b] [--seed N]`` (``make chaos``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from chaos.faults import FAULTS
+from chaos.run import run
+
+parser = argparse.ArgumentParser(prog="python -m chaos")
+parser.add_argument("--orders", type=int, default=10_000)
+parser.add_argument("--clients", type=int, default=8)
+parser.add_argument(
+    "--faults", default=",".join(FAULTS), help=f"comma-separated, from: {', '.join(FAULTS)}"
+)
+parser.add_argument("--seed", type=int, default=7)
+parser.add_argument(
+    "--pause",
+    type=float,
+    nargs=2,
+    default=(5.0, 15.0),
+    metavar=("MIN", "MAX"),
+    help="seconds between faults",
+)
+parser.add_argument("--out", type=Path, default=Path("chaos/results"))
+args = parser.parse_args()
+names = [f.strip() for f in args.faults.split(",") if f.strip()]
+unknown = [n for n in names if n not in FAULTS]
+if unknown:
+    sys.exit(f"unknown fault(s): {unknown}; choose from {list(FAULTS)}")
+report = run(
+    Path.cwd(),
+    orders=args.orders,
+    clients=args.clients,
+    fault_names=names,
+    seed=args.seed,
+    pause=tuple(args.pause),
+)
+args.out.mkdir(parents=True, exist_ok=True)
+(args.out / "report.md").write_text(report.markdown())
+(args.out / "report.json").write_text(json.dumps(asdict(report), indent=2, default=str))
+print(report.markdown())
+sys.exit(0 if report.passed else 1)

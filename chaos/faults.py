@@ -1,0 +1,157 @@
+"""Faults against the native stack, each injected and then waited out; each returns the
+seconds until the pipeline was healthy again (its time to recover)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kafka import KafkaProducer
+
+from stack import connect, postgres
+from stack.health import http_json
+from stack.layout import Layout
+from stack.parts import Part, app_parts, groups_probe, stack_parts
+from stack.process import read_pid
+from stack.settings import StackSettings
+
+GROUPS = ["inventory", "notifications", "sales-projection"]
+
+
+@dataclass
+class Context:
+    layout: Layout
+    settings: StackSettings
+    fault_file: Path
+    poison_keys: list[str] = field(default_factory=list)
+
+    def part(self, name: str) -> Part:
+        return next(
+            p
+            for p in stack_parts(self.layout, self.settings) + app_parts(self.layout, self.settings)
+            if p.name == name
+        )
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("did not recover in time")
+        time.sleep(0.3)
+
+
+def healthy(ctx: Context) -> bool:
+    st = connect.status(ctx.settings.connect_url, "orders-outbox") if _up(ctx, "connect") else None
+    return (
+        st is not None
+        and st.running
+        and groups_probe(ctx.settings.kafka_bootstrap_servers, lambda: GROUPS)() is None
+        and ctx.part("api").probe() is None
+    )
+
+
+def _up(ctx: Context, name: str) -> bool:
+    return ctx.part(name).probe() is None
+
+
+def _recovered(ctx: Context, started: float) -> float:
+    wait_until(lambda: healthy(ctx))
+    return time.monotonic() - started
+
+
+def kill_connect(ctx: Context) -> float:
+    started = time.monotonic()
+    pid = read_pid(ctx.layout.pid_file("connect"))
+    assert pid is not None
+    os.killpg(pid, signal.SIGKILL)
+    wait_until(lambda: ctx.part("connect").pid() is None, 30)
+    ctx.part("connect").up()  # the connector's config lives in Kafka: it resumes by itself
+    return _recovered(ctx, started)
+
+
+def restart_kafka(ctx: Context) -> float:
+    started = time.monotonic()
+    kafka = ctx.part("kafka")
+    kafka.halt()
+    time.sleep(2)
+    kafka.up()
+    return _recovered(ctx, started)
+
+
+def restart_postgres(ctx: Context) -> float:
+    started = time.monotonic()
+    postgres.stop(ctx.layout)
+    time.sleep(3)
+    postgres.start(ctx.layout, ctx.settings)
+    return _recovered(ctx, started)
+
+
+def kill_consumer_in_gap(ctx: Context) -> float:
+    """The next instance to commit its database transaction SIGKILLs itself before its offset
+    commit; its supervisor starts it again."""
+    started = time.monotonic()
+    ctx.fault_file.touch()
+    wait_until(lambda: not ctx.fault_file.exists(), 60)
+    time.sleep(1)
+    return _recovered(ctx, started)
+
+
+def pause_connector(ctx: Context) -> float:
+    started = time.monotonic()
+    url = f"{ctx.settings.connect_url}/connectors/orders-outbox"
+    http_json(f"{url}/pause", method="PUT")
+    time.sleep(3)
+    http_json(f"{url}/resume", method="PUT")
+    return _recovered(ctx, started)
+
+
+def rebalance(ctx: Context) -> float:
+    """An extra instance joins a group for a while, then leaves: two rebalances."""
+    started = time.monotonic()
+    extra = subprocess.Popen(
+        [sys.executable, "-m", "consumers", "run", "notifications"],
+        cwd=ctx.layout.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(8)
+    extra.terminate()
+    extra.wait(30)
+    return _recovered(ctx, started)
+
+
+def poison(ctx: Context) -> float:
+    """Bytes that are not our events, on the order topic: every group must dead-letter them."""
+    started = time.monotonic()
+    producer = KafkaProducer(bootstrap_servers=ctx.settings.kafka_bootstrap_servers)
+    for _ in range(3):
+        key = f"poison-{uuid.uuid4()}"
+        ctx.poison_keys.append(key)
+        producer.send(
+            "outbox.event.order",
+            key=key.encode(),
+            value=b"\x00not an event",
+            headers=[("event_type", b"OrderPlaced")],
+        )
+    producer.flush()
+    producer.close()
+    return _recovered(ctx, started)
+
+
+FAULTS: dict[str, Callable[[Context], float]] = {
+    "kill -9 connect": kill_connect,
+    "restart kafka": restart_kafka,
+    "restart postgres": restart_postgres,
+    "kill -9 consumer between commits": kill_consumer_in_gap,
+    "pause/resume connector": pause_connector,
+    "rebalance (instance joins, leaves)": rebalance,
+    "poison messages": poison,
+}

@@ -1,0 +1,109 @@
+"""Clients that place and cancel orders over HTTP the way real clients do: each request has an
+Idempotency-Key and is retried with the same key on errors and timeouts until it succeeds."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+SKUS = [f"SKU-{i:04d}" for i in range(1, 41)]
+
+
+@dataclass
+class WorkloadLog:
+    placed: dict[str, str] = field(default_factory=dict)  # idempotency key -> order id
+    cancelled: set[str] = field(default_factory=set)
+    retries: int = 0
+    gave_up: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _post(
+    client: httpx.Client,
+    url: str,
+    body: dict[str, Any],
+    key: str,
+    log: WorkloadLog,
+    give_up_after: float,
+) -> httpx.Response | None:
+    deadline = time.monotonic() + give_up_after
+    delay = 0.1
+    while True:
+        try:
+            r = client.post(url, json=body, headers={"Idempotency-Key": key}, timeout=10)
+            if r.status_code < 500:
+                return r
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            with log.lock:
+                log.gave_up += 1
+            return None
+        with log.lock:
+            log.retries += 1
+        time.sleep(delay)
+        delay = min(2.0, delay * 2)
+
+
+def run_client(
+    api: str,
+    orders: int,
+    cancel_ratio: float,
+    seed: int,
+    log: WorkloadLog,
+    give_up_after: float = 180,
+) -> None:
+    rng = random.Random(seed)
+    with httpx.Client(base_url=api) as client:
+        for _ in range(orders):
+            key = f"chaos-{uuid.UUID(int=rng.getrandbits(128), version=4)}"
+            body = {
+                "customer_id": f"chaos-{rng.randint(1, 500):04d}",
+                "currency": "EUR",
+                "lines": [
+                    {
+                        "sku": sku,
+                        "quantity": rng.randint(1, 3),
+                        "unit_price_cents": rng.randint(100, 9_999),
+                    }
+                    for sku in rng.sample(SKUS, rng.randint(1, 3))
+                ],
+            }
+            r = _post(client, "/orders", body, key, log, give_up_after)
+            if r is None or r.status_code != 201:
+                continue
+            order_id = r.json()["id"]
+            with log.lock:
+                log.placed[key] = order_id
+            if rng.random() < cancel_ratio:
+                c = _post(
+                    client,
+                    f"/orders/{order_id}/cancel",
+                    {"reason": "chaos"},
+                    f"{key}-cancel",
+                    log,
+                    give_up_after,
+                )
+                if c is not None and c.status_code in (200, 409):
+                    with log.lock:
+                        log.cancelled.add(order_id)
+
+
+def run(api: str, *, orders: int, clients: int, cancel_ratio: float, seed: int) -> WorkloadLog:
+    log = WorkloadLog()
+    per = [orders // clients + (1 if i < orders % clients else 0) for i in range(clients)]
+    threads = [
+        threading.Thread(target=run_client, args=(api, n, cancel_ratio, seed + i, log))
+        for i, n in enumerate(per)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return log
