@@ -16,7 +16,7 @@ from kafka.errors import TopicAlreadyExistsError
 from consumers.runtime.dead_letters import KafkaDeadLetterSink, dlq_topic
 from consumers.runtime.message import Message
 from consumers.runtime.postgres import PostgresTransactions
-from consumers.runtime.processor import EventProcessor, build_chain
+from consumers.runtime.processor import EventProcessor, Rejoin, build_chain
 from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
 from contract import AvroCodec, SchemaRepository
@@ -28,6 +28,14 @@ def ensure_topic(bootstrap_servers: str, name: str, partitions: int = 1) -> None
         admin.create_topics([NewTopic(name, partitions, 1)])
     except TopicAlreadyExistsError:
         pass
+    finally:
+        admin.close()
+
+
+def group_members(bootstrap_servers: str, group: str) -> int:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="consumers-admin")
+    try:
+        return len(admin.describe_groups([group])[group]["members"])
     finally:
         admin.close()
 
@@ -75,6 +83,7 @@ def bootstrap(
     apart from the live group); idempotency stays keyed by the handler's name. ``select``
     lets only some messages through (the others are counted as ignored)."""
     codec = AvroCodec(schemas or SchemaRepository.load())
+    group = kafka_group or registration.name
     # The source topic too (Connect would create it on the first event, with as many
     # partitions), so a consumer started before any order does not poll a missing topic.
     ensure_topic(settings.kafka_bootstrap_servers, settings.topic, settings.topic_partitions)
@@ -103,7 +112,7 @@ def bootstrap(
     )
     processor = EventProcessor(
         registration,
-        consumer=consumer or kafka_consumer(settings, kafka_group or registration.name),
+        consumer=consumer or kafka_consumer(settings, group),
         topic=settings.topic,
         transactions=transactions,
         chain=chain,
@@ -112,5 +121,11 @@ def bootstrap(
         outage_max_backoff=settings.outage_max_backoff_seconds,
         stats_interval=settings.stats_interval_seconds,
         on_db_committed=on_db_committed,
+        rejoin=None
+        if consumer is not None
+        else Rejoin(
+            new_consumer=lambda: kafka_consumer(settings, group),
+            members=lambda: group_members(settings.kafka_bootstrap_servers, group),
+        ),
     )
     return Running(processor, transactions, producer)

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kafka import ConsumerRebalanceListener, TopicPartition
@@ -64,6 +65,15 @@ def build_chain(
     return mw.compose(mw.call_handler(registration), chain)
 
 
+@dataclass(frozen=True)
+class Rejoin:
+    """How the watchdog rejoins: a fresh Kafka client, the group's live member count."""
+
+    new_consumer: Callable[[], Any]
+    members: Callable[[], int]
+    after: float = 30.0
+
+
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, processor: EventProcessor) -> None:
         self._processor = processor
@@ -96,6 +106,8 @@ class EventProcessor:
         stats_interval: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
         on_db_committed: Callable[[], None] | None = None,
+        rejoin: Rejoin | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.registration = registration
         self._consumer = consumer
@@ -113,6 +125,9 @@ class EventProcessor:
         self._pending: dict[TopicPartition, int] = {}
         self._backoff = 0.0
         self._stopping = False
+        self._rejoin = rejoin
+        self._clock = clock
+        self._unassigned_since: float | None = None
         self.stats: Counter[str] = Counter()
 
     @property
@@ -130,11 +145,44 @@ class EventProcessor:
         try:
             while not self._stopping and not (until and until(self)):
                 self.poll_once()
+                self._watch_assignment()
                 if time.monotonic() - last_stats >= self._stats_interval:
                     self.log_stats()
                     last_stats = time.monotonic()
         finally:
             self.log_stats()
+
+    def _watch_assignment(self) -> None:
+        """Watchdog. kafka-python 3.0.12 was seen to leave an instance outside its group after
+        a rebalance, busy-polling with no partitions for good. An instance with no partitions
+        for ``rejoin.after`` seconds while its group has fewer members than the topic has
+        partitions (so every member should own one) closes its client and joins afresh."""
+        if self._rejoin is None or self._consumer.assignment():
+            self._unassigned_since = None
+            return
+        now = self._clock()
+        if self._unassigned_since is None:
+            self._unassigned_since = now
+            return
+        if now - self._unassigned_since < self._rejoin.after:
+            return
+        self._unassigned_since = now
+        members = self._rejoin.members()
+        partitions = len(self._consumer.partitions_for_topic(self._topic) or ())
+        if members >= partitions:
+            return  # more instances than partitions: an idle member is expected
+        log.warning(
+            "no partitions for %.0fs while the group has %d members for %d partitions;"
+            " rejoining with a new client",
+            self._rejoin.after,
+            members,
+            partitions,
+        )
+        self.stats["rejoins"] += 1
+        self._consumer.close(autocommit=False)
+        self._consumer = self._rejoin.new_consumer()
+        self._wait_for_partitions()
+        self._consumer.subscribe([self._topic], listener=_Listener(self))
 
     def _wait_for_partitions(self, timeout: float = 60.0) -> None:
         """Subscribe only once the topic's partitions are known. Joining while a restarted
