@@ -41,6 +41,7 @@ class Injection:
 @dataclass
 class Report:
     orders: int = 0
+    new_orders: int = 0
     events: int = 0
     injections: list[Injection] = field(default_factory=list)
     violations: dict[str, int] = field(default_factory=dict)
@@ -81,7 +82,8 @@ class Report:
         return (
             "| fault | injected at | time to recover | result |\n| --- | ---: | ---: | --- |\n"
             f"{rows}\n\n| measure | value |\n| --- | ---: |\n"
-            f"| orders committed | {self.orders:,} |\n| events | {self.events:,} |\n"
+            f"| orders committed in this run / in total | {self.new_orders:,} / {self.orders:,} |\n"
+            f"| events in total | {self.events:,} |\n"
             f"| faults injected | {len(self.injections)} |\n"
             f"| duplicate messages on the topic (Debezium at-least-once) | "
             f"{self.duplicate_messages_on_topic:,} |\n"
@@ -186,6 +188,7 @@ def run(
     }
     topic_before = _end_offsets(settings.kafka_bootstrap_servers, ORDER_TOPIC)
     log_start = layout.log_file("consumers").stat().st_size
+    orders_before = _scalar(dsn, "SELECT count(*) FROM orders.orders")
     report, started = Report(), time.monotonic()
     api = f"http://127.0.0.1:{settings.api_port}"
     result: dict[str, workload.WorkloadLog] = {}
@@ -214,6 +217,7 @@ def run(
     report.client_orders, report.client_retries = len(client.placed), client.retries
     report.client_gave_up = client.gave_up
     report.orders = _scalar(dsn, "SELECT count(*) FROM orders.orders")
+    report.new_orders = report.orders - orders_before
     report.events = _scalar(dsn, EVENTS)
     report.violations = {name: _scalar(dsn, q) for name, q in VIOLATIONS.items()}
     processed = {g: _scalar(dsn, PROCESSED, g) for g in faults.GROUPS}

@@ -57,12 +57,14 @@ def run_client(
     cancel_ratio: float,
     seed: int,
     log: WorkloadLog,
+    run_id: str,
     give_up_after: float = 180,
 ) -> None:
     rng = random.Random(seed)
     with httpx.Client(base_url=api) as client:
         for _ in range(orders):
-            key = f"chaos-{uuid.UUID(int=rng.getrandbits(128), version=4)}"
+            # Unique per run: a key from an earlier run would only replay that run's order.
+            key = f"chaos-{run_id}-{uuid.UUID(int=rng.getrandbits(128), version=4)}"
             body = {
                 "customer_id": f"chaos-{rng.randint(1, 500):04d}",
                 "currency": "EUR",
@@ -97,9 +99,10 @@ def run_client(
 
 def run(api: str, *, orders: int, clients: int, cancel_ratio: float, seed: int) -> WorkloadLog:
     log = WorkloadLog()
+    run_id = uuid.uuid4().hex[:8]
     per = [orders // clients + (1 if i < orders % clients else 0) for i in range(clients)]
     threads = [
-        threading.Thread(target=run_client, args=(api, n, cancel_ratio, seed + i, log))
+        threading.Thread(target=run_client, args=(api, n, cancel_ratio, seed + i, log, run_id))
         for i, n in enumerate(per)
     ]
     for t in threads:

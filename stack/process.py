@@ -24,7 +24,7 @@ def read_pid(pid_file: Path) -> int | None:
 
 
 def alive(pid: int | None) -> bool:
-    """True if ``pid`` is a running process (a zombie counts as gone)."""
+    """True if ``pid`` is a running process (a finished zombie counts as gone)."""
     if pid is None or pid <= 0:
         return False
     try:
@@ -37,7 +37,18 @@ def alive(pid: int | None) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except FileNotFoundError:
         return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    return _live(pid, stat.rsplit(")", 1)[1].split()[0])
+
+
+def _live(pid: int, state: str) -> bool:
+    """A zombie is gone only once all its threads are: after SIGKILL the leader of a JVM shows
+    'Z' while other threads still tear down and hold its sockets (a port stays taken)."""
+    if state != "Z":
+        return True
+    try:
+        return len(os.listdir(f"/proc/{pid}/task")) > 1
+    except FileNotFoundError:
+        return False
 
 
 def running_pid(pid_file: Path) -> int | None:
@@ -93,7 +104,7 @@ def stop(pid_file: Path, *, timeout: float = 20.0) -> bool:
 
 
 def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes whose process group is ``pgid``."""
+    """Live processes (finished zombies excluded) whose process group is ``pgid``."""
     members = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -102,7 +113,7 @@ def group_members(pgid: int) -> list[int]:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError, IndexError):
             continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
+        if int(fields[2]) == pgid and _live(int(entry.name), fields[0]):
             members.append(int(entry.name))
     return members
 

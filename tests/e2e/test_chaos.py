@@ -42,4 +42,4 @@ def test_short_chaos_run_loses_nothing_and_applies_nothing_twice(
     print(report.markdown())
     assert {i.fault for i in report.injections} == set(FAULTS)
     assert report.passed, report.markdown()
-    assert report.orders >= report.client_orders > 0
+    assert report.new_orders == report.client_orders >= 250  # a few may give up, none twice
