@@ -32,19 +32,25 @@ def ensure_topic(bootstrap_servers: str, name: str, partitions: int = 1) -> None
         admin.close()
 
 
-def group_members(bootstrap_servers: str, group: str) -> int:
+def group_members(bootstrap_servers: str, group: str) -> list[str]:
+    """Client ids of the group's members, as the group coordinator sees them."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="consumers-admin")
     try:
-        return len(admin.describe_groups([group])[group]["members"])
+        return [m["client_id"] for m in admin.describe_groups([group])[group]["members"]]
     finally:
         admin.close()
+
+
+def client_id(group: str) -> str:
+    """Unique per process: the watchdog looks for it among the group's members."""
+    return f"{group}-{os.getpid()}"
 
 
 def kafka_consumer(settings: ConsumerSettings, group: str) -> KafkaConsumer:
     return KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=group,  # the handler's name: see consumers.runtime.registry
-        client_id=f"{group}-{os.getpid()}",
+        client_id=client_id(group),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=settings.max_poll_records,
@@ -124,8 +130,9 @@ def bootstrap(
         rejoin=None
         if consumer is not None
         else Rejoin(
-            new_consumer=lambda: kafka_consumer(settings, group),
+            client_id=client_id(group),
             members=lambda: group_members(settings.kafka_bootstrap_servers, group),
+            new_consumer=lambda: kafka_consumer(settings, group),
         ),
     )
     return Running(processor, transactions, producer)

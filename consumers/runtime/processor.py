@@ -67,10 +67,12 @@ def build_chain(
 
 @dataclass(frozen=True)
 class Rejoin:
-    """How the watchdog rejoins: a fresh Kafka client, the group's live member count."""
+    """How the watchdog checks and rejoins: this instance's client id, the client ids of the
+    group's members as the broker sees them, and a factory for a fresh Kafka client."""
 
+    client_id: str
+    members: Callable[[], list[str]]
     new_consumer: Callable[[], Any]
-    members: Callable[[], int]
     after: float = 30.0
 
 
@@ -127,7 +129,8 @@ class EventProcessor:
         self._stopping = False
         self._rejoin = rejoin
         self._clock = clock
-        self._unassigned_since: float | None = None
+        self._last_check: float | None = None
+        self._missing = 0
         self.stats: Counter[str] = Counter()
 
     @property
@@ -153,32 +156,30 @@ class EventProcessor:
             self.log_stats()
 
     def _watch_assignment(self) -> None:
-        """Watchdog. kafka-python 3.0.12 was seen to leave an instance outside its group after
-        a rebalance, busy-polling with no partitions for good. An instance with no partitions
-        for ``rejoin.after`` seconds while its group has fewer members than the topic has
-        partitions (so every member should own one) closes its client and joins afresh."""
-        if self._rejoin is None or self._consumer.assignment():
-            self._unassigned_since = None
+        """Watchdog. kafka-python 3.0.12 was seen to drop out of its group after a rebalance
+        (partitions revoked, never rejoined) while still reporting its old assignment, then
+        busy-poll a core for good. Every ``rejoin.after`` seconds the instance asks the broker
+        whether its client id is among the group's members; missing twice in a row, it closes
+        its client and joins with a new one."""
+        if self._rejoin is None:
             return
         now = self._clock()
-        if self._unassigned_since is None:
-            self._unassigned_since = now
+        if self._last_check is not None and now - self._last_check < self._rejoin.after:
             return
-        if now - self._unassigned_since < self._rejoin.after:
+        self._last_check = now
+        if self._rejoin.client_id in self._rejoin.members():
+            self._missing = 0
             return
-        self._unassigned_since = now
-        members = self._rejoin.members()
-        partitions = len(self._consumer.partitions_for_topic(self._topic) or ())
-        if members >= partitions:
-            return  # more instances than partitions: an idle member is expected
+        self._missing += 1
+        if self._missing < 2:
+            return  # may be mid-rebalance: look again next time
         log.warning(
-            "no partitions for %.0fs while the group has %d members for %d partitions;"
-            " rejoining with a new client",
+            "not a member of group %s for %.0fs; rejoining with a new client",
+            self.group,
             self._rejoin.after,
-            members,
-            partitions,
         )
         self.stats["rejoins"] += 1
+        self._missing = 0
         self._consumer.close(autocommit=False)
         self._consumer = self._rejoin.new_consumer()
         self._wait_for_partitions()

@@ -398,14 +398,7 @@ def test_dead_letter_headers_keep_the_original_and_add_where_and_why() -> None:
     ) == (b"inventory", b"outbox.event.order", b"4", b"99")
 
 
-class UnassignedConsumer(FakeConsumer):
-    """Subscribed, but the group gave it nothing (or it fell out of the group)."""
-
-    def assignment(self) -> set[TopicPartition]:
-        return set()
-
-
-def _watched(members: int) -> tuple[EventProcessor, list[FakeConsumer], list[float]]:
+def _watched(members: list[str]) -> tuple[EventProcessor, list[FakeConsumer], list[float]]:
     from consumers.runtime.processor import Rejoin
 
     now = [0.0]
@@ -421,34 +414,37 @@ def _watched(members: int) -> tuple[EventProcessor, list[FakeConsumer], list[flo
     )
     processor = EventProcessor(
         registration,
-        consumer=UnassignedConsumer([]),
+        consumer=FakeConsumer([]),
         topic="t",
         transactions=FakeDatabase(),
         chain=chain,
         sleep=lambda s: None,
         clock=lambda: now[0],
-        rejoin=Rejoin(new_consumer=new_consumer, members=lambda: members, after=30),
+        rejoin=Rejoin(
+            client_id="g-42", members=lambda: members, new_consumer=new_consumer, after=30
+        ),
     )
     return processor, fresh, now
 
 
-def test_an_instance_left_without_partitions_rejoins_with_a_new_client() -> None:
-    processor, fresh, now = _watched(members=1)  # 1 member, 6 partitions: it should own some
-    for t in (0.0, 10.0, 29.0):
+def test_an_instance_missing_from_its_group_twice_rejoins_with_a_new_client() -> None:
+    # It still reports its old assignment (FakeConsumer does): only the broker knows better.
+    processor, fresh, now = _watched(members=["g-7"])
+    for t in (0.0, 10.0, 29.0):  # first check at 0: missing once; too early to look again
         now[0] = t
-        processor.run(until=lambda p: True)  # one pass of the loop's checks
         processor._watch_assignment()
     assert fresh == []
-    now[0] = 31.0
+    now[0] = 31.0  # second check: missing twice in a row
     processor._watch_assignment()
     assert len(fresh) == 1
     assert processor.stats["rejoins"] == 1
     assert processor._consumer is fresh[0]
+    assert fresh[0].subscribed == ["t"]
 
 
-def test_an_idle_member_of_a_group_larger_than_the_topic_stays() -> None:
-    processor, fresh, now = _watched(members=7)  # 7 members, 6 partitions: one must idle
-    for t in (0.0, 31.0, 62.0):
+def test_a_member_of_its_group_is_left_alone() -> None:
+    processor, fresh, now = _watched(members=["g-7", "g-42"])
+    for t in (0.0, 31.0, 62.0, 93.0):
         now[0] = t
         processor._watch_assignment()
     assert fresh == []
