@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg import errors
 
 from consumers.runtime.errors import BatchConflict, Outage
 from consumers.runtime.store import PostgresProcessedEvents
@@ -38,12 +37,24 @@ class PostgresTransaction:
 def translate_errors(conn: psycopg.Connection[Any] | None) -> Iterator[None]:
     try:
         yield
-    except errors.TransactionRollback as exc:  # deadlock_detected, serialization_failure
-        raise BatchConflict(str(exc).strip()) from exc
-    except psycopg.OperationalError as exc:
-        if conn is None or conn.broken or conn.closed:
+    except psycopg.Error as exc:
+        if is_conflict(exc):
+            raise BatchConflict(str(exc).strip()) from exc
+        if isinstance(exc, psycopg.OperationalError) and (
+            conn is None or conn.broken or conn.closed
+        ):
             raise Outage(f"postgres: {str(exc).strip() or exc!r}") from exc
         raise
+
+
+# Class 40 (transaction rollback: 40001 serialization_failure, 40P01 deadlock_detected) and
+# 55P03 lock_not_available (our lock_timeout). psycopg 3's exception classes are flat under
+# OperationalError (DeadlockDetected is not a TransactionRollback), so match the SQLSTATE.
+CONFLICT_SQLSTATES = ("40", "55P03")
+
+
+def is_conflict(exc: psycopg.Error) -> bool:
+    return bool(exc.sqlstate) and str(exc.sqlstate).startswith(CONFLICT_SQLSTATES)
 
 
 class PostgresTransactions:
@@ -67,7 +78,10 @@ class PostgresTransactions:
         """Commit when the block ends normally; roll back when it raises."""
         conn = self._connection()
         with translate_errors(conn), conn.transaction():
+            # Waiting for a row lock is contention, not a slow handler: give it up sooner, as a
+            # BatchConflict (55P03), and keep statement_timeout for handlers that overrun.
             conn.execute(f"SET LOCAL statement_timeout = {int(self._timeout)}")
+            conn.execute(f"SET LOCAL lock_timeout = {int(self._timeout) // 2}")
             yield PostgresTransaction(conn)
 
     def close(self) -> None:

@@ -98,3 +98,44 @@ def test_postgres_rows_carry_the_source_position(
 test_postgres_rows_carry_the_source_position = pytest.mark.integration(
     test_postgres_rows_carry_the_source_position
 )
+
+
+@pytest.mark.integration
+def test_a_real_deadlock_between_two_batches_is_a_batch_conflict(postgres_up: Any) -> None:
+    """Two batch transactions lock the same two rows in opposite order: Postgres aborts one
+    with 40P01, which must come out as BatchConflict (rerun the batch), never as a handler
+    failure that would be retried and dead-lettered."""
+    import threading
+
+    from consumers.runtime.errors import BatchConflict
+
+    settings = ConsumerSettings(_env_file=ROOT / ".env")
+    a, b = (PostgresTransactions(settings.conninfo(), 20_000) for _ in range(2))
+    skus = ("SKU-0001", "SKU-0002")
+    barrier, outcomes = threading.Barrier(2), []
+
+    def batch(transactions: PostgresTransactions, first: str, second: str) -> None:
+        try:
+            with transactions.begin() as tx, tx.savepoint():
+                tx.connection.execute(
+                    "SELECT 1 FROM consumers.stock WHERE sku = %s FOR UPDATE", (first,)
+                )
+                barrier.wait()
+                tx.connection.execute(
+                    "SELECT 1 FROM consumers.stock WHERE sku = %s FOR UPDATE", (second,)
+                )
+            outcomes.append("committed")
+        except BatchConflict:
+            outcomes.append("conflict")
+
+    threads = [
+        threading.Thread(target=batch, args=(a, *skus)),
+        threading.Thread(target=batch, args=(b, *reversed(skus))),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    a.close()
+    b.close()
+    assert sorted(outcomes) == ["committed", "conflict"]

@@ -449,3 +449,43 @@ def test_a_member_of_its_group_is_left_alone() -> None:
         processor._watch_assignment()
     assert fresh == []
     assert processor.stats["rejoins"] == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        ("DeadlockDetected", "BatchConflict"),
+        ("SerializationFailure", "BatchConflict"),
+        ("LockNotAvailable", "BatchConflict"),
+        ("QueryCanceled", "QueryCanceled"),  # a handler that overran: its own failure
+        ("UniqueViolation", "UniqueViolation"),
+    ],
+)
+def test_driver_errors_are_classified_by_sqlstate(error: str, expected: str) -> None:
+    from psycopg import errors
+
+    from consumers.runtime.errors import BatchConflict
+    from consumers.runtime.postgres import translate_errors
+
+    class LiveConnection:
+        broken = closed = False
+
+    raised = getattr(errors, error)("boom")
+    with (
+        pytest.raises((BatchConflict, type(raised))) as caught,
+        translate_errors(LiveConnection()),  # type: ignore[arg-type]
+    ):
+        raise raised
+    assert type(caught.value).__name__ == expected
+
+
+def test_a_broken_connection_is_an_outage() -> None:
+    import psycopg
+
+    from consumers.runtime.postgres import translate_errors
+
+    class Broken:
+        broken, closed = True, False
+
+    with pytest.raises(Outage), translate_errors(Broken()):  # type: ignore[arg-type]
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
