@@ -26,6 +26,9 @@ parser.add_argument(
     metavar=("MIN", "MAX"),
     help="seconds between faults",
 )
+parser.add_argument(
+    "--spread", type=float, default=300.0, help="seconds over which the clients spread their orders"
+)
 parser.add_argument("--out", type=Path, default=Path("chaos/results"))
 args = parser.parse_args()
 names = [f.strip() for f in args.faults.split(",") if f.strip()]
@@ -39,6 +42,7 @@ report = run(
     fault_names=names,
     seed=args.seed,
     pause=tuple(args.pause),
+    spread=args.spread,
 )
 args.out.mkdir(parents=True, exist_ok=True)
 (args.out / "report.md").write_text(report.markdown())

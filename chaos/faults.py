@@ -99,7 +99,7 @@ def kill_consumer_in_gap(ctx: Context) -> float:
     commit; its supervisor starts it again."""
     started = time.monotonic()
     ctx.fault_file.touch()
-    wait_until(lambda: not ctx.fault_file.exists(), 60)
+    wait_until(lambda: not ctx.fault_file.exists(), 120)
     time.sleep(1)
     return _recovered(ctx, started)
 

@@ -58,11 +58,17 @@ def run_client(
     seed: int,
     log: WorkloadLog,
     run_id: str,
+    spread: float = 0.0,
     give_up_after: float = 180,
 ) -> None:
     rng = random.Random(seed)
+    # Space the orders over ``spread`` seconds, so faults hit while clients are writing.
+    interval = spread / orders if orders else 0.0
+    next_at = time.monotonic()
     with httpx.Client(base_url=api) as client:
         for _ in range(orders):
+            next_at += interval
+            time.sleep(max(0.0, next_at - time.monotonic()))
             # Unique per run: a key from an earlier run would only replay that run's order.
             key = f"chaos-{run_id}-{uuid.UUID(int=rng.getrandbits(128), version=4)}"
             body = {
@@ -97,12 +103,16 @@ def run_client(
                         log.cancelled.add(order_id)
 
 
-def run(api: str, *, orders: int, clients: int, cancel_ratio: float, seed: int) -> WorkloadLog:
+def run(
+    api: str, *, orders: int, clients: int, cancel_ratio: float, seed: int, spread: float = 0.0
+) -> WorkloadLog:
     log = WorkloadLog()
     run_id = uuid.uuid4().hex[:8]
     per = [orders // clients + (1 if i < orders % clients else 0) for i in range(clients)]
     threads = [
-        threading.Thread(target=run_client, args=(api, n, cancel_ratio, seed + i, log, run_id))
+        threading.Thread(
+            target=run_client, args=(api, n, cancel_ratio, seed + i, log, run_id, spread)
+        )
         for i, n in enumerate(per)
     ]
     for t in threads:

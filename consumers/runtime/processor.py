@@ -73,7 +73,7 @@ class Rejoin:
     client_id: str
     members: Callable[[], list[str]]
     new_consumer: Callable[[], Any]
-    after: float = 30.0
+    after: float = 10.0
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -38,8 +38,18 @@ def test_short_chaos_run_loses_nothing_and_applies_nothing_twice(
     connect_up: str, apps_stopped_afterwards: None
 ) -> None:
     register_connector(connect_up)
-    report = run(ROOT, orders=300, clients=6, fault_names=list(FAULTS), seed=11, pause=(1.0, 3.0))
+    # Orders spread over a minute while the seven faults run (each takes 1-20 s to recover).
+    report = run(
+        ROOT,
+        orders=300,
+        clients=6,
+        fault_names=list(FAULTS),
+        seed=11,
+        pause=(1.0, 3.0),
+        spread=60.0,
+    )
     print(report.markdown())
     assert {i.fault for i in report.injections} == set(FAULTS)
     assert report.passed, report.markdown()
     assert report.new_orders == report.client_orders >= 250  # a few may give up, none twice
+    assert report.client_retries > 0  # the faults did hit the clients while they were writing
