@@ -152,6 +152,6 @@ FAULTS: dict[str, Callable[[Context], float]] = {
     "restart postgres": restart_postgres,
     "kill -9 consumer between commits": kill_consumer_in_gap,
     "pause/resume connector": pause_connector,
-    "rebalance (instance joins, leaves)": rebalance,
+    "rebalance: an instance joins and leaves": rebalance,
     "poison messages": poison,
 }

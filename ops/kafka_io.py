@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from ops.errors import Unreachable
 
+T = TypeVar("T", KafkaAdminClient, KafkaConsumer)
+
 # kafka-python waits 30 s for a broker by default; an operator wants the answer sooner.
 BOOTSTRAP_TIMEOUT_MS = 5000
 
 
 @contextmanager
-def admin(bootstrap: str) -> Iterator[KafkaAdminClient]:
+def _guarded(bootstrap: str, make: Callable[[], T]) -> Iterator[T]:
+    """Build a Kafka client and use it; any Kafka error becomes ``Unreachable``."""
     try:
-        client = KafkaAdminClient(
-            bootstrap_servers=bootstrap,
-            request_timeout_ms=5000,
-            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
-            client_id="ops",
-        )
+        client = make()
     except KafkaError as exc:
         raise Unreachable("Kafka", bootstrap, repr(exc)) from exc
     try:
@@ -34,25 +32,30 @@ def admin(bootstrap: str) -> Iterator[KafkaAdminClient]:
         client.close()
 
 
-@contextmanager
-def consumer(bootstrap: str, **config: Any) -> Iterator[KafkaConsumer]:
-    try:
-        c = KafkaConsumer(
+def admin(bootstrap: str) -> AbstractContextManager[KafkaAdminClient]:
+    return _guarded(
+        bootstrap,
+        lambda: KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=5000,
+            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+            client_id="ops",
+        ),
+    )
+
+
+def consumer(bootstrap: str, **config: Any) -> AbstractContextManager[KafkaConsumer]:
+    return _guarded(
+        bootstrap,
+        lambda: KafkaConsumer(
             bootstrap_servers=bootstrap,
             enable_auto_commit=False,
             request_timeout_ms=10_000,
             bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
             client_id="ops",
             **config,
-        )
-    except KafkaError as exc:
-        raise Unreachable("Kafka", bootstrap, repr(exc)) from exc
-    try:
-        yield c
-    except KafkaError as exc:
-        raise Unreachable("Kafka", bootstrap, repr(exc)) from exc
-    finally:
-        c.close()
+        ),
+    )
 
 
 def partitions(c: KafkaConsumer, topic: str) -> list[TopicPartition]:

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
+from producer_app.bootstrap import Producer, bootstrap
+from producer_app.entrypoints.api import create_app
+from producer_app.settings import ProducerSettings
 from stack.health import connect_probe, kafka_probe, postgres_probe
 from stack.settings import StackSettings
 
@@ -52,3 +56,17 @@ def connect_up(stack_settings: StackSettings, kafka_up: str) -> str:
 def admin_conn(postgres_up: StackSettings) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
     with psycopg.connect(postgres_up.admin_dsn(), autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+def producer(postgres_up: StackSettings) -> Iterator[Producer]:
+    """The producer bootstrapped against the running stack."""
+    p = bootstrap(ProducerSettings(_env_file=ROOT / ".env"))
+    yield p
+    p.close()
+
+
+@pytest.fixture(scope="session")
+def api(producer: Producer) -> Iterator[TestClient]:
+    with TestClient(create_app(producer)) as client:
+        yield client
