@@ -13,6 +13,7 @@ from typing import Any
 from rich.progress import Progress
 
 from bench import consumer_rates, limits, pipeline, relay
+from bench.report import machine
 from bench.scratch import scratch_producer_db
 from consumers.settings import ConsumerSettings
 from contract import AvroCodec, SchemaRepository
@@ -69,7 +70,7 @@ def run(quick: bool, out: Path, say: Callable[[str], None]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": quick,
-        "machine": __import__("bench.report").report.machine(),
+        "machine": machine(),
     }
     with Progress() as progress:
         task = progress.add_task("benchmark", total=6)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -272,7 +271,3 @@ def run(
     report.slot_behind_bytes = _slot_behind(dsn)
     report.seconds = time.monotonic() - started
     return report
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
