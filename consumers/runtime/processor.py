@@ -137,6 +137,10 @@ class EventProcessor:
     def group(self) -> str:
         return self.registration.name
 
+    def assignment(self) -> set[TopicPartition]:
+        """The partitions this instance owns right now."""
+        return set(self._consumer.assignment())
+
     def stop(self) -> None:
         """Finish the current batch, commit, and leave the group (SIGTERM/SIGINT)."""
         self._stopping = True

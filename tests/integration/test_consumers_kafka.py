@@ -212,7 +212,6 @@ def test_a_poison_message_goes_to_the_dead_letter_topic_and_the_group_goes_on(
 
 
 def test_two_instances_split_the_partitions_and_handle_each_message_once(rig: Rig) -> None:
-    rig.produce(rig.placed(60, partitions=6))
     a, b = rig.start("a"), rig.start("b")
 
     def total() -> int:
@@ -225,6 +224,12 @@ def test_two_instances_split_the_partitions_and_handle_each_message_once(rig: Ri
     try:
         for t in threads:
             t.start()
+        # Produce only once both own partitions, or the first to join drains the topic alone.
+        deadline = time.monotonic() + 60
+        while not (a.processor.assignment() and b.processor.assignment()):
+            assert time.monotonic() < deadline, "the two instances never shared the group"
+            time.sleep(0.2)
+        rig.produce(rig.placed(60, partitions=6))
         for t in threads:
             t.join()
     finally:
