@@ -247,18 +247,25 @@ def test_two_instances_split_the_partitions_and_handle_each_message_once(rig: Ri
 
 
 @pytest.fixture
-def restart_connector_after(connect_up: str) -> Iterator[None]:
+def restart_connector_after(connect_up: str, postgres_up: StackSettings) -> Iterator[None]:
     yield
-    # Stopping Postgres cuts Debezium's replication connection; make sure it is back.
+    # Stopping Postgres cuts Debezium's replication connection. The connector reports RUNNING
+    # while its task waits out a restart backoff; it is back only when its slot is active again.
     from stack import connect
 
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
+    status, active = None, False
     while time.monotonic() < deadline:
         status = connect.status(connect_up, "orders-outbox")
-        if status is not None and status.running:
+        with psycopg.connect(postgres_up.admin_dsn(), autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = 'outbox_slot'"
+            ).fetchone()
+        active = bool(row and row[0])
+        if status is not None and status.running and active:
             return
         time.sleep(1)
-    raise AssertionError(f"connector did not recover: {status}")
+    raise AssertionError(f"connector did not recover: {status}, slot active: {active}")
 
 
 def test_postgres_stopped_mid_stream_loses_nothing_and_dead_letters_nothing(
