@@ -53,11 +53,7 @@ def sample_record() -> dict[str, Any]:
 
 def bare_transactions(settings: ProducerSettings, *, seconds: float, connections: int) -> float:
     """Order + 2 lines + outbox insert and delete, committed, on ``connections`` threads."""
-    dsn = (
-        f"host={settings.postgres_host} port={settings.postgres_port} "
-        f"dbname={settings.postgres_db} user={settings.app_db_user} "
-        f"password={settings.app_db_password.get_secret_value()}"
-    )
+    dsn = settings.conninfo()
     payload = AvroCodec(SchemaRepository.load()).encode(
         sample_record(), SchemaRepository.load().get("OrderPlaced")
     )

@@ -150,11 +150,7 @@ def run(quick: bool, out: Path, say: Callable[[str], None]) -> dict[str, Any]:
             limits.sample_record(), SchemaRepository.load().get("OrderPlaced")
         )
         with scratch_producer_db(stack, app) as scratch:
-            dsn = (
-                f"host={scratch.postgres_host} port={scratch.postgres_port} "
-                f"dbname={scratch.postgres_db} user={scratch.app_db_user} "
-                f"password={scratch.app_db_password.get_secret_value()}"
-            )
+            dsn = scratch.conninfo()
             r = relay.measure(
                 dsn,
                 stack.kafka_bootstrap_servers,

@@ -22,6 +22,13 @@ class ProducerSettings(BaseSettings):
     # How long a stored Idempotency-Key answer is replayed before the key may be reused.
     idempotency_ttl_hours: int = 24
 
+    def conninfo(self) -> str:
+        """libpq conninfo of the app role (plain psycopg, without SQLAlchemy)."""
+        return (
+            f"host={self.postgres_host} port={self.postgres_port} dbname={self.postgres_db} "
+            f"user={self.app_db_user} password={self.app_db_password.get_secret_value()}"
+        )
+
     def database_url(self) -> URL:
         return URL.create(
             "postgresql+psycopg",

@@ -303,7 +303,6 @@ class FakeConsumer:
 def _processor(
     consumer: FakeConsumer,
     db: FakeDatabase,
-    effects: list[Any],
     on_db_committed: Callable[[], None] | None = None,
 ) -> EventProcessor:
     registration = Registration.of(
@@ -330,7 +329,7 @@ def test_offsets_are_committed_after_the_database_commit() -> None:
     ]
     db, order = FakeDatabase(), []
     consumer = FakeConsumer([batch])
-    processor = _processor(consumer, db, [], on_db_committed=lambda: order.append(db.commits))
+    processor = _processor(consumer, db, on_db_committed=lambda: order.append(db.commits))
     processor.poll_once()
     assert order == [1]  # the hook saw the database commit done ...
     assert consumer.commits == [{TopicPartition("t", 0): 12, TopicPartition("t", 3): 6}]
@@ -345,7 +344,7 @@ def test_an_outage_rolls_back_rewinds_and_retries_the_whole_batch() -> None:
     db = FakeDatabase()
     db.fail_next.append(Outage("postgres: server closed the connection"))
     consumer = FakeConsumer([batch])
-    processor = _processor(consumer, db, [])
+    processor = _processor(consumer, db)
     processor.poll_once()
     assert consumer.commits == []
     assert consumer.seeks == [(TopicPartition("t", 1), 40)]
@@ -359,7 +358,7 @@ def test_an_outage_rolls_back_rewinds_and_retries_the_whole_batch() -> None:
 def test_a_redelivered_batch_is_absorbed_as_duplicates() -> None:
     batch = [factories.kafka_message(factories.placed_record(), offset=o) for o in (1, 2)]
     db = FakeDatabase()
-    processor = _processor(FakeConsumer([batch, batch]), db, [])
+    processor = _processor(FakeConsumer([batch, batch]), db)
     processor.poll_once()
     processor.poll_once()
     assert processor.stats["handled"] == 2
