@@ -1,14 +1,17 @@
-"""In-memory fakes of the consumer runtime's ports: a transaction with savepoints and a
-processed-events store that behaves like the Postgres one (see the contract test)."""
+"""In-memory fakes of the consumer runtime's ports: a transaction with savepoints, a
+processed-events store that behaves like the Postgres one (see the contract test), and a Kafka
+consumer that serves prepared batches."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from consumers.runtime.message import Delivery
+from kafka.structs import TopicPartition
+
+from consumers.runtime.message import Delivery, Message
 
 
 class FakeProcessedEvents:
@@ -23,6 +26,9 @@ class FakeProcessedEvents:
         self.staged.add(key)
         return True
 
+    def mark_many(self, group: str, marks: Sequence[tuple[uuid.UUID, str]]) -> set[uuid.UUID]:
+        return {event_id for event_id, where in marks if self.mark(group, event_id, where)}
+
 
 class FakeTransaction:
     """Effects are appended to ``effects``; a savepoint undoes those made inside it."""
@@ -31,6 +37,7 @@ class FakeTransaction:
         self.processed = FakeProcessedEvents(db.processed)
         self.effects: list[Any] = []
         self.connection = self
+        self.isolated = True
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -53,7 +60,7 @@ class FakeDatabase:
         self.fail_next: list[BaseException] = []
 
     @contextmanager
-    def begin(self) -> Iterator[FakeTransaction]:
+    def begin(self, *, optimistic: bool = False) -> Iterator[FakeTransaction]:
         tx = FakeTransaction(self)
         yield tx
         if self.fail_next:
@@ -69,3 +76,56 @@ class RecordingSink:
 
     def send(self, delivery: Delivery, reason: str) -> None:
         self.sent.append((delivery, reason))
+
+
+class FakeConsumer:
+    def __init__(self, batches: list[list[Message]]) -> None:
+        self._batches = batches
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.seeks: list[tuple[TopicPartition, int]] = []
+        self.position = 0
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return set(range(6))
+
+    def topics(self) -> set[str]:
+        return {"t"}
+
+    def subscribe(self, topics: list[str], listener: Any = None) -> None:
+        self.subscribed = topics
+
+    def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
+        if self.position >= len(self._batches):
+            return {}
+        batch = self._batches[self.position]
+        self.position += 1
+        out: dict[TopicPartition, list[Any]] = {}
+        for m in batch:
+            record = type(
+                "R",
+                (),
+                {
+                    "topic": m.topic,
+                    "partition": m.partition,
+                    "offset": m.offset,
+                    "key": m.key,
+                    "value": m.value,
+                    "headers": list(m.headers),
+                    "timestamp": 0,
+                },
+            )
+            out.setdefault(TopicPartition(m.topic, m.partition), []).append(record)
+        return out
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition("t", p) for p in range(6)}
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp, offset))
+        self.position -= 1  # the rewound batch is fetched again
+
+    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+        self.commits.append({tp: o.offset for tp, o in offsets.items()})
+
+    def close(self, autocommit: bool = False) -> None:
+        pass

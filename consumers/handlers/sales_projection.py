@@ -21,6 +21,24 @@ _ADD = """
 """
 
 
+# One statement, nothing to read back (so it pipelines): the order is recorded as counted and
+# its lines added, unless a 'cancelled_first' mark holds its id, in which case the INSERT
+# returns no row and nothing is added.
+_COUNT = """
+    WITH counted AS (
+        INSERT INTO consumers.sales_orders (order_id, day, currency, status, lines)
+        VALUES (%s, %s, %s, 'counted', %s) ON CONFLICT (order_id) DO NOTHING
+        RETURNING day, currency
+    )
+    INSERT INTO consumers.sales_daily AS d (day, sku, currency, units, revenue_cents)
+    SELECT c.day, l.sku, c.currency, sum(l.qty), sum(l.qty * l.price)
+    FROM counted c, unnest(%s::text[], %s::int[], %s::bigint[]) AS l(sku, qty, price)
+    GROUP BY c.day, l.sku, c.currency
+    ON CONFLICT (day, sku, currency) DO UPDATE
+    SET units = d.units + EXCLUDED.units, revenue_cents = d.revenue_cents + EXCLUDED.revenue_cents
+"""
+
+
 def _cents(amount: Decimal) -> int:
     return int(amount.scaleb(2))
 
@@ -30,19 +48,18 @@ def project(event: Event, ctx: HandlerContext) -> None:
     match event:
         case OrderPlaced():
             lines = [(li.sku, li.quantity, _cents(li.unit_price)) for li in event.lines]
-            day = event.placed_at.date()
-            cur = conn.execute(
-                "INSERT INTO consumers.sales_orders (order_id, day, currency, status, lines) "
-                "VALUES (%s, %s, %s, 'counted', %s) ON CONFLICT (order_id) DO NOTHING",
-                (event.order_id, day, event.currency, json.dumps(lines)),
+            conn.execute(
+                _COUNT,
+                (
+                    event.order_id,
+                    event.placed_at.date(),
+                    event.currency,
+                    json.dumps(lines),
+                    [sku for sku, _, _ in lines],
+                    [qty for _, qty, _ in lines],
+                    [price for _, _, price in lines],
+                ),
             )
-            if cur.rowcount == 0:
-                return  # cancelled before it arrived: nothing to count
-            with conn.cursor() as c:
-                c.executemany(
-                    _ADD,
-                    [(day, sku, event.currency, qty, qty * price) for sku, qty, price in lines],
-                )
         case OrderCancelled():
             row = conn.execute(
                 "SELECT day, currency, status, lines FROM consumers.sales_orders "

@@ -6,6 +6,8 @@
   rolled back and waited out with backoff; never dead-lettered, nothing skipped.
 - ``BatchConflict``: a deadlock or serialization failure between instances; the batch is rolled
   back and run again.
+- ``Isolate``: a batch run optimistically (no savepoint per message) met a failure; it is
+  rolled back and run again with a savepoint per message, where the failure is handled as above.
 - anything else from a handler is a failure: retried with backoff, then dead-lettered.
 """
 
@@ -16,6 +18,7 @@ from contract.errors import UnknownEventType
 __all__ = [
     "BatchConflict",
     "HandlerTimeout",
+    "Isolate",
     "Outage",
     "PoisonMessage",
     "RetriesExhausted",
@@ -35,6 +38,10 @@ class BatchConflict(Exception):
     """Concurrent transactions collided (deadlock, serialization); run the batch again."""
 
 
+class Isolate(Exception):
+    """Stop the optimistic batch: roll it back and rerun it with a savepoint per message."""
+
+
 class HandlerTimeout(Exception):
     """The handler ran past the per-message deadline; its effect was rolled back."""
 
@@ -44,3 +51,8 @@ class RetriesExhausted(Exception):
         super().__init__(f"failed {attempts} times; last error: {last!r}")
         self.attempts = attempts
         self.last = last
+
+
+# What the per-message middleware must let through to the processor untouched: none of these
+# is the message's fault, so none may be retried per message or dead-lettered.
+PASS_THROUGH: tuple[type[Exception], ...] = (Outage, BatchConflict, Isolate)

@@ -46,6 +46,11 @@ class Transaction(Protocol):
     def savepoint(self) -> Any:
         """A context manager: rolls the effects inside back to it if the block raises."""
 
+    @property
+    def isolated(self) -> bool:
+        """True when each message can be rolled back alone (a real savepoint each); False in
+        an optimistic batch, where any failure must end the batch (see ``optimistic``)."""
+
 
 class Outcome(enum.Enum):
     HANDLED = "handled"

@@ -6,8 +6,9 @@ outermost first (``build_chain``); each line says why it sits where it does:
 1. ``log_context``   - binds event id, trace and position to every log line inside.
 2. ``dead_letter``   - catches ``PoisonMessage`` and ``RetriesExhausted``, sends the original
                        bytes and headers plus the reason to the group's dead-letter topic and
-                       lets the group move on. ``Outage``/``BatchConflict`` pass through: an
-                       outage is waited out, never dead-lettered.
+                       lets the group move on. ``Outage``/``BatchConflict``/``Isolate`` pass
+                       through: an outage is waited out, never dead-lettered. In an optimistic
+                       batch (``tx.isolated`` false) it raises ``Isolate`` instead of sending.
 3. ``decode``        - bytes -> event with the shared codec, resolved to this deployable's
                        reader schema; bad bytes are ``PoisonMessage`` (never retried).
 4. ``retry``         - exponential backoff with full jitter, for handler failures only.
@@ -31,9 +32,9 @@ from datetime import UTC, datetime
 from consumers.events import EVENT_TYPES, READER_VERSIONS, from_record
 from consumers.runtime.dead_letters import DeadLetterSink
 from consumers.runtime.errors import (
-    BatchConflict,
+    PASS_THROUGH,
     HandlerTimeout,
-    Outage,
+    Isolate,
     PoisonMessage,
     RetriesExhausted,
     UnknownEventType,
@@ -48,7 +49,6 @@ from contract.errors import ContractError
 Step = Callable[[Delivery], Outcome]
 Middleware = Callable[[Step], Step]
 log = logging.getLogger("consumers")
-PASS_THROUGH = (Outage, BatchConflict)
 
 
 def compose(inner: Step, middlewares: list[Middleware]) -> Step:
@@ -93,6 +93,10 @@ def dead_letter(sink: DeadLetterSink) -> Middleware:
                 reason = f"poison: {exc}"
             except RetriesExhausted as exc:
                 reason = f"failed after {exc.attempts} attempts: {exc.last!r}"
+            if not d.tx.isolated:
+                # An optimistic batch never dead-letters: its rerun, with a savepoint per
+                # message, decides again (and sends once).
+                raise Isolate(reason)
             log.warning("dead-lettered: %s", reason)
             sink.send(d, reason)
             return Outcome.DEAD_LETTERED
@@ -153,7 +157,9 @@ def retry(
                 d.attempts = attempt
                 try:
                     return step(d)
-                except (PoisonMessage, *PASS_THROUGH):
+                except PASS_THROUGH:
+                    raise
+                except PoisonMessage:
                     raise
                 except Exception as exc:
                     last = exc

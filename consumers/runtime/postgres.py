@@ -1,4 +1,5 @@
-"""The Postgres side of the runtime: one transaction per batch, a savepoint per message.
+"""The Postgres side of the runtime: one transaction per batch, a savepoint per message (or,
+optimistically, none and every statement pipelined: see ``consumers.runtime.optimistic``).
 
 Driver errors are translated here, so the middleware knows only the runtime's named errors:
 a broken connection is an ``Outage`` (wait, then run the batch again), a deadlock or a
@@ -9,16 +10,18 @@ handler's failure (retried, then dead-lettered).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import psycopg
 
-from consumers.runtime.errors import BatchConflict, Outage
+from consumers.runtime.errors import BatchConflict, Isolate, Outage
 from consumers.runtime.store import PostgresProcessedEvents
 
 
 class PostgresTransaction:
+    isolated = True
+
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
         self.processed = PostgresProcessedEvents(conn)
@@ -57,6 +60,19 @@ def is_conflict(exc: psycopg.Error) -> bool:
     return bool(exc.sqlstate) and str(exc.sqlstate).startswith(CONFLICT_SQLSTATES)
 
 
+class PipelineSafeCursor(psycopg.Cursor[Any]):
+    """In pipeline mode a statement's result arrives only at the next sync, and psycopg
+    reports ``rowcount`` as -1 until then: a handler testing ``rowcount == 0`` would be
+    silently wrong. Reading it here syncs first, so handlers need not know about pipelines."""
+
+    @property
+    def rowcount(self) -> int:
+        if self.connection.pgconn.pipeline_status:
+            with self.connection.pipeline():
+                pass  # leaving a nested pipeline block syncs and fetches pending results
+        return super().rowcount
+
+
 class PostgresTransactions:
     """Opens batch transactions on one connection, reconnecting after an outage."""
 
@@ -68,21 +84,39 @@ class PostgresTransactions:
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
             try:
-                self._conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=3)
+                self._conn = psycopg.connect(
+                    self._conninfo,
+                    autocommit=True,
+                    connect_timeout=3,
+                    cursor_factory=PipelineSafeCursor,
+                )
             except psycopg.OperationalError as exc:
                 raise Outage(f"postgres: {str(exc).strip()}") from exc
         return self._conn
 
     @contextmanager
-    def begin(self) -> Iterator[PostgresTransaction]:
-        """Commit when the block ends normally; roll back when it raises."""
+    def begin(self, *, optimistic: bool = False) -> Iterator[PostgresTransaction]:
+        """Commit when the block ends normally; roll back when it raises.
+
+        ``optimistic``: statements are pipelined (sent without waiting for each result), so
+        an error may surface at a later statement or at commit; any driver error that is not
+        an outage or a conflict then comes out as ``Isolate``, for the batch to be rerun."""
         conn = self._connection()
-        with translate_errors(conn), conn.transaction():
-            # Waiting for a row lock is contention, not a slow handler: give it up sooner, as a
-            # BatchConflict (55P03), and keep statement_timeout for handlers that overrun.
-            conn.execute(f"SET LOCAL statement_timeout = {int(self._timeout)}")
-            conn.execute(f"SET LOCAL lock_timeout = {int(self._timeout) // 2}")
-            yield PostgresTransaction(conn)
+        try:
+            with ExitStack() as stack:
+                stack.enter_context(translate_errors(conn))
+                if optimistic:
+                    stack.enter_context(conn.pipeline())
+                stack.enter_context(conn.transaction())
+                # Waiting for a row lock is contention, not a slow handler: give it up sooner,
+                # as a BatchConflict (55P03); statement_timeout is for handlers that overrun.
+                conn.execute(f"SET LOCAL statement_timeout = {int(self._timeout)}")
+                conn.execute(f"SET LOCAL lock_timeout = {int(self._timeout) // 2}")
+                yield PostgresTransaction(conn)
+        except psycopg.Error as exc:
+            if not optimistic:
+                raise
+            raise Isolate(f"{type(exc).__name__}: {str(exc).strip()}") from exc
 
     def close(self) -> None:
         if self._conn is not None:

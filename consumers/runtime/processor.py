@@ -2,7 +2,10 @@
 handler (one consumer group). Handlers only ever see an event and a context.
 
 Per poll: every message of the batch runs through the middleware chain inside **one database
-transaction** (a savepoint each), then the transaction commits, then the offsets are committed.
+transaction**, then the transaction commits, then the offsets are committed. The batch runs
+optimistically first (marks claimed in one statement, no savepoints: ``optimistic``); if any
+message fails, it is rolled back and rerun with a savepoint per message, so that message alone
+is retried and dead-lettered.
 A crash between the two commits redelivers the batch, and ``processed_events`` absorbs it.
 On ``Outage``/``BatchConflict`` the transaction rolls back, the partitions are rewound to the
 batch's first offsets, and the loop polls again after a backoff: nothing is skipped.
@@ -24,8 +27,9 @@ from kafka.structs import OffsetAndMetadata
 
 from consumers.runtime import middleware as mw
 from consumers.runtime.dead_letters import DeadLetterSink
-from consumers.runtime.errors import BatchConflict, Outage
+from consumers.runtime.errors import BatchConflict, Isolate, Outage
 from consumers.runtime.message import Delivery, Message, Outcome, Transaction
+from consumers.runtime.optimistic import Claims, OptimisticTransaction, claimable
 from consumers.runtime.registry import Registration
 from contract import AvroCodec
 
@@ -33,8 +37,10 @@ log = logging.getLogger("consumers.processor")
 
 
 class Transactions(Protocol):
-    def begin(self) -> AbstractContextManager[Transaction]:
-        """A batch transaction: committed when the block ends, rolled back if it raises."""
+    def begin(self, *, optimistic: bool = False) -> AbstractContextManager[Transaction]:
+        """A batch transaction: committed when the block ends, rolled back if it raises.
+        ``optimistic``: the driver may defer statements (pipelining); an error it reports
+        late, one that is neither ``Outage`` nor ``BatchConflict``, is raised as ``Isolate``."""
 
 
 def build_chain(
@@ -110,8 +116,10 @@ class EventProcessor:
         on_db_committed: Callable[[], None] | None = None,
         rejoin: Rejoin | None = None,
         clock: Callable[[], float] = time.monotonic,
+        optimistic: bool = True,
     ) -> None:
         self.registration = registration
+        self._optimistic = optimistic
         self._consumer = consumer
         self._topic = topic
         self._transactions = transactions
@@ -246,8 +254,22 @@ class EventProcessor:
         self.commit_pending()
 
     def _apply(self, messages: list[Message]) -> list[Outcome]:
+        if self._optimistic:
+            try:
+                return self._apply_optimistic(messages)
+            except Isolate as exc:
+                self.stats["isolated_batches"] += 1
+                log.info("batch of %d rerun with a savepoint per message: %s", len(messages), exc)
         with self._transactions.begin() as tx:
             return [self._chain(Delivery(m, self.group, tx)) for m in messages]
+
+    def _apply_optimistic(self, messages: list[Message]) -> list[Outcome]:
+        with self._transactions.begin(optimistic=True) as raw:
+            claims = claimable(messages, self.registration.event_types)
+            tx = OptimisticTransaction(raw, Claims.prefetch(raw.processed, self.group, claims))
+            outcomes = [self._chain(Delivery(m, self.group, tx)) for m in messages]
+            tx.check_claims()
+            return outcomes
 
     def _rewind(self, messages: list[Message]) -> None:
         first: dict[TopicPartition, int] = {}

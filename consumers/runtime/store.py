@@ -9,6 +9,7 @@ concurrent insert of the same key waits for the first transaction, so there is n
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 
@@ -18,10 +19,22 @@ class ProcessedEvents(Protocol):
         first time; False if already recorded (committed before, or earlier in this
         transaction). Never raises for a duplicate."""
 
+    def mark_many(self, group: str, marks: Sequence[tuple[uuid.UUID, str]]) -> set[uuid.UUID]:
+        """``mark`` for a whole batch in one round trip: the ids recorded now for the first
+        time. An id listed twice is recorded once."""
+
 
 _MARK = (
     "INSERT INTO consumers.processed_events (consumer_group, event_id, source) "
     "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+)
+
+
+# One statement for a batch: unnest the arrays, skip what is there, say what is new.
+_MARK_MANY = (
+    "INSERT INTO consumers.processed_events (consumer_group, event_id, source) "
+    "SELECT %s, e.id, e.source FROM unnest(%s::uuid[], %s::text[]) AS e(id, source) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
 )
 
 
@@ -32,3 +45,10 @@ class PostgresProcessedEvents:
     def mark(self, group: str, event_id: uuid.UUID, where: str) -> bool:
         cur = self._conn.execute(_MARK, (group, event_id, where))
         return bool(cur.rowcount == 1)
+
+    def mark_many(self, group: str, marks: Sequence[tuple[uuid.UUID, str]]) -> set[uuid.UUID]:
+        if not marks:
+            return set()
+        ids, sources = [m[0] for m in marks], [m[1] for m in marks]
+        rows = self._conn.execute(_MARK_MANY, (group, ids, sources)).fetchall()
+        return {row[0] for row in rows}

@@ -211,6 +211,50 @@ def test_a_poison_message_goes_to_the_dead_letter_topic_and_the_group_goes_on(
     )
 
 
+def test_a_database_error_in_a_pipelined_batch_dead_letters_only_its_message(
+    rig: Rig,
+) -> None:
+    """The optimistic batch pipelines statements, so Postgres reports a failing statement at a
+    later one or at commit, not where it was sent. The batch must be rerun with a savepoint
+    per message, so exactly the failing event is dead-lettered (once) and every other one is
+    handled once."""
+    messages = rig.placed(30)
+    bad = rig.event_ids[7]
+
+    def handle(event: Any, ctx: Any) -> None:
+        notify(event, ctx)
+        if event.event_id == bad:
+            ctx.connection.execute("SELECT 1 / 0")  # result never read: fails late
+
+    rig.produce(messages)
+    running = bootstrap(rig.settings(), Registration.of(rig.group, handle, OrderPlaced))
+    try:
+        run_until(running.processor, lambda p: p.stats["handled"] + p.stats["dead_lettered"] >= 30)
+    finally:
+        running.close()
+    stats = running.processor.stats
+    assert (stats["handled"], stats["dead_lettered"]) == (29, 1)
+    assert stats["isolated_batches"] >= 1
+    assert rig.notifications() == 29
+    processed = {
+        row[0]
+        for row in rig.sql(
+            "SELECT event_id FROM consumers.processed_events WHERE consumer_group = %s", rig.group
+        )
+    }
+    assert processed == set(rig.event_ids) - {bad}
+    dlq = KafkaConsumer(
+        f"dlq.{rig.group}",
+        bootstrap_servers=rig.bootstrap_servers,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5_000,
+    )
+    dead = list(dlq)
+    dlq.close()
+    assert len(dead) == 1
+    assert "division by zero" in dict(dead[0].headers)["dlq.reason"].decode()
+
+
 def test_two_instances_split_the_partitions_and_handle_each_message_once(rig: Rig) -> None:
     a, b = rig.start("a"), rig.start("b")
 

@@ -51,6 +51,22 @@ def test_first_mark_is_new_and_a_second_is_a_duplicate(begin: Begin) -> None:
         assert tx.processed.mark(group, event, "t[0]@9") is False  # committed before
 
 
+def test_mark_many_returns_only_the_new_ids_once(begin: Begin) -> None:
+    group = f"g-{uuid.uuid4()}"
+    old, new = uuid.uuid4(), uuid.uuid4()
+    with begin() as tx:
+        assert tx.processed.mark(group, old, "t[0]@1")
+    with begin() as tx:
+        fresh = tx.processed.mark_many(group, [(old, "t[0]@1"), (new, "t[0]@2"), (new, "t[0]@3")])
+        assert fresh == {new}
+        assert tx.processed.mark(group, new, "t[0]@2") is False  # same transaction
+        assert tx.processed.mark_many(group, []) == set()
+    with _aborted(begin) as tx:
+        assert tx.processed.mark_many(group, [(other := uuid.uuid4(), "x")]) == {other}
+    with begin() as tx:
+        assert tx.processed.mark(group, other, "x") is True  # the rolled-back claim is gone
+
+
 def test_groups_are_independent(begin: Begin) -> None:
     event = uuid.uuid4()
     with begin() as tx:
@@ -98,6 +114,46 @@ def test_postgres_rows_carry_the_source_position(
 test_postgres_rows_carry_the_source_position = pytest.mark.integration(
     test_postgres_rows_carry_the_source_position
 )
+
+
+@pytest.mark.integration
+def test_rowcount_is_right_inside_a_pipelined_batch(postgres_up: Any) -> None:
+    """psycopg reports rowcount -1 for a pipelined statement until the next sync; handlers
+    read it (0 rows inserted = already there), so the runtime's cursor syncs first."""
+    transactions = PostgresTransactions(ConsumerSettings(_env_file=ROOT / ".env").conninfo(), 5000)
+    group, ids = f"g-{uuid.uuid4()}", [uuid.uuid4() for _ in range(3)]
+    insert = (
+        "INSERT INTO consumers.processed_events (consumer_group, event_id, source) "
+        "VALUES (%s, %s, 'x') ON CONFLICT DO NOTHING"
+    )
+    try:
+        with _aborted(lambda: transactions.begin(optimistic=True)) as tx:
+            conn = tx.connection
+            assert conn.pgconn.pipeline_status  # really pipelined
+            assert conn.execute(insert, (group, ids[0])).rowcount == 1
+            assert conn.execute(insert, (group, ids[0])).rowcount == 0
+            with conn.cursor() as cur:
+                cur.executemany(insert, [(group, ids[1]), (group, ids[0]), (group, ids[2])])
+                assert cur.rowcount == 2
+    finally:
+        transactions.close()
+
+
+@pytest.mark.integration
+def test_a_late_error_in_a_pipelined_batch_is_isolate(postgres_up: Any) -> None:
+    from consumers.runtime.errors import Isolate
+
+    transactions = PostgresTransactions(ConsumerSettings(_env_file=ROOT / ".env").conninfo(), 5000)
+    try:
+        with (
+            pytest.raises(Isolate, match="division by zero"),
+            transactions.begin(optimistic=True) as tx,
+        ):
+            tx.connection.execute("SELECT 1 / 0")  # never read: reported at commit
+        with transactions.begin() as tx:  # the connection is usable again
+            assert tx.connection.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        transactions.close()
 
 
 @pytest.mark.integration

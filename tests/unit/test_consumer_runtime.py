@@ -18,7 +18,7 @@ from consumers.runtime.processor import EventProcessor, build_chain
 from consumers.runtime.registry import Registration
 from contract import AvroCodec, SchemaRepository
 from tests import factories
-from tests.consumer_fakes import FakeDatabase, FakeTransaction, RecordingSink
+from tests.consumer_fakes import FakeConsumer, FakeDatabase, FakeTransaction, RecordingSink
 
 CODEC = AvroCodec(SchemaRepository.load())
 
@@ -245,59 +245,6 @@ def test_a_handler_past_its_deadline_is_rolled_back_and_retried() -> None:
         mw.timeout(1.0, clock=iter([0.0, 2.0]).__next__)(lambda d: Outcome.HANDLED)(
             Delivery(factories.kafka_message(factories.placed_record()), "g", tx)
         )
-
-
-class FakeConsumer:
-    def __init__(self, batches: list[list[Message]]) -> None:
-        self._batches = batches
-        self.commits: list[dict[TopicPartition, int]] = []
-        self.seeks: list[tuple[TopicPartition, int]] = []
-        self.position = 0
-
-    def partitions_for_topic(self, topic: str) -> set[int]:
-        return set(range(6))
-
-    def topics(self) -> set[str]:
-        return {"t"}
-
-    def subscribe(self, topics: list[str], listener: Any = None) -> None:
-        self.subscribed = topics
-
-    def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
-        if self.position >= len(self._batches):
-            return {}
-        batch = self._batches[self.position]
-        self.position += 1
-        out: dict[TopicPartition, list[Any]] = {}
-        for m in batch:
-            record = type(
-                "R",
-                (),
-                {
-                    "topic": m.topic,
-                    "partition": m.partition,
-                    "offset": m.offset,
-                    "key": m.key,
-                    "value": m.value,
-                    "headers": list(m.headers),
-                    "timestamp": 0,
-                },
-            )
-            out.setdefault(TopicPartition(m.topic, m.partition), []).append(record)
-        return out
-
-    def assignment(self) -> set[TopicPartition]:
-        return {TopicPartition("t", p) for p in range(6)}
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        self.seeks.append((tp, offset))
-        self.position -= 1  # the rewound batch is fetched again
-
-    def commit(self, offsets: dict[TopicPartition, Any]) -> None:
-        self.commits.append({tp: o.offset for tp, o in offsets.items()})
-
-    def close(self, autocommit: bool = False) -> None:
-        pass
 
 
 def _processor(

@@ -1,0 +1,184 @@
+"""The optimistic batch (consumers.runtime.optimistic) with fakes: a clean batch commits once
+with its marks claimed up front; any failure reruns the batch with a savepoint per message, so
+the failing message alone is retried and dead-lettered, once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from consumers.events import OrderCancelled, OrderPlaced
+from consumers.runtime.message import Message
+from consumers.runtime.optimistic import Claims, claimable
+from consumers.runtime.processor import EventProcessor, build_chain
+from consumers.runtime.registry import Registration
+from contract import AvroCodec, SchemaRepository
+from tests import factories
+from tests.consumer_fakes import FakeConsumer, FakeDatabase, FakeProcessedEvents, RecordingSink
+
+CODEC = AvroCodec(SchemaRepository.load())
+
+
+def processor_for(
+    batches: list[list[Message]],
+    db: FakeDatabase,
+    handle: Callable[[Any, Any], None],
+    sink: RecordingSink,
+    *,
+    attempts: int = 2,
+    duplicate: bool = False,
+    select: Callable[[Message], bool] | None = None,
+) -> EventProcessor:
+    registration = Registration.of("g", handle, OrderPlaced, OrderCancelled)
+    chain = build_chain(
+        registration,
+        CODEC,
+        sink,
+        attempts=attempts,
+        base=0,
+        cap=0,
+        timeout_s=5,
+        duplicate=duplicate,
+        sleep=lambda s: None,
+        select=select,
+    )
+    return EventProcessor(
+        registration,
+        consumer=FakeConsumer(batches),
+        topic="t",
+        transactions=db,
+        chain=chain,
+        sleep=lambda s: None,
+    )
+
+
+def record_effect(event: Any, ctx: Any) -> None:
+    ctx.connection.effects.append(event.event_id)
+
+
+def batch(n: int) -> list[Message]:
+    return [factories.kafka_message(factories.placed_record(), offset=o) for o in range(n)]
+
+
+def test_a_clean_batch_commits_once_without_a_rerun() -> None:
+    db = FakeDatabase()
+    messages = batch(5)
+    processor = processor_for([messages], db, record_effect, RecordingSink())
+    processor.poll_once()
+    assert db.commits == 1
+    assert processor.stats["handled"] == 5
+    assert processor.stats["isolated_batches"] == 0
+    assert len(db.processed) == 5
+    assert len(db.effects) == 5
+
+
+def test_a_poison_message_reruns_the_batch_and_is_dead_lettered_once() -> None:
+    db, sink = FakeDatabase(), RecordingSink()
+    messages = batch(4)
+    poison = Message("t", 0, 2, b"k", b"\xc3\x01garbage", messages[2].headers)
+    messages[2] = poison
+    processor = processor_for([messages], db, record_effect, sink)
+    processor.poll_once()
+    assert processor.stats["isolated_batches"] == 1
+    assert [d.message.offset for d, _ in sink.sent] == [2]
+    assert processor.stats["handled"] == 3
+    assert processor.stats["dead_lettered"] == 1
+    assert db.commits == 1  # the optimistic attempt was rolled back, not committed
+    assert len(db.processed) == 3  # no mark for the dead-lettered event
+
+
+def test_a_failing_handler_is_retried_only_on_the_isolated_rerun() -> None:
+    db, sink = FakeDatabase(), RecordingSink()
+    messages = batch(3)
+    bad = uuid.UUID(messages[1].header("id") or "")
+    calls: list[uuid.UUID] = []
+
+    def handle(event: Any, ctx: Any) -> None:
+        calls.append(event.event_id)
+        if event.event_id == bad:
+            raise RuntimeError("downstream refused")
+        record_effect(event, ctx)
+
+    processor = processor_for([messages], db, handle, sink, attempts=2)
+    processor.poll_once()
+    assert calls.count(bad) == 1 + 2  # once optimistically, then both isolated attempts
+    assert len(sink.sent) == 1
+    assert "downstream refused" in sink.sent[0][1]
+    assert len(db.effects) == 2
+    assert len(db.processed) == 2
+
+
+def test_events_processed_before_are_duplicates_without_a_rerun() -> None:
+    db = FakeDatabase()
+    messages = batch(3)
+    processor = processor_for([messages, messages], db, record_effect, RecordingSink())
+    processor.poll_once()
+    processor.poll_once()
+    assert processor.stats["duplicate"] == 3
+    assert processor.stats["isolated_batches"] == 0
+    assert len(db.effects) == 3
+
+
+def test_the_same_event_twice_in_one_batch_is_handled_once() -> None:
+    db = FakeDatabase()
+    [first] = batch(1)
+    again = Message(first.topic, first.partition, 1, first.key, first.value, first.headers)
+    processor = processor_for([[first, again]], db, record_effect, RecordingSink())
+    processor.poll_once()
+    assert (processor.stats["handled"], processor.stats["duplicate"]) == (1, 1)
+    assert processor.stats["isolated_batches"] == 0
+
+
+def test_the_duplicator_is_absorbed_by_claimed_marks() -> None:
+    db = FakeDatabase()
+    processor = processor_for([batch(4)], db, record_effect, RecordingSink(), duplicate=True)
+    processor.poll_once()
+    assert processor.stats["handled"] == 4
+    assert len(db.effects) == 4
+    assert processor.stats["isolated_batches"] == 0
+
+
+def test_a_message_without_headers_is_marked_on_its_own() -> None:
+    db = FakeDatabase()
+    [m] = batch(1)
+    bare = Message(m.topic, m.partition, m.offset, m.key, m.value, ())
+    processor = processor_for([[bare, bare]], db, record_effect, RecordingSink())
+    processor.poll_once()
+    assert (processor.stats["handled"], processor.stats["duplicate"]) == (1, 1)
+    assert processor.stats["isolated_batches"] == 0
+
+
+def test_a_claim_left_unused_reruns_the_batch_and_records_nothing_for_it() -> None:
+    """A message claimed by its headers but then filtered out must not stay marked as
+    processed: its handler never ran."""
+    db = FakeDatabase()
+    messages = batch(3)
+    skipped = messages[0]
+    processor = processor_for(
+        [messages], db, record_effect, RecordingSink(), select=lambda m: m.offset != skipped.offset
+    )
+    processor.poll_once()
+    assert processor.stats["isolated_batches"] == 1
+    assert (processor.stats["handled"], processor.stats["ignored"]) == (2, 1)
+    assert ("g", uuid.UUID(skipped.header("id") or "")) not in db.processed
+
+
+def test_claims_answer_true_once_per_fresh_id_and_defer_unknown_ids() -> None:
+    store = FakeProcessedEvents(committed={("g", old := uuid.uuid4())})
+    new, unclaimed = uuid.uuid4(), uuid.uuid4()
+    claims = Claims.prefetch(store, "g", [(new, "a"), (old, "b")])
+    assert claims.mark("g", new, "a") is True
+    assert claims.mark("g", new, "a") is False
+    assert claims.mark("g", old, "b") is False
+    assert claims.mark("g", unclaimed, "c") is True  # went to the store
+    assert claims.mark("g", unclaimed, "c") is False
+    assert not claims.unused
+
+
+def test_only_messages_with_a_usable_id_and_a_subscribed_type_are_claimed() -> None:
+    [m] = batch(1)
+    good = uuid.UUID(m.header("id") or "")
+    other_type = Message("t", 0, 1, None, m.value, (("id", b"x"), ("event_type", b"Refunded")))
+    bad_id = Message("t", 0, 2, None, m.value, (("id", b"nope"), ("event_type", b"OrderPlaced")))
+    assert claimable([m, other_type, bad_id], frozenset({"OrderPlaced"})) == [(good, m.where)]
