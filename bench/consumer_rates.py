@@ -13,19 +13,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import time
 import uuid
 from dataclasses import asdict, dataclass
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from bench.scratch import scratch_consumer_db
 from consumers.bootstrap import bootstrap
 from consumers.handlers import REGISTRY
+from consumers.runtime.dead_letters import dlq_topic
 from consumers.settings import ConsumerSettings
 from contract import AvroCodec, SchemaRepository
 from contract.errors import ContractError
 from stack.settings import StackSettings
+
+log = logging.getLogger("bench")
 
 
 @dataclass
@@ -47,6 +51,20 @@ def topic_size(bootstrap_servers: str, topic: str) -> tuple[list[TopicPartition]
     return parts, sum(end[tp] - begin[tp] for tp in parts)
 
 
+def forget_group(bootstrap_servers: str, group: str) -> None:
+    """A measurement's throwaway group would otherwise stay listed by ``make lag`` for good."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    try:
+        for _ in range(10):  # the member that just left may still be listed for a moment
+            outcome = admin.delete_groups([group]).get(group)
+            if outcome in ("OK", "GroupIdNotFoundError"):
+                return
+            time.sleep(0.5)
+        log.warning("could not delete consumer group %s: %s", group, outcome)
+    finally:
+        admin.close()
+
+
 def raw_loop(
     bootstrap_servers: str, topic: str, total: int, *, decode: bool, max_records: int
 ) -> Rate:
@@ -54,7 +72,7 @@ def raw_loop(
     c = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap_servers,
-        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
+        group_id=(group := f"bench-raw-{uuid.uuid4().hex[:8]}"),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=max_records,
@@ -71,6 +89,7 @@ def raw_loop(
                 seen += 1
     seconds = time.perf_counter() - (started or time.perf_counter())
     c.close()
+    forget_group(bootstrap_servers, group)
     return Rate("raw poll + decode" if decode else "raw poll", seen, seconds)
 
 
@@ -93,6 +112,12 @@ def handler_rate(settings: ConsumerSettings, name: str, total: int) -> Rate:
     processor.run(until=until)
     seconds = time.perf_counter() - started[0]
     running.close()
+    forget_group(settings.kafka_bootstrap_servers, bench_registration.name)
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    try:  # its dead letters (old poison on the topic) were counted; the topic goes
+        admin.delete_topics([dlq_topic(settings.dlq_prefix, bench_registration.name)])
+    finally:
+        admin.close()
     return Rate(name, sum(processor.stats[k] for k in done), seconds)
 
 

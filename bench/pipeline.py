@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,8 @@ from typing import Any
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
+from bench import cpu
+from ops.kafka_io import admin, consumer
 from producer_app.bootstrap import Producer
 from producer_app.entrypoints.seed import seed
 from stack.settings import StackSettings
@@ -61,6 +64,8 @@ class Step:
     complete: bool = False
     commit_to_kafka_ms: list[float] = field(default_factory=list)
     commit_to_handled_ms: list[float] = field(default_factory=list)
+    drained_s: float = 0.0
+    cores: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -71,7 +76,34 @@ class Step:
             "complete": self.complete,
             "commit_to_kafka_ms": percentiles(self.commit_to_kafka_ms),
             "commit_to_handled_ms": percentiles(self.commit_to_handled_ms),
+            "waited_for_backlog_s": round(self.drained_s, 1),
+            "cores": self.cores,
         }
+
+
+def backlog(bootstrap: str, groups: list[str]) -> int:
+    """Order events not yet committed by the slowest of ``groups``."""
+    with admin(bootstrap) as a:
+        committed = {g: a.list_group_offsets(g).get(g, {}) for g in groups}
+    with consumer(bootstrap) as c:
+        parts = [TopicPartition(ORDER_TOPIC, p) for p in c.partitions_for_topic(ORDER_TOPIC) or ()]
+        end = c.end_offsets(parts)
+    worst = 0
+    for offsets in committed.values():
+        got = {tp: meta.offset for tp, meta in offsets.items() if meta is not None}
+        worst = max(worst, sum(end[tp] - got.get(tp, 0) for tp in parts))
+    return worst
+
+
+def wait_drained(bootstrap: str, groups: list[str], timeout: float = 600) -> float:
+    """Wait until every group has handled all earlier events, so that a step measures its
+    own load and not the backlog of the one before. Returns the seconds waited."""
+    started = time.monotonic()
+    while (left := backlog(bootstrap, groups)) > 0:
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"{left} events still unhandled after {timeout:.0f}s")
+        time.sleep(0.5)
+    return time.monotonic() - started
 
 
 def _end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
@@ -130,6 +162,31 @@ def _handled_times(
     return committed, last, complete
 
 
+def commit_to_kafka(
+    producer: Producer, stack: StackSettings, *, rate: float, seconds: float, workers: int = 8
+) -> list[float]:
+    """Commit→Kafka latencies (ms) of orders offered at ``rate``, nothing else measured: run
+    with the consumers stopped, it compares with the polling relay under the same load."""
+    start = _end_offsets(stack.kafka_bootstrap_servers)
+    ids = seed(
+        producer,
+        orders=max(1, int(rate * seconds)),
+        rate=rate,
+        cancel_ratio=0.0,
+        workers=workers,
+        show_progress=False,
+    ).placed_ids
+    with psycopg.connect(stack.admin_dsn(), autocommit=True) as conn:
+        committed = conn.execute(
+            "SELECT id, pg_xact_commit_timestamp(xmin) FROM orders.orders WHERE id = ANY(%s)",
+            (ids,),
+        ).fetchall()
+    arrived = _kafka_times(stack.kafka_bootstrap_servers, start, {str(i) for i in ids}, 60)
+    return [
+        (arrived[str(oid)] - at.timestamp()) * 1000 for oid, at in committed if str(oid) in arrived
+    ]
+
+
 def run_step(
     producer: Producer,
     stack: StackSettings,
@@ -138,8 +195,14 @@ def run_step(
     seconds: float,
     workers: int = 8,
     timeout: float = 120,
+    groups: list[str],
+    parts: dict[str, Callable[[], int | None]],
 ) -> Step:
+    """One load step, after the backlog of earlier ones is handled; CPU is attributed to the
+    stack's parts from the first order to the moment the last one is handled by all groups."""
+    drained = wait_drained(stack.kafka_bootstrap_servers, groups)
     start = _end_offsets(stack.kafka_bootstrap_servers)
+    before = cpu.snapshot(parts)
     result = seed(
         producer,
         orders=max(1, int(rate * seconds)),
@@ -149,8 +212,9 @@ def run_step(
         show_progress=False,
     )
     ids = result.placed_ids
-    step = Step(rate, len(ids), result.orders_per_second)
+    step = Step(rate, len(ids), result.orders_per_second, drained_s=drained)
     committed, handled, step.complete = _handled_times(stack.admin_dsn(), ids, timeout)
+    step.cores = cpu.cores_used(before, cpu.snapshot(parts))
     arrived = _kafka_times(stack.kafka_bootstrap_servers, start, {str(i) for i in ids}, timeout)
     for oid, at in committed.items():
         t0 = at.timestamp()

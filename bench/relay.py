@@ -10,12 +10,16 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
+
+from bench import backlog
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders.relay_outbox (
@@ -32,7 +36,6 @@ CLAIM = """
 @dataclass
 class RelayRun:
     published: int = 0
-    queries: int = 0
     seconds: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
 
@@ -55,7 +58,6 @@ class PollingRelay:
             while not self._stop.is_set():
                 with conn.transaction():
                     rows = conn.execute(CLAIM, (self._batch,)).fetchall()
-                    self.run_stats.queries += 1
                     if rows:
                         for _, key, payload, _ in rows:
                             self._producer.send(self._topic, key=key.encode(), value=payload)
@@ -68,7 +70,6 @@ class PollingRelay:
                             "DELETE FROM orders.relay_outbox WHERE id = ANY(%s)",
                             ([r[0] for r in rows],),
                         )
-                        self.run_stats.queries += 1
                         self.run_stats.published += len(rows)
                 if not rows:
                     time.sleep(self._idle)
@@ -93,33 +94,74 @@ def write_at_rate(dsn: str, *, rate: float, seconds: float, payload: bytes) -> i
     return written
 
 
-def measure(
-    dsn: str, bootstrap: str, *, rate: float, seconds: float, idle_seconds: float, payload: bytes
-) -> dict[str, Any]:
+@contextmanager
+def relay_topic(dsn: str, bootstrap: str) -> Iterator[str]:
+    """A topic of its own (deleted afterwards) and the relay's outbox table."""
     topic = f"bench.relay.{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics([NewTopic(topic, 6, 1)])
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(SCHEMA)
     try:
-        relay = PollingRelay(dsn, bootstrap, topic)
-        thread = threading.Thread(target=relay.run)
-        thread.start()
-        time.sleep(idle_seconds)  # idle: count what polling costs with nothing to do
-        idle_queries = relay.run_stats.queries
-        written = write_at_rate(dsn, rate=rate, seconds=seconds, payload=payload)
-        deadline = time.monotonic() + 30
-        while relay.run_stats.published < written and time.monotonic() < deadline:
-            time.sleep(0.05)
-        relay.stop()
-        thread.join()
-        return {
-            "rate": rate,
-            "written": written,
-            "published": relay.run_stats.published,
-            "idle_queries_per_s": idle_queries / idle_seconds,
-            "latencies_ms": relay.run_stats.latencies_ms,
-        }
+        yield topic
     finally:
         admin.delete_topics([topic])
         admin.close()
+
+
+@contextmanager
+def running(relay: PollingRelay) -> Iterator[PollingRelay]:
+    thread = threading.Thread(target=relay.run)
+    thread.start()
+    try:
+        yield relay
+    finally:
+        relay.stop()
+        thread.join()
+
+
+def _wait_published(relay: PollingRelay, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while relay.run_stats.published < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def measure(
+    dsn: str,
+    bootstrap: str,
+    *,
+    rate: float,
+    seconds: float,
+    idle_seconds: float,
+    payload: bytes,
+    idle_rate: Callable[[float], float],
+) -> dict[str, Any]:
+    """Idle cost, then latency at ``rate``. ``idle_rate(seconds)``: statements/s the relay's
+    role sends over that many seconds, as the database counts them (``bench.queries``)."""
+    with relay_topic(dsn, bootstrap) as topic, running(PollingRelay(dsn, bootstrap, topic)) as r:
+        time.sleep(0.5)  # connected and polling
+        idle = idle_rate(idle_seconds)  # what polling costs with nothing to do
+        written = write_at_rate(dsn, rate=rate, seconds=seconds, payload=payload)
+        _wait_published(r, written)
+    return {
+        "rate": rate,
+        "written": written,
+        "published": r.run_stats.published,
+        "idle_statements_per_s": idle,
+        "latencies_ms": r.run_stats.latencies_ms,
+    }
+
+
+def drain(dsn: str, bootstrap: str, *, count: int, payload: bytes) -> float:
+    """Events/s publishing ``count`` rows that were already waiting when the relay started."""
+    with relay_topic(dsn, bootstrap) as topic:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO orders.relay_outbox (id, aggregate_id, payload) "
+                "SELECT gen_random_uuid(), g::text, %s FROM generate_series(1, %s) g",
+                (payload, count),
+            )
+        since = backlog.end_offsets(bootstrap, topic)
+        with running(PollingRelay(dsn, bootstrap, topic)) as r:
+            _wait_published(r, count)
+        return backlog.drain_rate(bootstrap, topic, since, count)

@@ -61,6 +61,14 @@ def markdown(r: dict[str, Any]) -> str:
             f"{s['end_to_end_per_s']:,.0f} | {_fmt(k.get('p99'))} | "
             f"{_fmt(h.get('p50'))} / {_fmt(h.get('p99'))} |"
         )
+    lines += ["", *_cpu_table(r["steps"])]
+    w = r["writer"]
+    lines += [
+        "",
+        f"Writer through the service layer (4 threads, consumers stopped): "
+        f"{_fmt(w['without_cdc_per_s'])} orders/s with the connector stopped, "
+        f"{_fmt(w['with_cdc_per_s'])} with Debezium streaming: impact {w['impact']:.2f}.",
+    ]
     lines += [
         "",
         "| latency at a fixed rate | commit→Kafka p50 / p95 / p99 / max ms "
@@ -87,11 +95,21 @@ def markdown(r: dict[str, Any]) -> str:
         )
         + ".",
         "",
-        f"Polling relay at {r['relay']['rate']:g}/s: p99 "
-        f"{_fmt(r['relay']['p99_ms'])} ms, {r['relay']['idle_queries_per_s']:.1f} "
-        f"queries/s idle; Debezium at the same rate: p99 commit→Kafka "
-        f"{_fmt(r['relay']['debezium_p99_ms'])} ms, "
-        f"{r['relay']['debezium_idle_queries_per_s']:.1f} queries/s idle (its heartbeat).",
+        "| relay | p99 commit→Kafka at "
+        f"{r['relay']['rate']:g}/s, consumers stopped | statements/s idle "
+        "| backlog drain events/s |",
+        "| --- | ---: | ---: | ---: |",
+        f"| Debezium (pgoutput) | {_fmt(r['relay']['debezium_p99_ms'])} ms | "
+        f"{r['relay']['debezium_idle_statements_per_s']:.2f} | "
+        f"{_fmt(r['relay']['debezium_drain_per_s'])} |",
+        f"| polling relay (SKIP LOCKED, 100 ms sleep) | {_fmt(r['relay']['p99_ms'])} ms | "
+        f"{r['relay']['idle_statements_per_s']:.2f} | {_fmt(r['relay']['drain_per_s'])} |",
+        "",
+        "Idle statements are counted by pg_stat_statements per role; Debezium's are its "
+        "heartbeat (one INSERT per heartbeat.interval.ms, which keeps the slot advancing, and "
+        "a connection check). With the three consumer groups also running, Debezium's p99 "
+        f"commit→Kafka at {r['relay']['rate']:g}/s is "
+        f"{_fmt(r['relay'].get('debezium_in_pipeline_p99_ms'))} ms.",
         "",
         "| target | measured | holds |",
         "| --- | --- | :---: |",
@@ -99,6 +117,25 @@ def markdown(r: dict[str, Any]) -> str:
     for t in r["targets"]:
         lines.append(f"| {t['target']} | {t['measured']} | {'yes' if t['holds'] else 'no'} |")
     return "\n".join(lines) + "\n"
+
+
+def _cpu_table(steps: list[dict[str, Any]]) -> list[str]:
+    """Cores each part kept busy during each load step: where the machine is the bound."""
+    names = list(steps[0]["cores"]) if steps and steps[0].get("cores") else []
+    if not names:
+        return []
+    rows = [
+        "| offered orders/s | " + " | ".join(names) + " | total cores |",
+        "| ---: | " + " | ".join("---:" for _ in names) + " | ---: |",
+    ]
+    for s in steps:
+        cores = s["cores"]
+        rows.append(
+            f"| {s['offered_per_s']:g} | "
+            + " | ".join(f"{cores.get(n, 0):.2f}" for n in names)
+            + f" | {sum(cores.values()):.2f} |"
+        )
+    return rows
 
 
 def plots(r: dict[str, Any], out: Path) -> list[Path]:
@@ -142,6 +179,14 @@ def plots(r: dict[str, Any], out: Path) -> list[Path]:
                 "--",
                 label=f"commit→Kafka {name}",
             )
+    alone = sorted(r["relay"].get("debezium_raw_latencies_ms", []))
+    if alone:
+        ax.plot(
+            alone,
+            [i / len(alone) for i in range(1, len(alone) + 1)],
+            "-.",
+            label="Debezium commit→Kafka, consumers stopped",
+        )
     relay = sorted(r["relay"]["raw_latencies_ms"])
     if relay:
         ax.plot(

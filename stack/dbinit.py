@@ -66,6 +66,8 @@ def bootstrap_roles(settings: StackSettings) -> None:
             sql.SQL("CREATE SCHEMA IF NOT EXISTS consumers AUTHORIZATION {}").format(
                 sql.Identifier(consumer)
             ),
+            # Readable by the admin only (schema public is closed to the app roles).
+            sql.SQL("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"),
         ):
             conn.execute(stmt)
 

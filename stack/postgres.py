@@ -30,6 +30,8 @@ SERVER_OPTIONS = {
     "listen_addresses": "127.0.0.1",
     # Commit times of rows (pg_xact_commit_timestamp): the benchmark's latency clock.
     "track_commit_timestamp": "on",
+    # Statements per role and database: the benchmark counts what each relay sends when idle.
+    "shared_preload_libraries": "pg_stat_statements",
 }
 
 
@@ -141,7 +143,12 @@ def start(layout: Layout, settings: StackSettings) -> None:
             "-l",
             str(_real(log)),
             "-o",
-            f"-p {settings.postgres_port}",
+            # Options on the command line too: a data directory made by an older version of
+            # this launcher gets new ones (pg_stat_statements) on its next start.
+            " ".join(
+                [f"-p {settings.postgres_port}"]
+                + [f"-c {k}={v}" for k, v in SERVER_OPTIONS.items()]
+            ),
             "-w",
             "-t",
             "60",

@@ -69,6 +69,12 @@ def test_quick_benchmark_writes_every_figure(consumers_running: None, tmp_path: 
     [latency] = result["latency"].values()
     assert set(latency["commit_to_handled_ms"]) == {"p50", "p95", "p99", "max", "mean"}
     assert result["relay"]["published"] == result["relay"]["written"] > 0
+    assert result["relay"]["drain_per_s"] > 0
+    assert result["relay"]["debezium_drain_per_s"] > 0
+    assert result["relay"]["idle_statements_per_s"] > 0  # polling: counted by the database
+    assert result["relay"]["debezium_idle_statements_per_s"] >= 0
+    assert all(sum(s["cores"].values()) > 0 for s in result["steps"])
+    assert result["writer"]["consumers_stopped"] is False  # they run in this test's process
     assert set(result["consumers"]["handlers"]) == set(REGISTRY)
     assert len(result["targets"]) == 6
     md = (out / "results.md").read_text()

@@ -157,6 +157,34 @@ def test_a_late_error_in_a_pipelined_batch_is_isolate(postgres_up: Any) -> None:
 
 
 @pytest.mark.integration
+def test_waiting_on_a_row_lock_past_lock_timeout_is_a_batch_conflict(
+    postgres_up: Any, admin_conn: psycopg.Connection[Any]
+) -> None:
+    """Every batch session runs with statement_timeout and lock_timeout = half of it: a batch
+    stuck behind another transaction's row lock gives up as a BatchConflict (run again), not
+    as a handler failure."""
+    from consumers.runtime.errors import BatchConflict
+
+    transactions = PostgresTransactions(ConsumerSettings(_env_file=ROOT / ".env").conninfo(), 2000)
+    try:
+        with transactions.begin() as tx:
+            show = tx.connection.execute("SHOW statement_timeout").fetchone()
+            assert show == ("2s",)
+        with admin_conn.transaction():
+            admin_conn.execute("SELECT 1 FROM consumers.stock WHERE sku = 'SKU-0001' FOR UPDATE")
+            with (
+                pytest.raises(BatchConflict, match="lock timeout"),
+                transactions.begin() as tx,
+                tx.savepoint(),
+            ):
+                tx.connection.execute(
+                    "SELECT 1 FROM consumers.stock WHERE sku = 'SKU-0001' FOR UPDATE"
+                )
+    finally:
+        transactions.close()
+
+
+@pytest.mark.integration
 def test_a_real_deadlock_between_two_batches_is_a_batch_conflict(postgres_up: Any) -> None:
     """Two batch transactions lock the same two rows in opposite order: Postgres aborts one
     with 40P01, which must come out as BatchConflict (rerun the batch), never as a handler

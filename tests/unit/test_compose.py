@@ -92,6 +92,9 @@ def test_both_workers_resolve_secrets_with_the_env_config_provider(
 def test_postgres_runs_with_logical_wal_in_both(compose: dict[str, Any]) -> None:
     assert "wal_level=logical" in compose["services"]["postgres"]["command"]
     assert postgres.SERVER_OPTIONS["wal_level"] == "logical"
+    for option in ("track_commit_timestamp", "shared_preload_libraries"):
+        value = postgres.SERVER_OPTIONS[option]
+        assert f"{option}={value}" in compose["services"]["postgres"]["command"]
 
 
 def test_every_awaited_service_has_a_healthcheck(compose: dict[str, Any]) -> None:

@@ -1,0 +1,44 @@
+"""Backlog drain: how fast a relay empties an outbox that filled while it was away.
+
+Both relays are timed the same way, from the Kafka record timestamps of the drained events
+(first to last), so neither start-up nor the reading back is counted: Debezium after its
+connector is resumed, the polling relay after it is started on pre-written rows.
+"""
+
+from __future__ import annotations
+
+import time
+
+from kafka import KafkaConsumer, TopicPartition
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    c = KafkaConsumer(bootstrap_servers=bootstrap)
+    deadline = time.monotonic() + 10  # a topic created a moment ago may have no metadata yet
+    while not (known := c.partitions_for_topic(topic)) and time.monotonic() < deadline:
+        c.topics()
+        time.sleep(0.2)
+    end = dict(c.end_offsets([TopicPartition(topic, p) for p in known or ()]))
+    c.close()
+    return end
+
+
+def drain_rate(
+    bootstrap: str, topic: str, since: dict[TopicPartition, int], count: int, timeout: float = 120
+) -> float:
+    """Events/s between the first and the last of ``count`` records written after ``since``
+    (Connect and our producer stamp create time on this machine's clock)."""
+    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    c.assign(list(since))
+    for tp, offset in since.items():
+        c.seek(tp, offset)
+    stamps: list[int] = []
+    deadline = time.monotonic() + timeout
+    while len(stamps) < count and time.monotonic() < deadline:
+        for records in c.poll(timeout_ms=300).values():
+            stamps += [m.timestamp for m in records]
+    c.close()
+    if len(stamps) < count:
+        raise TimeoutError(f"only {len(stamps)} of {count} records on {topic} in {timeout:.0f}s")
+    span = (max(stamps) - min(stamps)) / 1000
+    return count / max(span, 1e-3)
