@@ -16,7 +16,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
@@ -95,9 +95,7 @@ def raw_loop(
 
 def handler_rate(settings: ConsumerSettings, name: str, total: int) -> Rate:
     registration = REGISTRY[name]
-    bench_registration = type(registration)(
-        f"bench-{name}-{uuid.uuid4().hex[:6]}", registration.handle, registration.event_types
-    )
+    bench_registration = replace(registration, name=f"bench-{name}-{uuid.uuid4().hex[:6]}")
     running = bootstrap(settings, bench_registration)
     processor = running.processor
     done = ("handled", "duplicate", "dead_lettered", "ignored")

@@ -39,6 +39,9 @@ class FakeTransaction:
         self.connection = self
         self.isolated = True
 
+    def defer(self, event: Any, context: Any) -> bool:
+        return False
+
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         marks, effects = set(self.processed.staged), len(self.effects)

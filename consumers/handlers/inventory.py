@@ -8,6 +8,9 @@ deadlocking within one order; a deadlock across batches is a ``BatchConflict`` a
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Sequence
+from typing import Any
 
 from consumers.events import Event, OrderCancelled, OrderPlaced
 from consumers.runtime.message import HandlerContext
@@ -79,3 +82,81 @@ def reserve(event: Event, ctx: HandlerContext) -> None:
                     "updated_at = now() WHERE order_id = %s",
                     (event.order_id,),
                 )
+
+
+# The batch form: lock the batch's reservations and every SKU it may touch once (in key order),
+# decide each event in order against the free stock in memory, then write new reservations,
+# releases and one net stock change per SKU. Hot SKUs are updated once per batch instead of
+# once per order, which also keeps their row versions from piling up inside the transaction.
+_LOCK_RESERVATIONS = (
+    "SELECT order_id, status, lines FROM consumers.reservations "
+    "WHERE order_id = ANY(%s) ORDER BY order_id FOR UPDATE"
+)
+_LOCK_STOCK = (
+    "SELECT sku, on_hand - reserved FROM consumers.stock WHERE sku = ANY(%s) "
+    "ORDER BY sku FOR UPDATE"
+)
+_INSERT_RESERVATIONS = (
+    "INSERT INTO consumers.reservations (order_id, status, lines, reason) "
+    "SELECT * FROM unnest(%s::uuid[], %s::text[], %s::jsonb[], %s::text[])"
+)
+_RELEASE = (
+    "UPDATE consumers.reservations SET status = 'released', updated_at = now() "
+    "WHERE order_id = ANY(%s)"
+)
+_MOVE_STOCK = (
+    "UPDATE consumers.stock s SET reserved = s.reserved + d.delta "
+    "FROM unnest(%s::text[], %s::bigint[]) AS d(sku, delta) WHERE s.sku = d.sku"
+)
+
+
+def reserve_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
+    """``reserve`` for each event of the batch, in order, in at most five statements."""
+    conn = batch[0][1].connection
+    ids = sorted({event.order_id for event, _ in batch})
+    # order_id -> [status, lines, reason]
+    known = {r[0]: [r[1], r[2], None] for r in conn.execute(_LOCK_RESERVATIONS, (ids,))}
+    skus = {li.sku for e, _ in batch if isinstance(e, OrderPlaced) for li in e.lines}
+    skus |= {
+        line[0] for status, lines, _ in known.values() if status == "reserved" for line in lines
+    }
+    free = dict(conn.execute(_LOCK_STOCK, (sorted(skus),)).fetchall())
+    new: dict[uuid.UUID, list[Any]] = {}
+    released: list[uuid.UUID] = []
+    delta: dict[str, int] = {}
+
+    def move(lines: list[Any], sign: int) -> None:
+        for sku, qty in lines:
+            free[sku] -= sign * qty
+            delta[sku] = delta.get(sku, 0) + sign * qty
+
+    for event, _ in batch:
+        row = new.get(event.order_id) or known.get(event.order_id)
+        match event:
+            case OrderPlaced() if row is None:
+                wanted = sorted((li.sku, li.quantity) for li in event.lines)
+                short = [
+                    f"{sku}: want {qty}, have {free.get(sku, 0)}"
+                    for sku, qty in wanted
+                    if free.get(sku, 0) < qty
+                ]
+                if short:
+                    new[event.order_id] = ["rejected", wanted, "; ".join(short)]
+                else:
+                    move(wanted, +1)
+                    new[event.order_id] = ["reserved", wanted, None]
+            case OrderCancelled() if row is None:
+                new[event.order_id] = ["cancelled_first", [], None]
+            case OrderCancelled() if row is not None and row[0] == "reserved":
+                move(sorted(row[1]), -1)
+                row[0] = "released"
+                if event.order_id not in new:
+                    released.append(event.order_id)
+    if new:
+        rows = [(oid, st, json.dumps(lines), why) for oid, (st, lines, why) in new.items()]
+        conn.execute(_INSERT_RESERVATIONS, [list(c) for c in zip(*rows, strict=True)])
+    if released:
+        conn.execute(_RELEASE, (released,))
+    moves = sorted((sku, d) for sku, d in delta.items() if d)
+    if moves:
+        conn.execute(_MOVE_STOCK, [list(c) for c in zip(*moves, strict=True)])

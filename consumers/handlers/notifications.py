@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+
 from consumers.events import Event, OrderCancelled, OrderPlaced
 from consumers.runtime.message import HandlerContext
 
+_INSERT = (
+    "INSERT INTO consumers.notifications (event_id, order_id, customer_id, kind, body) "
+    "VALUES (%s, %s, %s, %s, %s)"
+)
+# The batch form: the same rows in one statement.
+_INSERT_MANY = (
+    "INSERT INTO consumers.notifications (event_id, order_id, customer_id, kind, body) "
+    "SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[])"
+)
 
-def notify(event: Event, ctx: HandlerContext) -> None:
+
+def _notification(event: Event) -> tuple[uuid.UUID, uuid.UUID, str, str, str]:
     match event:
         case OrderPlaced():
             kind = "order_confirmation"
@@ -17,8 +30,16 @@ def notify(event: Event, ctx: HandlerContext) -> None:
         case OrderCancelled():
             kind = "cancellation"
             body = f"Order {event.order_id} was cancelled: {event.reason}."
-    ctx.connection.execute(
-        "INSERT INTO consumers.notifications (event_id, order_id, customer_id, kind, body) "
-        "VALUES (%s, %s, %s, %s, %s)",
-        (event.event_id, event.order_id, event.customer_id, kind, body),
+    return event.event_id, event.order_id, event.customer_id, kind, body
+
+
+def notify(event: Event, ctx: HandlerContext) -> None:
+    ctx.connection.execute(_INSERT, _notification(event))
+
+
+def notify_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
+    """``notify`` for each event of the batch, as one INSERT."""
+    rows = [_notification(event) for event, _ in batch]
+    batch[0][1].connection.execute(
+        _INSERT_MANY, [list(column) for column in zip(*rows, strict=True)]
     )

@@ -8,7 +8,10 @@ leaves a 'cancelled_first' mark, so the late OrderPlaced is not counted.
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from consumers.events import Event, OrderCancelled, OrderPlaced
 from consumers.runtime.message import HandlerContext
@@ -84,3 +87,62 @@ def project(event: Event, ctx: HandlerContext) -> None:
                 "UPDATE consumers.sales_orders SET status = 'reversed' WHERE order_id = %s",
                 (event.order_id,),
             )
+
+
+# The batch form: lock the batch's known orders at once, replay the events in order in memory,
+# then write new orders, reversals and the summed daily deltas in three statements.
+_LOCK = (
+    "SELECT order_id, day, currency, status, lines FROM consumers.sales_orders "
+    "WHERE order_id = ANY(%s) ORDER BY order_id FOR UPDATE"
+)
+_INSERT_ORDERS = (
+    "INSERT INTO consumers.sales_orders (order_id, day, currency, status, lines) "
+    "SELECT * FROM unnest(%s::uuid[], %s::date[], %s::text[], %s::text[], %s::jsonb[])"
+)
+_REVERSE = "UPDATE consumers.sales_orders SET status = 'reversed' WHERE order_id = ANY(%s)"
+_ADD_MANY = """
+    INSERT INTO consumers.sales_daily AS d (day, sku, currency, units, revenue_cents)
+    SELECT * FROM unnest(%s::date[], %s::text[], %s::text[], %s::bigint[], %s::bigint[])
+    ON CONFLICT (day, sku, currency) DO UPDATE
+    SET units = d.units + EXCLUDED.units, revenue_cents = d.revenue_cents + EXCLUDED.revenue_cents
+"""
+
+
+def project_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
+    """``project`` for each event of the batch, in order, in four statements."""
+    conn = batch[0][1].connection
+    ids = sorted({event.order_id for event, _ in batch})
+    # order_id -> [day, currency, status, lines], as stored
+    known = {r[0]: list(r[1:]) for r in conn.execute(_LOCK, (ids,)).fetchall()}
+    new: dict[uuid.UUID, list[Any]] = {}
+    reversed_ids: list[uuid.UUID] = []
+    deltas: dict[tuple[Any, str, str], list[int]] = {}
+
+    def add(day: Any, currency: str, lines: list[Any], sign: int) -> None:
+        for sku, qty, price in lines:
+            d = deltas.setdefault((day, sku, currency), [0, 0])
+            d[0] += sign * qty
+            d[1] += sign * qty * price
+
+    for event, _ in batch:
+        row = new.get(event.order_id) or known.get(event.order_id)
+        match event:
+            case OrderPlaced() if row is None:
+                lines = [[li.sku, li.quantity, _cents(li.unit_price)] for li in event.lines]
+                new[event.order_id] = [event.placed_at.date(), event.currency, "counted", lines]
+                add(event.placed_at.date(), event.currency, lines, +1)
+            case OrderCancelled() if row is None:
+                new[event.order_id] = [None, None, "cancelled_first", []]
+            case OrderCancelled() if row is not None and row[2] == "counted":
+                add(row[0], row[1], row[3], -1)
+                row[2] = "reversed"
+                if event.order_id not in new:
+                    reversed_ids.append(event.order_id)
+    if new:
+        rows = [(oid, day, cur, st, json.dumps(li)) for oid, (day, cur, st, li) in new.items()]
+        conn.execute(_INSERT_ORDERS, [list(c) for c in zip(*rows, strict=True)])
+    if reversed_ids:
+        conn.execute(_REVERSE, (reversed_ids,))
+    if deltas:
+        adds = [(*key, units, cents) for key, (units, cents) in deltas.items()]
+        conn.execute(_ADD_MANY, [list(c) for c in zip(*adds, strict=True)])

@@ -39,7 +39,10 @@ class BatchConflict(Exception):
 
 
 class Isolate(Exception):
-    """Stop the optimistic batch: roll it back and rerun it with a savepoint per message."""
+    """Stop the optimistic batch: roll it back and rerun it with a savepoint per message.
+    ``at``: the index in the batch of the message that failed, when one is to blame."""
+
+    at: int | None = None
 
 
 class HandlerTimeout(Exception):

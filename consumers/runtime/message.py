@@ -46,6 +46,10 @@ class Transaction(Protocol):
     def savepoint(self) -> Any:
         """A context manager: rolls the effects inside back to it if the block raises."""
 
+    def defer(self, event: Any, context: HandlerContext) -> bool:
+        """Keep the event for one batch handler call at the end of the batch: True if taken
+        (an optimistic batch), False if the handler must run now."""
+
     @property
     def isolated(self) -> bool:
         """True when each message can be rolled back alone (a real savepoint each); False in

@@ -215,7 +215,11 @@ def call_handler(
 ) -> Step:
     def run(d: Delivery) -> Outcome:
         assert d.event is not None
-        registration.handle(d.event, HandlerContext(d.tx.connection, d.group, d.message, now()))
+        ctx = HandlerContext(d.tx.connection, d.group, d.message, now())
+        # A batch form runs once at the end of an optimistic batch (``optimistic``); the
+        # timeout above then bounds only the deferral, statement_timeout the batch call.
+        if registration.handle_batch is None or not d.tx.defer(d.event, ctx):
+            registration.handle(d.event, ctx)
         return Outcome.HANDLED
 
     return run

@@ -8,6 +8,9 @@ the processor runs it optimistically first. Correctness rests on two rules:
 - the first failure of any message (poison, handler error, timeout) raises ``Isolate``; the
   processor rolls the whole batch back and reruns it on the isolated path, where that message
   is retried and dead-lettered alone. Nothing is dead-lettered from here.
+- a handler with a batch form (``Registration.handle_batch``) is called once, after the chain
+  has run for every message, on the events that were not duplicates; if it raises, that too
+  is ``Isolate`` and the rerun calls the per-event handler.
 - every mark claimed up front must be consumed by the idempotency middleware of its message;
   a claim left over (a message ignored or filtered after all) also means ``Isolate``, so no
   event is ever recorded as processed without its handler having run in the same transaction.
@@ -22,6 +25,7 @@ from typing import Any
 
 from consumers.runtime.errors import PASS_THROUGH, Isolate
 from consumers.runtime.message import Message, Transaction
+from consumers.runtime.registry import HandleBatch
 from consumers.runtime.store import ProcessedEvents
 from contract import headers as h
 
@@ -80,6 +84,17 @@ class OptimisticTransaction:
     def __init__(self, tx: Transaction, claims: Claims) -> None:
         self._tx = tx
         self.processed = claims
+        self.deferred: list[tuple[Any, Any]] = []
+
+    def defer(self, event: Any, context: Any) -> bool:
+        self.deferred.append((event, context))
+        return True
+
+    def run_batch(self, handle_batch: HandleBatch) -> None:
+        """The batch handler on every deferred event; a failure means ``Isolate``."""
+        if self.deferred:
+            with self.savepoint():
+                handle_batch(self.deferred)
 
     @property
     def connection(self) -> Any:

@@ -35,6 +35,9 @@ class PostgresTransaction:
         with translate_errors(self._conn), self._conn.transaction():
             yield
 
+    def defer(self, event: Any, context: Any) -> bool:
+        return False  # isolated: every handler runs in its own savepoint, now
+
 
 @contextmanager
 def translate_errors(conn: psycopg.Connection[Any] | None) -> Iterator[None]:

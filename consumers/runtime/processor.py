@@ -3,9 +3,8 @@ handler (one consumer group). Handlers only ever see an event and a context.
 
 Per poll: every message of the batch runs through the middleware chain inside **one database
 transaction**, then the transaction commits, then the offsets are committed. The batch runs
-optimistically first (marks claimed in one statement, no savepoints: ``optimistic``); if any
-message fails, it is rolled back and rerun with a savepoint per message, so that message alone
-is retried and dead-lettered.
+optimistically first (marks claimed in one statement, no savepoints: ``optimistic``); a
+failing message is then run alone with its savepoint, retried and dead-lettered (``applier``).
 A crash between the two commits redelivers the batch, and ``processed_events`` absorbs it.
 On ``Outage``/``BatchConflict`` the transaction rolls back, the partitions are rewound to the
 batch's first offsets, and the loop polls again after a backoff: nothing is skipped.
@@ -26,10 +25,10 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from consumers.runtime import middleware as mw
+from consumers.runtime.applier import BatchApplier
 from consumers.runtime.dead_letters import DeadLetterSink
-from consumers.runtime.errors import BatchConflict, Isolate, Outage
-from consumers.runtime.message import Delivery, Message, Outcome, Transaction
-from consumers.runtime.optimistic import Claims, OptimisticTransaction, claimable
+from consumers.runtime.errors import BatchConflict, Outage
+from consumers.runtime.message import Message, Outcome, Transaction
 from consumers.runtime.registry import Registration
 from contract import AvroCodec
 
@@ -119,11 +118,8 @@ class EventProcessor:
         optimistic: bool = True,
     ) -> None:
         self.registration = registration
-        self._optimistic = optimistic
         self._consumer = consumer
         self._topic = topic
-        self._transactions = transactions
-        self._chain = chain
         self._max_records = max_records
         self._poll_timeout_ms = poll_timeout_ms
         self._outage_max = outage_max_backoff
@@ -140,6 +136,9 @@ class EventProcessor:
         self._last_check: float | None = None
         self._missing = 0
         self.stats: Counter[str] = Counter()
+        self._applier = BatchApplier(
+            registration, transactions, chain, self.stats, optimistic=optimistic
+        )
 
     @property
     def group(self) -> str:
@@ -228,7 +227,7 @@ class EventProcessor:
 
     def handle(self, messages: list[Message]) -> None:
         try:
-            outcomes = self._apply(messages)
+            outcomes = self._applier.apply(messages)
         except (Outage, BatchConflict) as exc:
             kind = "outage" if isinstance(exc, Outage) else "conflict"
             self.stats[kind + "s"] += 1
@@ -252,24 +251,6 @@ class EventProcessor:
         if self._on_db_committed is not None:
             self._on_db_committed()
         self.commit_pending()
-
-    def _apply(self, messages: list[Message]) -> list[Outcome]:
-        if self._optimistic:
-            try:
-                return self._apply_optimistic(messages)
-            except Isolate as exc:
-                self.stats["isolated_batches"] += 1
-                log.info("batch of %d rerun with a savepoint per message: %s", len(messages), exc)
-        with self._transactions.begin() as tx:
-            return [self._chain(Delivery(m, self.group, tx)) for m in messages]
-
-    def _apply_optimistic(self, messages: list[Message]) -> list[Outcome]:
-        with self._transactions.begin(optimistic=True) as raw:
-            claims = claimable(messages, self.registration.event_types)
-            tx = OptimisticTransaction(raw, Claims.prefetch(raw.processed, self.group, claims))
-            outcomes = [self._chain(Delivery(m, self.group, tx)) for m in messages]
-            tx.check_claims()
-            return outcomes
 
     def _rewind(self, messages: list[Message]) -> None:
         first: dict[TopicPartition, int] = {}

@@ -234,7 +234,7 @@ def test_a_database_error_in_a_pipelined_batch_dead_letters_only_its_message(
         running.close()
     stats = running.processor.stats
     assert (stats["handled"], stats["dead_lettered"]) == (29, 1)
-    assert stats["isolated_batches"] >= 1
+    assert stats["isolations"] >= 1
     assert rig.notifications() == 29
     processed = {
         row[0]

@@ -29,8 +29,9 @@ def processor_for(
     attempts: int = 2,
     duplicate: bool = False,
     select: Callable[[Message], bool] | None = None,
+    batch: Callable[[Any], None] | None = None,
 ) -> EventProcessor:
-    registration = Registration.of("g", handle, OrderPlaced, OrderCancelled)
+    registration = Registration.of("g", handle, OrderPlaced, OrderCancelled, batch=batch)
     chain = build_chain(
         registration,
         CODEC,
@@ -68,7 +69,7 @@ def test_a_clean_batch_commits_once_without_a_rerun() -> None:
     processor.poll_once()
     assert db.commits == 1
     assert processor.stats["handled"] == 5
-    assert processor.stats["isolated_batches"] == 0
+    assert processor.stats["isolations"] == 0
     assert len(db.processed) == 5
     assert len(db.effects) == 5
 
@@ -80,11 +81,12 @@ def test_a_poison_message_reruns_the_batch_and_is_dead_lettered_once() -> None:
     messages[2] = poison
     processor = processor_for([messages], db, record_effect, sink)
     processor.poll_once()
-    assert processor.stats["isolated_batches"] == 1
+    assert processor.stats["isolations"] == 1
     assert [d.message.offset for d, _ in sink.sent] == [2]
     assert processor.stats["handled"] == 3
     assert processor.stats["dead_lettered"] == 1
-    assert db.commits == 1  # the optimistic attempt was rolled back, not committed
+    # The failed attempt committed nothing; then 0-1 optimistic, 2 isolated, 3 optimistic.
+    assert db.commits == 3
     assert len(db.processed) == 3  # no mark for the dead-lettered event
 
 
@@ -116,7 +118,7 @@ def test_events_processed_before_are_duplicates_without_a_rerun() -> None:
     processor.poll_once()
     processor.poll_once()
     assert processor.stats["duplicate"] == 3
-    assert processor.stats["isolated_batches"] == 0
+    assert processor.stats["isolations"] == 0
     assert len(db.effects) == 3
 
 
@@ -127,7 +129,7 @@ def test_the_same_event_twice_in_one_batch_is_handled_once() -> None:
     processor = processor_for([[first, again]], db, record_effect, RecordingSink())
     processor.poll_once()
     assert (processor.stats["handled"], processor.stats["duplicate"]) == (1, 1)
-    assert processor.stats["isolated_batches"] == 0
+    assert processor.stats["isolations"] == 0
 
 
 def test_the_duplicator_is_absorbed_by_claimed_marks() -> None:
@@ -136,7 +138,7 @@ def test_the_duplicator_is_absorbed_by_claimed_marks() -> None:
     processor.poll_once()
     assert processor.stats["handled"] == 4
     assert len(db.effects) == 4
-    assert processor.stats["isolated_batches"] == 0
+    assert processor.stats["isolations"] == 0
 
 
 def test_a_message_without_headers_is_marked_on_its_own() -> None:
@@ -146,7 +148,7 @@ def test_a_message_without_headers_is_marked_on_its_own() -> None:
     processor = processor_for([[bare, bare]], db, record_effect, RecordingSink())
     processor.poll_once()
     assert (processor.stats["handled"], processor.stats["duplicate"]) == (1, 1)
-    assert processor.stats["isolated_batches"] == 0
+    assert processor.stats["isolations"] == 0
 
 
 def test_a_claim_left_unused_reruns_the_batch_and_records_nothing_for_it() -> None:
@@ -159,7 +161,7 @@ def test_a_claim_left_unused_reruns_the_batch_and_records_nothing_for_it() -> No
         [messages], db, record_effect, RecordingSink(), select=lambda m: m.offset != skipped.offset
     )
     processor.poll_once()
-    assert processor.stats["isolated_batches"] == 1
+    assert processor.stats["isolations"] == 1
     assert (processor.stats["handled"], processor.stats["ignored"]) == (2, 1)
     assert ("g", uuid.UUID(skipped.header("id") or "")) not in db.processed
 
@@ -182,3 +184,59 @@ def test_only_messages_with_a_usable_id_and_a_subscribed_type_are_claimed() -> N
     other_type = Message("t", 0, 1, None, m.value, (("id", b"x"), ("event_type", b"Refunded")))
     bad_id = Message("t", 0, 2, None, m.value, (("id", b"nope"), ("event_type", b"OrderPlaced")))
     assert claimable([m, other_type, bad_id], frozenset({"OrderPlaced"})) == [(good, m.where)]
+
+
+def test_a_batch_form_is_called_once_with_the_new_events_in_order() -> None:
+    db = FakeDatabase()
+    messages = batch(4)
+    calls: list[list[Any]] = []
+
+    def handle_batch(items: Any) -> None:
+        calls.append([event.event_id for event, _ in items])
+        for event, ctx in items:
+            ctx.connection.effects.append(event.event_id)
+
+    def per_event(event: Any, ctx: Any) -> None:
+        raise AssertionError("a clean batch must not call the per-event form")
+
+    processor = processor_for(
+        [messages + messages[:1]], db, per_event, RecordingSink(), batch=handle_batch
+    )
+    processor.poll_once()
+    assert calls == [[uuid.UUID(m.header("id") or "") for m in messages]]
+    assert (processor.stats["handled"], processor.stats["duplicate"]) == (4, 1)
+    assert db.effects == calls[0]
+
+
+def test_a_failing_batch_form_falls_back_to_the_per_event_form() -> None:
+    db, sink = FakeDatabase(), RecordingSink()
+    messages = batch(3)
+    bad = uuid.UUID(messages[1].header("id") or "")
+
+    def handle_batch(items: Any) -> None:
+        raise RuntimeError("one of them is bad")
+
+    def per_event(event: Any, ctx: Any) -> None:
+        if event.event_id == bad:
+            raise RuntimeError("bad one")
+        record_effect(event, ctx)
+
+    processor = processor_for([messages], db, per_event, sink, batch=handle_batch)
+    processor.poll_once()
+    assert processor.stats["isolations"] == 1
+    assert len(db.effects) == 2
+    assert [d.message.offset for d, _ in sink.sent] == [1]
+
+
+def test_each_poison_message_is_isolated_alone_and_the_rest_stays_optimistic() -> None:
+    db, sink = FakeDatabase(), RecordingSink()
+    messages = batch(6)
+    for i in (1, 4):
+        messages[i] = Message("t", 0, i, b"k", b"\xc3\x01garbage", messages[i].headers)
+    processor = processor_for([messages], db, record_effect, sink)
+    processor.poll_once()
+    assert [d.message.offset for d, _ in sink.sent] == [1, 4]
+    assert (processor.stats["handled"], processor.stats["dead_lettered"]) == (4, 2)
+    assert processor.stats["isolations"] == 2
+    # [0] optimistic, [1] isolated, [2, 3] optimistic, [4] isolated, [5] optimistic
+    assert db.commits == 5
