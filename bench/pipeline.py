@@ -23,7 +23,7 @@ from kafka import KafkaConsumer, TopicPartition
 from bench import cpu
 from ops.kafka_io import admin, consumer
 from producer_app.bootstrap import Producer
-from producer_app.entrypoints.seed import seed
+from producer_app.entrypoints.seed import SeedResult, seed
 from stack.settings import StackSettings
 
 ORDER_TOPIC = "outbox.event.order"
@@ -162,20 +162,25 @@ def _handled_times(
     return committed, last, complete
 
 
-def commit_to_kafka(
-    producer: Producer, stack: StackSettings, *, rate: float, seconds: float, workers: int = 8
-) -> list[float]:
-    """Commit→Kafka latencies (ms) of orders offered at ``rate``, nothing else measured: run
-    with the consumers stopped, it compares with the polling relay under the same load."""
-    start = _end_offsets(stack.kafka_bootstrap_servers)
-    ids = seed(
+def offer(producer: Producer, rate: float, seconds: float, workers: int) -> SeedResult:
+    """Orders through the service layer at ``rate`` for ``seconds``, no cancellations."""
+    return seed(
         producer,
         orders=max(1, int(rate * seconds)),
         rate=rate,
         cancel_ratio=0.0,
         workers=workers,
         show_progress=False,
-    ).placed_ids
+    )
+
+
+def commit_to_kafka(
+    producer: Producer, stack: StackSettings, *, rate: float, seconds: float, workers: int = 8
+) -> list[float]:
+    """Commit→Kafka latencies (ms) of orders offered at ``rate``, nothing else measured: run
+    with the consumers stopped, it compares with the polling relay under the same load."""
+    start = _end_offsets(stack.kafka_bootstrap_servers)
+    ids = offer(producer, rate, seconds, workers).placed_ids
     with psycopg.connect(stack.admin_dsn(), autocommit=True) as conn:
         committed = conn.execute(
             "SELECT id, pg_xact_commit_timestamp(xmin) FROM orders.orders WHERE id = ANY(%s)",
@@ -203,14 +208,7 @@ def run_step(
     drained = wait_drained(stack.kafka_bootstrap_servers, groups)
     start = _end_offsets(stack.kafka_bootstrap_servers)
     before = cpu.snapshot(parts)
-    result = seed(
-        producer,
-        orders=max(1, int(rate * seconds)),
-        rate=rate,
-        cancel_ratio=0.0,
-        workers=workers,
-        show_progress=False,
-    )
+    result = offer(producer, rate, seconds, workers)
     ids = result.placed_ids
     step = Step(rate, len(ids), result.orders_per_second, drained_s=drained)
     committed, handled, step.complete = _handled_times(stack.admin_dsn(), ids, timeout)

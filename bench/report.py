@@ -65,7 +65,8 @@ def markdown(r: dict[str, Any]) -> str:
     w = r["writer"]
     lines += [
         "",
-        f"Writer through the service layer (4 threads, consumers stopped): "
+        f"Writer through the service layer (4 threads, consumers stopped, two alternating "
+        f"rounds each): "
         f"{_fmt(w['without_cdc_per_s'])} orders/s with the connector stopped, "
         f"{_fmt(w['with_cdc_per_s'])} with Debezium streaming: impact {w['impact']:.2f}.",
     ]
@@ -163,38 +164,22 @@ def plots(r: dict[str, Any], out: Path) -> list[Path]:
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(7, 4))
+
+    def cdf(values: list[float], style: str, label: str) -> None:
+        ordered = sorted(values)
+        if ordered:
+            fractions = [i / len(ordered) for i in range(1, len(ordered) + 1)]
+            ax.plot(ordered, fractions, style, label=label)
+
     for name, s in r["latency"].items():
-        values = sorted(s["raw_commit_to_handled_ms"])
-        if values:
-            ax.plot(
-                values,
-                [i / len(values) for i in range(1, len(values) + 1)],
-                label=f"commit→handled {name}",
-            )
-        values = sorted(s["raw_commit_to_kafka_ms"])
-        if values:
-            ax.plot(
-                values,
-                [i / len(values) for i in range(1, len(values) + 1)],
-                "--",
-                label=f"commit→Kafka {name}",
-            )
-    alone = sorted(r["relay"].get("debezium_raw_latencies_ms", []))
-    if alone:
-        ax.plot(
-            alone,
-            [i / len(alone) for i in range(1, len(alone) + 1)],
-            "-.",
-            label="Debezium commit→Kafka, consumers stopped",
-        )
-    relay = sorted(r["relay"]["raw_latencies_ms"])
-    if relay:
-        ax.plot(
-            relay,
-            [i / len(relay) for i in range(1, len(relay) + 1)],
-            ":",
-            label="polling relay commit→Kafka",
-        )
+        cdf(s["raw_commit_to_handled_ms"], "-", f"commit→handled {name}")
+        cdf(s["raw_commit_to_kafka_ms"], "--", f"commit→Kafka {name}")
+    cdf(
+        r["relay"].get("debezium_raw_latencies_ms", []),
+        "-.",
+        "Debezium commit→Kafka, consumers stopped",
+    )
+    cdf(r["relay"]["raw_latencies_ms"], ":", "polling relay commit→Kafka")
     ax.set(xlabel="milliseconds", ylabel="fraction of events", title="Latency distribution")
     ax.set_xscale("log")
     ax.legend(fontsize=7)
@@ -202,7 +187,28 @@ def plots(r: dict[str, Any], out: Path) -> list[Path]:
     fig.savefig(out / "latency.png", dpi=110)
     written.append(out / "latency.png")
     plt.close(fig)
+    written.append(_cpu_plot(plt, r["steps"], out))
     return written
+
+
+def _cpu_plot(plt: Any, steps: list[dict[str, Any]], out: Path) -> Path:
+    """Cores each part kept busy per load step, stacked: where the machine runs out."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    names = list(steps[0]["cores"]) if steps else []
+    labels = [f"{s['offered_per_s']:g}" for s in steps]
+    bottom = [0.0] * len(steps)
+    for name in names:
+        values = [s["cores"].get(name, 0.0) for s in steps]
+        ax.bar(labels, values, bottom=bottom, label=name)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    cores = machine()["cores"] or 1
+    ax.axhline(cores, color="grey", linestyle="--", label=f"{cores} cores")
+    ax.set(xlabel="offered orders/s", ylabel="cores busy", title="CPU by part during each step")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "cpu.png", dpi=110)
+    plt.close(fig)
+    return out / "cpu.png"
 
 
 def write(r: dict[str, Any], out: Path) -> list[Path]:

@@ -12,6 +12,7 @@ Order of the run, and why:
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,7 +30,7 @@ from consumers.handlers import REGISTRY
 from consumers.settings import ConsumerSettings
 from contract import AvroCodec, SchemaRepository
 from producer_app.bootstrap import Producer, bootstrap
-from producer_app.entrypoints.seed import seed
+from producer_app.entrypoints.seed import SeedResult, seed
 from producer_app.settings import ProducerSettings
 from stack import connect
 from stack.health import StackError, http_json
@@ -93,6 +94,10 @@ def _require_consumers(stack: StackSettings) -> None:
         raise StackError(f"the consumers must run (make up): {groups}")
 
 
+def _orders(producer: Producer, n: int) -> SeedResult:
+    return seed(producer, orders=n, cancel_ratio=0, workers=4, show_progress=False)
+
+
 def _writer(
     producer: Producer,
     stack: StackSettings,
@@ -105,18 +110,25 @@ def _writer(
     and with CDC; how fast Debezium streams the n orders written while it was stopped; and
     commit→Kafka at the polling relay's rate, under the same load the relay is measured."""
     kafka = stack.kafka_bootstrap_servers
+    # Alternated (without, with, without, with), so a slow spell of this shared machine does
+    # not land on one side only; each figure is orders over the seconds of its rounds.
+    rounds, part = 2, n // 2
+    seconds_without = seconds_with = 0.0
+    drains = []
     with stopped(consumers) as consumers_stopped:
-        with connector_stopped(stack.connect_url):
-            since = backlog.end_offsets(kafka, pipeline.ORDER_TOPIC)
-            without = seed(producer, orders=n, cancel_ratio=0, workers=4, show_progress=False)
-        drain = backlog.drain_rate(kafka, pipeline.ORDER_TOPIC, since, n)
-        with_cdc = seed(producer, orders=n, cancel_ratio=0, workers=4, show_progress=False)
+        for _ in range(rounds):
+            with connector_stopped(stack.connect_url):
+                since = backlog.end_offsets(kafka, pipeline.ORDER_TOPIC)
+                seconds_without += _orders(producer, part).seconds
+            drains.append(backlog.drain_rate(kafka, pipeline.ORDER_TOPIC, since, part))
+            seconds_with += _orders(producer, part).seconds
         alone = pipeline.commit_to_kafka(producer, stack, rate=relay_rate, seconds=seconds)
+    without, with_cdc = rounds * part / seconds_without, rounds * part / seconds_with
     return {
-        "without_cdc_per_s": without.orders_per_second,
-        "with_cdc_per_s": with_cdc.orders_per_second,
-        "impact": with_cdc.orders_per_second / without.orders_per_second,
-        "debezium_drain_per_s": drain,
+        "without_cdc_per_s": without,
+        "with_cdc_per_s": with_cdc,
+        "impact": with_cdc / without,
+        "debezium_drain_per_s": statistics.fmean(drains),
         "consumers_stopped": consumers_stopped,
         "debezium_alone_commit_to_kafka_ms": alone,
     }

@@ -79,5 +79,5 @@ def test_quick_benchmark_writes_every_figure(consumers_running: None, tmp_path: 
     assert len(result["targets"]) == 6
     md = (out / "results.md").read_text()
     assert "| target | measured | holds |" in md
-    for png in ("throughput.png", "latency.png"):
+    for png in ("throughput.png", "latency.png", "cpu.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
