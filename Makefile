@@ -109,7 +109,7 @@ dlq-replay: venv ## run GROUP's dead letters through it again [IDS=id,id]
 	@test -n "$(GROUP)" || { echo "error: say which group: make dlq-replay GROUP=inventory"; exit 2; }
 	@$(PY) -m ops dlq-replay $(GROUP) $(if $(IDS),--ids $(IDS)) $(if $(JSON),--json)
 
-bench: venv ## every benchmark figure in one run (after make up); QUICK=1 for seconds
+bench: venv ## every benchmark figure in one run (after make up); QUICK=1 in ~1.5 min
 	@$(PY) -m bench $(if $(QUICK),--quick)
 
 CHAOS_ORDERS ?= 10000

@@ -3,8 +3,10 @@ every order followed through Debezium and Kafka to all three handlers.
 
 Clocks are comparable because every timestamp but one comes from Postgres: an order's commit
 time and each handler's commit time are ``pg_xact_commit_timestamp(xmin)`` of their rows
-(``track_commit_timestamp = on``). Arrival in Kafka is the record timestamp the Connect worker
-stamps, on the same machine's clock.
+(``track_commit_timestamp = on``). "Kafka" is the record's timestamp: for Debezium the time
+it turned the change into an event (the outbox router's default), for the polling relay the
+producer's create time at send; both on this machine's clock, both before the broker append
+(the producer's linger, 5 ms at most, is not counted on either side).
 """
 
 from __future__ import annotations
