@@ -51,10 +51,13 @@ def topic_size(bootstrap_servers: str, topic: str) -> tuple[list[TopicPartition]
     return parts, sum(end[tp] - begin[tp] for tp in parts)
 
 
-def forget_group(bootstrap_servers: str, group: str) -> None:
-    """A measurement's throwaway group would otherwise stay listed by ``make lag`` for good."""
+def forget_group(bootstrap_servers: str, group: str, topics: list[str] | None = None) -> None:
+    """A measurement's throwaway group (and ``topics`` of its own, such as its dead-letter
+    topic) would otherwise stay listed by ``make lag`` and ``make topics`` for good."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
     try:
+        if topics:
+            admin.delete_topics(topics)
         for _ in range(10):  # the member that just left may still be listed for a moment
             outcome = admin.delete_groups([group]).get(group)
             if outcome in ("OK", "GroupIdNotFoundError"):
@@ -110,12 +113,9 @@ def handler_rate(settings: ConsumerSettings, name: str, total: int) -> Rate:
     processor.run(until=until)
     seconds = time.perf_counter() - started[0]
     running.close()
-    forget_group(settings.kafka_bootstrap_servers, bench_registration.name)
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    try:  # its dead letters (old poison on the topic) were counted; the topic goes
-        admin.delete_topics([dlq_topic(settings.dlq_prefix, bench_registration.name)])
-    finally:
-        admin.close()
+    # Its dead letters (old poison on the topic) were counted; the topic goes with the group.
+    group = bench_registration.name
+    forget_group(settings.kafka_bootstrap_servers, group, [dlq_topic(settings.dlq_prefix, group)])
     return Rate(name, sum(processor.stats[k] for k in done), seconds)
 
 
@@ -124,19 +124,15 @@ def measure(
 ) -> dict[str, object]:
     _, total = topic_size(consumer.kafka_bootstrap_servers, consumer.topic)
     total = min(total, limit) if limit else total
-    raw = raw_loop(
-        consumer.kafka_bootstrap_servers,
-        consumer.topic,
-        total,
-        decode=False,
-        max_records=consumer.max_poll_records,
-    )
-    decoded = raw_loop(
-        consumer.kafka_bootstrap_servers,
-        consumer.topic,
-        total,
-        decode=True,
-        max_records=consumer.max_poll_records,
+    raw, decoded = (
+        raw_loop(
+            consumer.kafka_bootstrap_servers,
+            consumer.topic,
+            total,
+            decode=decode,
+            max_records=consumer.max_poll_records,
+        )
+        for decode in (False, True)
     )
     with scratch_consumer_db(stack, consumer) as scratch:
         handlers = [handler_rate(scratch, name, total) for name in sorted(REGISTRY)]

@@ -23,6 +23,7 @@ import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
 from bench import cpu
+from bench.backlog import end_offsets as backlog_offsets
 from ops.kafka_io import admin, consumer
 from producer_app.bootstrap import Producer
 from producer_app.entrypoints.seed import SeedResult, seed
@@ -108,18 +109,11 @@ def wait_drained(bootstrap: str, groups: list[str], timeout: float = 600) -> flo
     return time.monotonic() - started
 
 
-def _end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
-    c = KafkaConsumer(bootstrap_servers=bootstrap)
-    parts = [TopicPartition(ORDER_TOPIC, p) for p in c.partitions_for_topic(ORDER_TOPIC) or ()]
-    end = c.end_offsets(parts)
-    c.close()
-    return dict(end)
-
-
 def _kafka_times(
-    bootstrap: str, start: dict[TopicPartition, int], keys: set[str], timeout: float
-) -> dict[str, float]:
-    """Record timestamp (epoch s) of each wanted key's first message after ``start``."""
+    bootstrap: str, start: dict[TopicPartition, int], ids: list[uuid.UUID], timeout: float
+) -> dict[uuid.UUID, float]:
+    """Record timestamp (epoch s) of each order's first message after ``start``."""
+    keys = {str(i) for i in ids}
     c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     c.assign(list(start))
     for tp, off in start.items():
@@ -133,21 +127,30 @@ def _kafka_times(
                 if key in keys and key not in found:
                     found[key] = m.timestamp / 1000
     c.close()
-    return found
+    return {uuid.UUID(k): t for k, t in found.items()}
+
+
+def _commit_times(conn: psycopg.Connection[Any], ids: list[uuid.UUID]) -> dict[uuid.UUID, float]:
+    """Each order's commit time (epoch s), from Postgres."""
+    rows = conn.execute(
+        "SELECT id, pg_xact_commit_timestamp(xmin) FROM orders.orders WHERE id = ANY(%s)", (ids,)
+    ).fetchall()
+    return {oid: at.timestamp() for oid, at in rows}
+
+
+def _ms_since_commit(
+    committed: dict[uuid.UUID, float], times: dict[uuid.UUID, float]
+) -> list[float]:
+    return [(times[oid] - at) * 1000 for oid, at in committed.items() if oid in times]
 
 
 def _handled_times(
     admin_dsn: str, ids: list[uuid.UUID], timeout: float
-) -> tuple[dict[uuid.UUID, datetime], dict[uuid.UUID, float], bool]:
+) -> tuple[dict[uuid.UUID, float], dict[uuid.UUID, float], bool]:
     """Order commit times, and per order the time the last of the three handlers committed."""
     deadline = time.monotonic() + timeout
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        committed: dict[uuid.UUID, datetime] = dict(
-            conn.execute(
-                "SELECT id, pg_xact_commit_timestamp(xmin) FROM orders.orders WHERE id = ANY(%s)",
-                (ids,),
-            ).fetchall()
-        )
+        committed = _commit_times(conn, ids)
         while True:
             per_handler: dict[str, dict[uuid.UUID, datetime]] = {
                 name: dict(conn.execute(q, (ids,)).fetchall()) for name, q in HANDLED.items()
@@ -164,11 +167,12 @@ def _handled_times(
     return committed, last, complete
 
 
-def offer(producer: Producer, rate: float, seconds: float, workers: int) -> SeedResult:
-    """Orders through the service layer at ``rate`` for ``seconds``, no cancellations."""
+def offer(producer: Producer, *, orders: int, rate: float = 0.0, workers: int) -> SeedResult:
+    """Orders through the service layer, ``rate`` per second (0: as fast as they go), no
+    cancellations."""
     return seed(
         producer,
-        orders=max(1, int(rate * seconds)),
+        orders=max(1, orders),
         rate=rate,
         cancel_ratio=0.0,
         workers=workers,
@@ -181,17 +185,12 @@ def commit_to_kafka(
 ) -> list[float]:
     """Commit→Kafka latencies (ms) of orders offered at ``rate``, nothing else measured: run
     with the consumers stopped, it compares with the polling relay under the same load."""
-    start = _end_offsets(stack.kafka_bootstrap_servers)
-    ids = offer(producer, rate, seconds, workers).placed_ids
+    start = backlog_offsets(stack.kafka_bootstrap_servers, ORDER_TOPIC)
+    ids = offer(producer, orders=int(rate * seconds), rate=rate, workers=workers).placed_ids
     with psycopg.connect(stack.admin_dsn(), autocommit=True) as conn:
-        committed = conn.execute(
-            "SELECT id, pg_xact_commit_timestamp(xmin) FROM orders.orders WHERE id = ANY(%s)",
-            (ids,),
-        ).fetchall()
-    arrived = _kafka_times(stack.kafka_bootstrap_servers, start, {str(i) for i in ids}, 60)
-    return [
-        (arrived[str(oid)] - at.timestamp()) * 1000 for oid, at in committed if str(oid) in arrived
-    ]
+        committed = _commit_times(conn, ids)
+    arrived = _kafka_times(stack.kafka_bootstrap_servers, start, ids, 60)
+    return _ms_since_commit(committed, arrived)
 
 
 def run_step(
@@ -208,21 +207,17 @@ def run_step(
     """One load step, after the backlog of earlier ones is handled; CPU is attributed to the
     stack's parts from the first order to the moment the last one is handled by all groups."""
     drained = wait_drained(stack.kafka_bootstrap_servers, groups)
-    start = _end_offsets(stack.kafka_bootstrap_servers)
+    start = backlog_offsets(stack.kafka_bootstrap_servers, ORDER_TOPIC)
     before = cpu.snapshot(parts)
-    result = offer(producer, rate, seconds, workers)
+    result = offer(producer, orders=int(rate * seconds), rate=rate, workers=workers)
     ids = result.placed_ids
     step = Step(rate, len(ids), result.orders_per_second, drained_s=drained)
     committed, handled, step.complete = _handled_times(stack.admin_dsn(), ids, timeout)
     step.cores = cpu.cores_used(before, cpu.snapshot(parts))
-    arrived = _kafka_times(stack.kafka_bootstrap_servers, start, {str(i) for i in ids}, timeout)
-    for oid, at in committed.items():
-        t0 = at.timestamp()
-        if str(oid) in arrived:
-            step.commit_to_kafka_ms.append((arrived[str(oid)] - t0) * 1000)
-        if oid in handled:
-            step.commit_to_handled_ms.append((handled[oid] - t0) * 1000)
+    arrived = _kafka_times(stack.kafka_bootstrap_servers, start, ids, timeout)
+    step.commit_to_kafka_ms = _ms_since_commit(committed, arrived)
+    step.commit_to_handled_ms = _ms_since_commit(committed, handled)
     if handled:
-        first = min(at.timestamp() for at in committed.values())
+        first = min(committed.values())
         step.end_to_end_per_s = len(handled) / max(1e-6, max(handled.values()) - first)
     return step

@@ -30,7 +30,6 @@ from consumers.handlers import REGISTRY
 from consumers.settings import ConsumerSettings
 from contract import AvroCodec, SchemaRepository
 from producer_app.bootstrap import Producer, bootstrap
-from producer_app.entrypoints.seed import SeedResult, seed
 from producer_app.settings import ProducerSettings
 from stack import connect
 from stack.health import StackError, http_json
@@ -94,10 +93,6 @@ def _require_consumers(stack: StackSettings) -> None:
         raise StackError(f"the consumers must run (make up): {groups}")
 
 
-def _orders(producer: Producer, n: int) -> SeedResult:
-    return seed(producer, orders=n, cancel_ratio=0, workers=4, show_progress=False)
-
-
 def _writer(
     producer: Producer,
     stack: StackSettings,
@@ -119,9 +114,9 @@ def _writer(
         for _ in range(rounds):
             with connector_stopped(stack.connect_url):
                 since = backlog.end_offsets(kafka, pipeline.ORDER_TOPIC)
-                seconds_without += _orders(producer, part).seconds
+                seconds_without += pipeline.offer(producer, orders=part, workers=4).seconds
             drains.append(backlog.drain_rate(kafka, pipeline.ORDER_TOPIC, since, part))
-            seconds_with += _orders(producer, part).seconds
+            seconds_with += pipeline.offer(producer, orders=part, workers=4).seconds
         alone = pipeline.commit_to_kafka(producer, stack, rate=relay_rate, seconds=seconds)
     without, with_cdc = rounds * part / seconds_without, rounds * part / seconds_with
     return {

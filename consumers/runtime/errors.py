@@ -7,7 +7,8 @@
 - ``BatchConflict``: a deadlock or serialization failure between instances; the batch is rolled
   back and run again.
 - ``Isolate``: a batch run optimistically (no savepoint per message) met a failure; it is
-  rolled back and run again with a savepoint per message, where the failure is handled as above.
+  rolled back and the failing message (all of the batch, when none is to blame) runs again
+  with a savepoint of its own, where the failure is handled as above.
 - anything else from a handler is a failure: retried with backoff, then dead-lettered.
 """
 
@@ -39,7 +40,7 @@ class BatchConflict(Exception):
 
 
 class Isolate(Exception):
-    """Stop the optimistic batch: roll it back and rerun it with a savepoint per message.
+    """Stop the optimistic batch and roll it back (see ``consumers.runtime.applier``).
     ``at``: the index in the batch of the message that failed, when one is to blame."""
 
     at: int | None = None

@@ -49,6 +49,8 @@ from contract.errors import ContractError
 Step = Callable[[Delivery], Outcome]
 Middleware = Callable[[Step], Step]
 log = logging.getLogger("consumers")
+# Retrying cannot help a poison message, nor anything the processor must see.
+NOT_RETRIED: tuple[type[Exception], ...] = (PoisonMessage, *PASS_THROUGH)
 
 
 def compose(inner: Step, middlewares: list[Middleware]) -> Step:
@@ -157,9 +159,7 @@ def retry(
                 d.attempts = attempt
                 try:
                     return step(d)
-                except PASS_THROUGH:
-                    raise
-                except PoisonMessage:
+                except NOT_RETRIED:
                     raise
                 except Exception as exc:
                     last = exc

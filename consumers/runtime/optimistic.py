@@ -3,11 +3,11 @@ the processed-event marks written by one statement up front.
 
 Why: per message, the isolated path costs three extra round trips (SAVEPOINT, the mark's
 INSERT, RELEASE), which is most of a short handler's time. Almost every batch is clean, so
-the processor runs it optimistically first. Correctness rests on two rules:
+the processor runs it optimistically first. Correctness rests on three rules:
 
 - the first failure of any message (poison, handler error, timeout) raises ``Isolate``; the
-  processor rolls the whole batch back and reruns it on the isolated path, where that message
-  is retried and dead-lettered alone. Nothing is dead-lettered from here.
+  batch is rolled back and ``consumers.runtime.applier`` runs that message on the isolated
+  path, where it is retried and dead-lettered alone. Nothing is dead-lettered from here.
 - a handler with a batch form (``Registration.handle_batch``) is called once, after the chain
   has run for every message, on the events that were not duplicates; if it raises, that too
   is ``Isolate`` and the rerun calls the per-event handler.
@@ -72,6 +72,7 @@ class Claims:
         return False
 
     def mark_many(self, group: str, marks: Sequence[tuple[uuid.UUID, str]]) -> set[uuid.UUID]:
+        """The protocol's second half, for completeness: the runtime claims from the store."""
         return {event_id for event_id, where in marks if self.mark(group, event_id, where)}
 
 

@@ -9,6 +9,16 @@ from pathlib import Path
 from stack.process import alive, read_pid, running_pid, spawn, stop, tail
 
 
+def child_pid(log: Path) -> int:
+    """The pid the spawned script prints as its first line ("child <pid>")."""
+    for _ in range(200):
+        text = log.read_text() if log.exists() else ""
+        if text.startswith("child"):
+            return int(text.split()[1])
+        time.sleep(0.05)
+    raise AssertionError(f"no child pid in {log} after 10 s")
+
+
 def test_spawn_records_pid_and_log_then_stop_kills_the_group(tmp_path: Path) -> None:
     pid_file, log = tmp_path / "run" / "x.pid", tmp_path / "logs" / "x.log"
     # A parent that ignores SIGTERM and forks a child: stop must still end both.
@@ -20,14 +30,7 @@ def test_spawn_records_pid_and_log_then_stop_kills_the_group(tmp_path: Path) -> 
     )
     pid = spawn([sys.executable, "-c", script], pid_file=pid_file, log_file=log)
     assert read_pid(pid_file) == pid
-    child = None
-    for _ in range(200):
-        text = log.read_text() if log.exists() else ""
-        if text.startswith("child"):
-            child = int(text.split()[1])
-            break
-        time.sleep(0.05)
-    assert child is not None
+    child = child_pid(log)
     assert alive(child)
     assert stop(pid_file, timeout=0.5) is True
     assert not alive(pid)
@@ -59,11 +62,7 @@ def test_stop_also_ends_a_child_that_outlives_its_parent(tmp_path: Path) -> None
         "print('child', child.pid, flush=True); time.sleep(60)"
     )
     pid = spawn([sys.executable, "-c", script], pid_file=pid_file, log_file=log)
-    for _ in range(200):
-        if log.exists() and log.read_text().startswith("child"):
-            break
-        time.sleep(0.05)
-    child = int(log.read_text().split()[1])
+    child = child_pid(log)
     assert stop(pid_file, timeout=0.5) is True
     assert not alive(pid)
     assert not alive(child)
