@@ -13,6 +13,7 @@ import shutil
 import string
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from stack.health import StackError
@@ -108,14 +109,23 @@ def kafka_config(layout: Layout, settings: StackSettings) -> Path:
     )
 
 
+def cluster_id(new: Callable[[], uuid.UUID] = uuid.uuid4) -> str:
+    """A KRaft cluster id: a random UUID in URL-safe base64. One starting with "-" would be
+    read by kafka-storage as an option (1 in 64 fresh clones failed make up that way), so,
+    like Kafka's own Uuid.randomUuid, draw again."""
+    while True:
+        candidate = base64.urlsafe_b64encode(new().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
+
+
 def format_kafka_storage(layout: Layout, settings: StackSettings) -> bool:
     """Format the KRaft log directory once with a fresh cluster id; True if done now."""
     config = kafka_config(layout, settings)
     if (layout.kafka_data / "meta.properties").exists():
         return False
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     cmd = _java_cmd(
-        layout, "256m", "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)
+        layout, "256m", "kafka.tools.StorageTool", "format", "-t", cluster_id(), "-c", str(config)
     )
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:

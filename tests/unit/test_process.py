@@ -1,11 +1,15 @@
-"""Background processes: pid files, logs, and a stop that leaves no process behind."""
+"""Background processes: pid files, logs, a stop that leaves no process behind, and the
+arguments the launcher hands them."""
 
 from __future__ import annotations
 
+import base64
 import sys
 import time
+import uuid
 from pathlib import Path
 
+from stack.jvm import cluster_id
 from stack.process import alive, read_pid, running_pid, spawn, stop, tail
 
 
@@ -66,3 +70,14 @@ def test_stop_also_ends_a_child_that_outlives_its_parent(tmp_path: Path) -> None
     assert stop(pid_file, timeout=0.5) is True
     assert not alive(pid)
     assert not alive(child)
+
+
+def test_a_kraft_cluster_id_never_starts_like_an_option() -> None:
+    # 0xfb... encodes to "-..." in URL-safe base64: kafka-storage would take it for a flag.
+    dash = uuid.UUID("fb000000-0000-4000-8000-000000000000")
+    fine = uuid.UUID("00000000-0000-4000-8000-000000000000")
+    draws = iter([dash, dash, fine])
+    assert base64.urlsafe_b64encode(dash.bytes).decode().startswith("-")
+    made = cluster_id(lambda: next(draws))
+    assert made == base64.urlsafe_b64encode(fine.bytes).decode().rstrip("=")
+    assert len(made) == 22
