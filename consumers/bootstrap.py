@@ -5,14 +5,16 @@ at import time."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from consumers.runtime.condition import Condition
 from consumers.runtime.dead_letters import KafkaDeadLetterSink, dlq_topic
 from consumers.runtime.message import Message
 from consumers.runtime.postgres import PostgresTransactions
@@ -41,6 +43,31 @@ def group_members(bootstrap_servers: str, group: str) -> list[str]:
         admin.close()
 
 
+T = TypeVar("T")
+
+
+def until_reachable(
+    make: Callable[[], T],
+    what: str,
+    *,
+    max_backoff: float = 5.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """``make()`` once Kafka answers, however long that takes: a consumer started during a
+    broker outage waits for it (logging once) instead of exiting."""
+    condition, backoff = Condition(), 0.5
+    while True:
+        try:
+            made = make()
+        except KafkaError as exc:
+            condition.failing(what, repr(exc))
+            sleep(backoff)
+            backoff = min(max_backoff, backoff * 2)
+            continue
+        condition.ok()
+        return made
+
+
 def client_id(group: str) -> str:
     """Unique per process: the watchdog looks for it among the group's members."""
     return f"{group}-{os.getpid()}"
@@ -58,6 +85,7 @@ def kafka_consumer(settings: ConsumerSettings, group: str) -> KafkaConsumer:
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        max_poll_interval_ms=settings.max_poll_interval_ms,
     )
 
 
@@ -85,31 +113,45 @@ def bootstrap(
     consumer: Any = None,
     kafka_group: str | None = None,
     select: Callable[[Message], bool] | None = None,
+    revive_dead_letters: bool = False,
 ) -> Running:
     """``kafka_group`` overrides the Kafka group id (a dead-letter replay tracks its progress
     apart from the live group); idempotency stays keyed by the handler's name. ``select``
-    lets only some messages through (the others are counted as ignored)."""
+    lets only some messages through (the others are counted as ignored).
+    ``revive_dead_letters`` (a replay) may run events whose only mark is a dead letter."""
     codec = AvroCodec(schemas or SchemaRepository.load())
     group = kafka_group or registration.name
+    servers = settings.kafka_bootstrap_servers
     # The source topic too (Connect would create it on the first event, with as many
     # partitions), so a consumer started before any order does not poll a missing topic.
-    ensure_topic(settings.kafka_bootstrap_servers, settings.topic, settings.topic_partitions)
-    ensure_topic(
-        settings.kafka_bootstrap_servers, dlq_topic(settings.dlq_prefix, registration.name)
+    until_reachable(
+        lambda: ensure_topic(servers, settings.topic, settings.topic_partitions), "kafka"
     )
-    producer = KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        acks="all",
-        retries=5,
-        client_id=f"{registration.name}-dlq",
+    until_reachable(
+        lambda: ensure_topic(servers, dlq_topic(settings.dlq_prefix, registration.name)), "kafka"
+    )
+    producer = until_reachable(
+        lambda: KafkaProducer(
+            bootstrap_servers=servers,
+            acks="all",
+            retries=5,
+            client_id=f"{registration.name}-dlq",
+            # A send waits inside the batch's open transaction: never past the sink's timeout.
+            max_block_ms=int(settings.dlq_send_timeout_seconds * 1000),
+        ),
+        "kafka",
     )
     transactions = PostgresTransactions(
-        settings.conninfo(), int(settings.handler_timeout_seconds * 1000)
+        settings.conninfo(),
+        int(settings.handler_timeout_seconds * 1000),
+        revive_dead_letters=revive_dead_letters,
     )
     chain = build_chain(
         registration,
         codec,
-        KafkaDeadLetterSink(producer, settings.dlq_prefix),
+        KafkaDeadLetterSink(
+            producer, settings.dlq_prefix, timeout=settings.dlq_send_timeout_seconds
+        ),
         attempts=settings.retry_attempts,
         base=settings.retry_base_seconds,
         cap=settings.retry_max_seconds,
@@ -119,7 +161,7 @@ def bootstrap(
     )
     processor = EventProcessor(
         registration,
-        consumer=consumer or kafka_consumer(settings, group),
+        consumer=consumer or until_reachable(lambda: kafka_consumer(settings, group), "kafka"),
         topic=settings.topic,
         transactions=transactions,
         chain=chain,
@@ -128,6 +170,7 @@ def bootstrap(
         outage_max_backoff=settings.outage_max_backoff_seconds,
         stats_interval=settings.stats_interval_seconds,
         on_db_committed=on_db_committed,
+        batch_budget=settings.batch_budget_seconds,
         rejoin=None
         if consumer is not None
         else Rejoin(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,11 +38,52 @@ class ConsumerSettings(BaseSettings):
     retry_attempts: int = 3
     retry_base_seconds: float = 0.05
     retry_max_seconds: float = 2.0
+    # The handler's bound, enforced by Postgres per session: statement_timeout and
+    # idle_in_transaction_session_timeout (see consumers.runtime.postgres). The runtime's own
+    # waits inside an open transaction (retry backoff, a dead-letter send) stay below it.
     handler_timeout_seconds: float = 10.0
+    dlq_send_timeout_seconds: float = 5.0
+    # A batch starts no new message after this long; the rest is fetched again.
+    batch_budget_seconds: float = 30.0
+    # Derived from the bounds above unless given (then it must not be shorter): the longest a
+    # poll loop turn can take is the budget plus one message's every attempt.
+    max_poll_interval_ms: int = 0
     outage_max_backoff_seconds: float = 5.0
     stats_interval_seconds: float = 10.0
     # Fault injection (make chaos only): see consumers.cli.fault_hook.
     fault_kill_file: Path | None = None
+
+    def slowest_turn_seconds(self) -> float:
+        """The longest one batch may take: the budget, then one more message run through all
+        its attempts (each up to the bound, a backoff and a dead-letter send)."""
+        per_attempt = (
+            self.handler_timeout_seconds + self.retry_max_seconds + self.dlq_send_timeout_seconds
+        )
+        return self.batch_budget_seconds + self.retry_attempts * per_attempt
+
+    @model_validator(mode="after")
+    def _bounds_agree(self) -> ConsumerSettings:
+        inside = {
+            "retry_max_seconds": self.retry_max_seconds,
+            "dlq_send_timeout_seconds": self.dlq_send_timeout_seconds,
+        }
+        for name, value in inside.items():
+            if value >= self.handler_timeout_seconds:
+                raise ValueError(
+                    f"{name} ({value}) must be below handler_timeout_seconds "
+                    f"({self.handler_timeout_seconds}): it waits inside an open transaction, "
+                    "which Postgres ends after that long idle"
+                )
+        floor = int((self.slowest_turn_seconds() + 30) * 1000)
+        if self.max_poll_interval_ms == 0:
+            self.max_poll_interval_ms = floor
+        elif self.max_poll_interval_ms < floor:
+            raise ValueError(
+                f"max_poll_interval_ms ({self.max_poll_interval_ms}) is shorter than a batch "
+                f"may take under the bounds ({floor} ms with a 30 s margin): Kafka would throw "
+                "a healthy instance out of its group"
+            )
+        return self
 
     def conninfo(self) -> str:
         return (

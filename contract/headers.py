@@ -17,6 +17,10 @@ DLQ_TOPIC = "dlq.topic"
 DLQ_PARTITION = "dlq.partition"
 DLQ_OFFSET = "dlq.offset"
 DLQ_FAILED_AT = "dlq.failed_at"
+# Set only on a reduced dead letter (the original could never be written as it was): what
+# was left out, and the original value's size in bytes ("null" when it had none).
+DLQ_OMITTED = "dlq.omitted"
+DLQ_ORIGINAL_SIZE = "dlq.original_size"
 
 
 def decode_headers(raw: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:

@@ -18,6 +18,7 @@ class FakeProcessedEvents:
     def __init__(self, committed: set[tuple[str, uuid.UUID]]) -> None:
         self._committed = committed
         self.staged: set[tuple[str, uuid.UUID]] = set()
+        self.dead: set[tuple[str, uuid.UUID]] = set()
 
     def mark(self, group: str, event_id: uuid.UUID, where: str) -> bool:
         key = (group, event_id)
@@ -28,6 +29,12 @@ class FakeProcessedEvents:
 
     def mark_many(self, group: str, marks: Sequence[tuple[uuid.UUID, str]]) -> set[uuid.UUID]:
         return {event_id for event_id, where in marks if self.mark(group, event_id, where)}
+
+    def mark_dead_lettered(self, group: str, event_id: uuid.UUID, where: str) -> bool:
+        if self.mark(group, event_id, where):
+            self.dead.add((group, event_id))
+            return True
+        return False
 
 
 class FakeTransaction:
@@ -58,6 +65,7 @@ class FakeDatabase:
 
     def __init__(self) -> None:
         self.processed: set[tuple[str, uuid.UUID]] = set()
+        self.dead_lettered: set[tuple[str, uuid.UUID]] = set()
         self.effects: list[Any] = []
         self.commits = 0
         self.fail_next: list[BaseException] = []
@@ -69,6 +77,7 @@ class FakeDatabase:
         if self.fail_next:
             raise self.fail_next.pop(0)
         self.processed |= tx.processed.staged
+        self.dead_lettered |= tx.processed.dead & tx.processed.staged
         self.effects += tx.effects
         self.commits += 1
 

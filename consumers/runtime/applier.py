@@ -10,12 +10,20 @@ message to blame (at commit, in a batch handler, an unused claim) reruns everyth
 
 Each part commits on its own. A crash between two parts redelivers the batch, whose committed
 part is absorbed by ``processed_events``, as after any crash before the offset commit.
+
+A batch has a time ``budget``: once it is spent, no further message is started and ``apply``
+returns the outcomes of the messages done so far (a prefix of the batch); the processor
+commits those and fetches the rest again. Together with the handler's bound, this keeps every
+poll within ``max_poll_interval_ms`` (``ConsumerSettings`` derives one from the other), so a
+batch of slow messages cannot get the instance thrown out of its group.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from consumers.runtime.errors import Isolate
@@ -39,23 +47,33 @@ class BatchApplier:
         stats: Counter[str],
         *,
         optimistic: bool = True,
+        budget: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._registration = registration
         self._transactions = transactions
         self._chain = chain
         self._stats = stats
         self._optimistic = optimistic
+        self._budget = budget
+        self._clock = clock
+        self._deadline = 0.0
 
     @property
     def group(self) -> str:
         return self._registration.name
 
+    def _spent(self) -> bool:
+        return self._clock() >= self._deadline
+
     def apply(self, messages: list[Message]) -> list[Outcome]:
+        """Outcomes of a prefix of ``messages``: all of them unless the budget ran out."""
+        self._deadline = self._clock() + self._budget
         if not self._optimistic:
             return self.isolated(messages)
         outcomes: list[Outcome] = []
         rest = messages
-        while rest:
+        while rest and not (outcomes and self._spent()):
             try:
                 return outcomes + self.optimistic(rest)
             except Isolate as exc:
@@ -65,7 +83,10 @@ class BatchApplier:
                 if at is None:
                     return outcomes + self.isolated(rest)
             if at:
-                outcomes += self._once_optimistic(rest[:at])
+                before = self._once_optimistic(rest[:at])
+                outcomes += before
+                if len(before) < at:
+                    return outcomes  # the budget ran out before the failing message
             outcomes += self.isolated(rest[at : at + 1])
             rest = rest[at + 1 :]
         return outcomes
@@ -78,8 +99,15 @@ class BatchApplier:
             return self.isolated(messages)
 
     def isolated(self, messages: list[Message]) -> list[Outcome]:
+        """One savepoint per message; stops starting messages once the budget is spent (the
+        first always runs, so every batch makes progress)."""
+        outcomes: list[Outcome] = []
         with self._transactions.begin() as tx:
-            return [self._chain(Delivery(m, self.group, tx)) for m in messages]
+            for m in messages:
+                if outcomes and self._spent():
+                    break
+                outcomes.append(self._chain(Delivery(m, self.group, tx)))
+        return outcomes
 
     def optimistic(self, messages: list[Message]) -> list[Outcome]:
         """Raises ``Isolate`` (its ``at`` naming the failing message when one did)."""

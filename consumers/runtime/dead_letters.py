@@ -2,18 +2,27 @@
 
 One dead-letter topic per consumer group (``dlq.<group>``), so a group's failures can be
 replayed to that group alone once the cause is fixed.
+
+A record that can never be written as it is (a null key *and* a null value, which Kafka
+clients refuse; a value that with the dead-letter headers exceeds the producer's or broker's
+size limit) is still dead-lettered, in a reduced form: the value left out, the key kept (or
+the origin when there is none), and the reason, origin, original size and what was omitted in
+headers. The partition moves on and nothing is lost silently: the original stays in the
+source topic at the offset the headers name, for as long as its retention keeps it.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kafka.errors import KafkaError
 
+from consumers.runtime.causes import UNWRITABLE_RECORD, Cause, kafka_cause
 from consumers.runtime.errors import Outage
-from consumers.runtime.message import Delivery
+from consumers.runtime.message import Delivery, Message
 from contract import headers as h
 
 DLQ_HEADERS = (
@@ -23,17 +32,32 @@ DLQ_HEADERS = (
     h.DLQ_PARTITION,
     h.DLQ_OFFSET,
     h.DLQ_FAILED_AT,
+    h.DLQ_OMITTED,
+    h.DLQ_ORIGINAL_SIZE,
 )
+# Headers of the original kept in a reduced dead letter: small, and what an operator looks for.
+KEPT_WHEN_REDUCED = (h.EVENT_ID, h.EVENT_TYPE, h.IDEMPOTENCY_KEY, h.TRACEPARENT)
+MAX_KEY_BYTES = 1024
+MAX_KEPT_HEADER_BYTES = 256
+# Names a dead letter that has no event id of its own (it did not decode) by its position.
+POSITION_NAMESPACE = uuid.UUID("7b0c2f4e-5a55-4d1e-9a53-3f1c0d5e9a10")
 
 
 class DeadLetterSink(Protocol):
     def send(self, delivery: Delivery, reason: str) -> None:
         """Store the message with ``reason``; durable when it returns. Raises ``Outage`` if the
-        dead-letter store is unreachable (the batch is then retried, nothing is skipped)."""
+        dead-letter store is unreachable (the batch is then retried, nothing is skipped); a
+        message it cannot store as it is, it stores reduced (see the module)."""
 
 
 def dlq_topic(prefix: str, group: str) -> str:
     return f"{prefix}{group}"
+
+
+def position_id(message: Message) -> uuid.UUID:
+    """A stable id for a message that has none we can trust (it did not decode): the same
+    record redelivered gets the same id, and no real event can collide with it."""
+    return uuid.uuid5(POSITION_NAMESPACE, message.where)
 
 
 def dead_letter_headers(delivery: Delivery, reason: str, now: datetime) -> list[tuple[str, bytes]]:
@@ -53,22 +77,65 @@ def dead_letter_headers(delivery: Delivery, reason: str, now: datetime) -> list[
     )
 
 
+def reduced(
+    delivery: Delivery, reason: str, now: datetime
+) -> tuple[bytes, None, list[tuple[str, bytes]]]:
+    """The writable form of a dead letter whose original cannot be written: key, no value,
+    the small headers of the original and the dead-letter headers."""
+    m = delivery.message
+    key_ok = m.key is not None and len(m.key) <= MAX_KEY_BYTES
+    omitted = "value" if key_ok else "key and value"
+    full = dead_letter_headers(delivery, reason, now)
+    headers = [
+        (k, v if k in DLQ_HEADERS else v[:MAX_KEPT_HEADER_BYTES])
+        for k, v in full
+        if k in KEPT_WHEN_REDUCED or k in DLQ_HEADERS
+    ]
+    headers += h.encode_headers(
+        {
+            h.DLQ_OMITTED: omitted,
+            h.DLQ_ORIGINAL_SIZE: "null" if m.value is None else str(len(m.value)),
+        }
+    )
+    key = m.key if key_ok and m.key is not None else m.where.encode()
+    return key, None, headers
+
+
 class KafkaDeadLetterSink:
+    """``timeout``: how long one send may wait for the broker's acknowledgement. It runs
+    inside the batch's open transaction, so it stays below the session's idle bound."""
+
     def __init__(
-        self, producer: Any, prefix: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        producer: Any,
+        prefix: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        timeout: float = 5.0,
     ) -> None:
         self._producer = producer
         self._prefix = prefix
         self._clock = clock
+        self._timeout = timeout
 
     def send(self, delivery: Delivery, reason: str) -> None:
-        m = delivery.message
+        m, now = delivery.message, self._clock()
+        try:
+            self._send(delivery, m.key, m.value, dead_letter_headers(delivery, reason, now))
+        except UNWRITABLE_RECORD as exc:
+            self._send(delivery, *reduced(delivery, f"{reason}; unwritable as is: {exc!r}", now))
+
+    def _send(
+        self,
+        delivery: Delivery,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+    ) -> None:
         try:
             self._producer.send(
-                dlq_topic(self._prefix, delivery.group),
-                key=m.key,
-                value=m.value,
-                headers=dead_letter_headers(delivery, reason, self._clock()),
-            ).get(timeout=30)
+                dlq_topic(self._prefix, delivery.group), key=key, value=value, headers=headers
+            ).get(timeout=self._timeout)
         except KafkaError as exc:
-            raise Outage(f"dead-letter topic not writable: {exc!r}") from exc
+            if kafka_cause(exc) is Cause.INFRASTRUCTURE:
+                raise Outage(f"dead-letter topic not writable: {exc!r}") from exc
+            raise

@@ -4,9 +4,11 @@ A step is ``Callable[[Delivery], Outcome]``. The processor composes them in this
 outermost first (``build_chain``); each line says why it sits where it does:
 
 1. ``log_context``   - binds event id, trace and position to every log line inside.
-2. ``dead_letter``   - catches ``PoisonMessage`` and ``RetriesExhausted``, sends the original
-                       bytes and headers plus the reason to the group's dead-letter topic and
-                       lets the group move on. ``Outage``/``BatchConflict``/``Isolate`` pass
+2. ``dead_letter``   - catches ``PoisonMessage`` and ``RetriesExhausted`` (and, as a last
+                       resort, any other error of the message's), sends the original bytes
+                       and headers plus the reason to the group's dead-letter topic, marks it
+                       in processed_events so a redelivery is a duplicate, and lets the group
+                       move on. ``Outage``/``BatchConflict``/``Isolate`` pass
                        through: an outage is waited out, never dead-lettered. In an optimistic
                        batch (``tx.isolated`` false) it raises ``Isolate`` instead of sending.
 3. ``decode``        - bytes -> event with the shared codec, resolved to this deployable's
@@ -17,8 +19,12 @@ outermost first (``build_chain``); each line says why it sits where it does:
 6. ``idempotent``    - a savepoint, then ``INSERT ... ON CONFLICT DO NOTHING`` into
                        processed_events; a duplicate skips the handler; a failure rolls the
                        effect back to the savepoint.
-7. ``timeout``       - inside the savepoint, so a handler that overran has its effect undone.
+7. ``bound``         - inside the savepoint: a handler that overran the database's bound
+                       (statement or idle-in-transaction limit) has its effect undone and
+                       is retried as the message's fault; see ``bound``.
 8. the handler.
+
+What each error means is decided by its cause, in one place: ``consumers.runtime.causes``.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from consumers.events import EVENT_TYPES, READER_VERSIONS, from_record
-from consumers.runtime.dead_letters import DeadLetterSink
+from consumers.runtime.causes import is_own_bound
+from consumers.runtime.dead_letters import DeadLetterSink, position_id
 from consumers.runtime.errors import (
     PASS_THROUGH,
     HandlerTimeout,
@@ -92,15 +100,23 @@ def dead_letter(sink: DeadLetterSink) -> Middleware:
             except PASS_THROUGH:
                 raise
             except PoisonMessage as exc:
-                reason = f"poison: {exc}"
+                reason, mark = f"poison: {exc}", position_id(d.message)
             except RetriesExhausted as exc:
                 reason = f"failed after {exc.attempts} attempts: {exc.last!r}"
+                mark = d.event.event_id if d.event is not None else position_id(d.message)
+            except Exception as exc:  # last resort: no record of any shape may stop the group
+                reason, mark = f"poison: unexpected {exc!r}", position_id(d.message)
             if not d.tx.isolated:
                 # An optimistic batch never dead-letters: its rerun, with a savepoint per
                 # message, decides again (and sends once).
                 raise Isolate(reason)
-            log.warning("dead-lettered: %s", reason)
-            sink.send(d, reason)
+            with d.tx.savepoint():
+                # The mark commits with the batch whose offsets move past the message: a
+                # redelivery finds it and sends nothing twice.
+                if not d.tx.processed.mark_dead_lettered(d.group, mark, d.message.where):
+                    return Outcome.DUPLICATE
+                log.warning("dead-lettered: %s", reason)
+                sink.send(d, reason)
             return Outcome.DEAD_LETTERED
 
         return run
@@ -195,15 +211,45 @@ def idempotent(step: Step) -> Step:
     return run
 
 
-def timeout(seconds: float, clock: Callable[[], float] = time.monotonic) -> Middleware:
+def bound(
+    seconds: float,
+    attempts: int,
+    clock: Callable[[], float] = time.monotonic,
+    remember: int = 10_000,
+) -> Middleware:
+    """The handler's bound is enforced by Postgres (``PostgresTransactions``): a statement
+    longer than ``seconds`` is cancelled, a transaction idle longer than ``seconds`` (a
+    handler blocked outside the database) has its session ended and its locks released.
+    Here such an error, or any failure after ``seconds``, becomes ``HandlerTimeout``: the
+    message's fault, retried, then dead-lettered. A handler that returns, however slowly, has
+    its effect kept: only the database's bound undoes work.
+
+    An overrun that ended the session cannot be retried on it: the batch is rolled back as an
+    outage and redelivered. So overruns are counted per message position here, across
+    redeliveries, and the message is dead-lettered once it has overrun ``attempts`` times;
+    otherwise one record that always blocks would stop its group for good."""
+    overruns: OrderedDict[str, int] = OrderedDict()
+
     def middleware(step: Step) -> Step:
         def run(d: Delivery) -> Outcome:
+            where = d.message.where
+            if overruns.get(where, 0) >= attempts:
+                raise PoisonMessage(f"handler overran its {seconds:g}s bound {attempts} times")
             started = clock()
-            outcome = step(d)
-            elapsed = clock() - started
-            if elapsed > seconds:
-                raise HandlerTimeout(f"handler took {elapsed:.2f}s, limit {seconds:.2f}s")
-            return outcome
+            try:
+                return step(d)
+            except PASS_THROUGH:
+                raise
+            except Exception as exc:
+                elapsed = clock() - started
+                if not (is_own_bound(exc) or elapsed >= seconds):
+                    raise
+                overruns[where] = overruns.pop(where, 0) + 1
+                while len(overruns) > remember:
+                    overruns.popitem(last=False)
+                raise HandlerTimeout(
+                    f"handler overran its {seconds:g}s bound after {elapsed:.2f}s: {exc!r}"
+                ) from exc
 
         return run
 
@@ -217,7 +263,7 @@ def call_handler(
         assert d.event is not None
         ctx = HandlerContext(d.tx.connection, d.group, d.message, now())
         # A batch form runs once at the end of an optimistic batch (``optimistic``); the
-        # timeout above then bounds only the deferral, statement_timeout the batch call.
+        # bound above then covers only the deferral, the database's limits the batch call.
         if registration.handle_batch is None or not d.tx.defer(d.event, ctx):
             registration.handle(d.event, ctx)
         return Outcome.HANDLED

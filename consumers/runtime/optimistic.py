@@ -75,6 +75,10 @@ class Claims:
         """The protocol's second half, for completeness: the runtime claims from the store."""
         return {event_id for event_id, where in marks if self.mark(group, event_id, where)}
 
+    def mark_dead_lettered(self, group: str, event_id: uuid.UUID, where: str) -> bool:
+        """Never reached: an optimistic batch does not dead-letter (it isolates first)."""
+        raise Isolate("dead letters are written on the isolated path")
+
 
 class OptimisticTransaction:
     """Wraps the batch's real transaction: savepoints become no-ops that turn a failure

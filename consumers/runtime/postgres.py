@@ -1,10 +1,11 @@
 """The Postgres side of the runtime: one transaction per batch, a savepoint per message (or,
 optimistically, none and every statement pipelined: see ``consumers.runtime.optimistic``).
 
-Driver errors are translated here, so the middleware knows only the runtime's named errors:
-a broken connection is an ``Outage`` (wait, then run the batch again), a deadlock or a
-serialization failure is a ``BatchConflict`` (run the batch again), anything else is the
-handler's failure (retried, then dead-lettered).
+Driver errors are translated here by their cause (``consumers.runtime.causes``), so the
+middleware knows only the runtime's named errors: the infrastructure's fault is an ``Outage``
+(wait, then run the batch again on a fresh session), a deadlock, serialization failure or
+lock timeout is a ``BatchConflict`` (run the batch again), anything else is the message's
+(retried, then dead-lettered).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import psycopg
 
+from consumers.runtime.causes import Cause, postgres_cause
 from consumers.runtime.errors import BatchConflict, Isolate, Outage
 from consumers.runtime.store import PostgresProcessedEvents
 
@@ -22,9 +24,9 @@ from consumers.runtime.store import PostgresProcessedEvents
 class PostgresTransaction:
     isolated = True
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], *, revive_dead_letters: bool = False) -> None:
         self._conn = conn
-        self.processed = PostgresProcessedEvents(conn)
+        self.processed = PostgresProcessedEvents(conn, revive_dead_letters=revive_dead_letters)
 
     @property
     def connection(self) -> psycopg.Connection[Any]:
@@ -44,23 +46,14 @@ def translate_errors(conn: psycopg.Connection[Any] | None) -> Iterator[None]:
     try:
         yield
     except psycopg.Error as exc:
-        if is_conflict(exc):
+        lost = conn is None or conn.broken or conn.closed
+        cause = postgres_cause(exc, connection_lost=lost)
+        if cause is Cause.CONFLICT:
             raise BatchConflict(str(exc).strip()) from exc
-        if isinstance(exc, psycopg.OperationalError) and (
-            conn is None or conn.broken or conn.closed
-        ):
-            raise Outage(f"postgres: {str(exc).strip() or exc!r}") from exc
+        if cause is Cause.INFRASTRUCTURE:
+            state = f" [{exc.sqlstate}]" if exc.sqlstate else ""
+            raise Outage(f"postgres{state}: {str(exc).strip() or exc!r}") from exc
         raise
-
-
-# Class 40 (transaction rollback: 40001 serialization_failure, 40P01 deadlock_detected) and
-# 55P03 lock_not_available (our lock_timeout). psycopg 3's exception classes are flat under
-# OperationalError (DeadlockDetected is not a TransactionRollback), so match the SQLSTATE.
-CONFLICT_SQLSTATES = ("40", "55P03")
-
-
-def is_conflict(exc: psycopg.Error) -> bool:
-    return bool(exc.sqlstate) and str(exc.sqlstate).startswith(CONFLICT_SQLSTATES)
 
 
 class PipelineSafeCursor(psycopg.Cursor[Any]):
@@ -77,11 +70,22 @@ class PipelineSafeCursor(psycopg.Cursor[Any]):
 
 
 class PostgresTransactions:
-    """Opens batch transactions on one connection, reconnecting after an outage."""
+    """Opens batch transactions on one connection, and a fresh session after an outage: a
+    session that saw the infrastructure fail (a failover left it on a read-only server, a
+    guard was set on its role, the network dropped it) would fail alike.
 
-    def __init__(self, conninfo: str, statement_timeout_ms: int) -> None:
+    ``bound_ms`` is the handler's bound, enforced by the server on this session: no statement
+    runs longer (``statement_timeout``), no transaction sits idle longer
+    (``idle_in_transaction_session_timeout``: a handler blocked outside the database, or a
+    stopped process, cannot hold its row locks past it), and waiting for a row lock gives up
+    at half of it (``lock_timeout``: contention, a ``BatchConflict``). TCP keepalives and
+    ``tcp_user_timeout`` notice a silent network (a partition, a frozen server) within
+    seconds, where the kernel's defaults would wait a quarter of an hour."""
+
+    def __init__(self, conninfo: str, bound_ms: int, *, revive_dead_letters: bool = False) -> None:
         self._conninfo = conninfo
-        self._timeout = statement_timeout_ms
+        self._timeout = bound_ms
+        self._revive = revive_dead_letters
         self._conn: psycopg.Connection[Any] | None = None
 
     def _connection(self) -> psycopg.Connection[Any]:
@@ -92,10 +96,14 @@ class PostgresTransactions:
                     autocommit=True,
                     connect_timeout=3,
                     cursor_factory=PipelineSafeCursor,
-                    # Set once per session, not per batch (two statements fewer each time).
-                    # Waiting for a row lock is contention, not a slow handler: give it up
-                    # sooner, as a BatchConflict (55P03); statement_timeout is for overruns.
+                    keepalives=1,
+                    keepalives_idle=5,
+                    keepalives_interval=2,
+                    keepalives_count=3,
+                    tcp_user_timeout=self._timeout + 5000,
+                    # Set once per session, not per batch (statements fewer each time).
                     options=f"-c statement_timeout={int(self._timeout)} "
+                    f"-c idle_in_transaction_session_timeout={int(self._timeout)} "
                     f"-c lock_timeout={int(self._timeout) // 2}",
                 )
             except psycopg.OperationalError as exc:
@@ -116,7 +124,10 @@ class PostgresTransactions:
                 if optimistic:
                     stack.enter_context(conn.pipeline())
                 stack.enter_context(conn.transaction())
-                yield PostgresTransaction(conn)
+                yield PostgresTransaction(conn, revive_dead_letters=self._revive)
+        except Outage:
+            self.close()
+            raise
         except psycopg.Error as exc:
             if not optimistic:
                 raise
@@ -125,3 +136,4 @@ class PostgresTransactions:
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
+            self._conn = None

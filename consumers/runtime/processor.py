@@ -8,6 +8,10 @@ failing message is then run alone with its savepoint, retried and dead-lettered 
 A crash between the two commits redelivers the batch, and ``processed_events`` absorbs it.
 On ``Outage``/``BatchConflict`` the transaction rolls back, the partitions are rewound to the
 batch's first offsets, and the loop polls again after a backoff: nothing is skipped.
+
+The loop never exits on the infrastructure's fault: Postgres or Kafka unreachable, a topic
+without metadata, a rebalance storm, a dead-letter topic that cannot be written. It waits,
+logs once per change of state (``Condition``) and resumes by itself; only ``stop()`` ends it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from kafka.structs import OffsetAndMetadata
 
 from consumers.runtime import middleware as mw
 from consumers.runtime.applier import BatchApplier
+from consumers.runtime.condition import Condition
 from consumers.runtime.dead_letters import DeadLetterSink
 from consumers.runtime.errors import BatchConflict, Outage
 from consumers.runtime.message import Message, Outcome, Transaction
@@ -66,7 +71,7 @@ def build_chain(
     ]
     if duplicate:
         chain.append(mw.duplicator)
-    chain += [mw.idempotent, mw.timeout(timeout_s)]
+    chain += [mw.idempotent, mw.bound(timeout_s, attempts)]
     return mw.compose(mw.call_handler(registration), chain)
 
 
@@ -116,6 +121,7 @@ class EventProcessor:
         rejoin: Rejoin | None = None,
         clock: Callable[[], float] = time.monotonic,
         optimistic: bool = True,
+        batch_budget: float = 30.0,
     ) -> None:
         self.registration = registration
         self._consumer = consumer
@@ -136,8 +142,15 @@ class EventProcessor:
         self._last_check: float | None = None
         self._missing = 0
         self.stats: Counter[str] = Counter()
+        self.condition = Condition(clock)
         self._applier = BatchApplier(
-            registration, transactions, chain, self.stats, optimistic=optimistic
+            registration,
+            transactions,
+            chain,
+            self.stats,
+            optimistic=optimistic,
+            budget=batch_budget,
+            clock=clock,
         )
 
     @property
@@ -153,20 +166,30 @@ class EventProcessor:
         self._stopping = True
 
     def run(self, *, until: Callable[[EventProcessor], bool] | None = None) -> None:
-        self._wait_for_partitions()
-        self._consumer.subscribe([self._topic], listener=_Listener(self))
+        def done() -> bool:
+            return self._stopping or bool(until and until(self))
+
+        if not self._subscribe(done):
+            return
         last_stats = time.monotonic()
         try:
-            while not self._stopping and not (until and until(self)):
+            while not done():
                 self.poll_once()
-                self._watch_assignment()
+                self._watch_assignment(done)
                 if time.monotonic() - last_stats >= self._stats_interval:
                     self.log_stats()
                     last_stats = time.monotonic()
         finally:
             self.log_stats()
 
-    def _watch_assignment(self) -> None:
+    def _subscribe(self, done: Callable[[], bool]) -> bool:
+        """Subscribe once the topic's partitions are known; False if told to stop first."""
+        if not self._wait_for_partitions(done):
+            return False
+        self._consumer.subscribe([self._topic], listener=_Listener(self))
+        return True
+
+    def _watch_assignment(self, done: Callable[[], bool] = lambda: False) -> None:
         """Watchdog. kafka-python 3.0.12 was seen to drop out of its group after a rebalance
         (partitions revoked, never rejoined) while still reporting its old assignment, then
         busy-poll a core for good. Every ``rejoin.after`` seconds the instance asks the broker
@@ -178,7 +201,12 @@ class EventProcessor:
         if self._last_check is not None and now - self._last_check < self._rejoin.after:
             return
         self._last_check = now
-        if self._rejoin.client_id in self._rejoin.members():
+        try:
+            members = self._rejoin.members()
+        except KafkaError as exc:
+            self.condition.failing("kafka (group membership)", repr(exc))
+            return  # cannot tell: look again next time
+        if self._rejoin.client_id in members:
             self._missing = 0
             return
         self._missing += 1
@@ -191,24 +219,46 @@ class EventProcessor:
         )
         self.stats["rejoins"] += 1
         self._missing = 0
+        self._pending.clear()  # offsets of the old membership: the new one cannot commit them
         self._consumer.close(autocommit=False)
-        self._consumer = self._rejoin.new_consumer()
-        self._wait_for_partitions()
-        self._consumer.subscribe([self._topic], listener=_Listener(self))
+        while not done():
+            try:
+                self._consumer = self._rejoin.new_consumer()
+                break
+            except KafkaError as exc:
+                self.condition.failing("kafka (new client)", repr(exc))
+                self._sleep(self._outage_max)
+        else:
+            return
+        self._subscribe(done)
 
-    def _wait_for_partitions(self, timeout: float = 60.0) -> None:
-        """Subscribe only once the topic's partitions are known. Joining while a restarted
-        broker has no metadata for the topic yet gets an empty assignment, and kafka-python
-        3.0.12 was seen to leave such an instance outside its group, busy-polling."""
-        deadline = time.monotonic() + timeout
-        while not self._consumer.partitions_for_topic(self._topic):
-            if time.monotonic() > deadline:
-                raise Outage(f"no partition metadata for {self._topic} after {timeout:.0f}s")
-            self._consumer.topics()  # refresh metadata
+    def _wait_for_partitions(self, done: Callable[[], bool]) -> bool:
+        """Wait, for as long as it takes, until the topic's partitions are known. Joining
+        while a restarted broker has no metadata for the topic yet gets an empty assignment,
+        and kafka-python 3.0.12 was seen to leave such an instance outside its group,
+        busy-polling. False if told to stop first."""
+        while not done():
+            try:
+                if self._consumer.partitions_for_topic(self._topic):
+                    self.condition.ok()
+                    return True
+                self._consumer.topics()  # refresh metadata
+                self.condition.failing("kafka (topic metadata)", f"no partitions for {self._topic}")
+            except KafkaError as exc:
+                self.condition.failing("kafka (topic metadata)", repr(exc))
             self._sleep(0.5)
+        return False
 
     def poll_once(self) -> None:
-        batch = self._consumer.poll(timeout_ms=self._poll_timeout_ms, max_records=self._max_records)
+        try:
+            batch = self._consumer.poll(
+                timeout_ms=self._poll_timeout_ms, max_records=self._max_records
+            )
+        except KafkaError as exc:
+            self.stats["outages"] += 1
+            self.condition.failing("kafka (poll)", repr(exc))
+            self._sleep(self._next_backoff())
+            return
         messages = [
             Message(
                 r.topic,
@@ -225,27 +275,34 @@ class EventProcessor:
         if messages:
             self.handle(messages)
 
+    def _next_backoff(self) -> float:
+        self._backoff = min(self._outage_max, max(0.1, self._backoff * 2))
+        return self._backoff
+
     def handle(self, messages: list[Message]) -> None:
         try:
             outcomes = self._applier.apply(messages)
-        except (Outage, BatchConflict) as exc:
-            kind = "outage" if isinstance(exc, Outage) else "conflict"
-            self.stats[kind + "s"] += 1
+        except Outage as exc:
+            self.stats["outages"] += 1
             self._rewind(messages)
-            self._backoff = min(self._outage_max, max(0.1, self._backoff * 2))
-            log.warning(
-                "%s, batch of %d rolled back, retry in %.1fs: %s",
-                kind,
-                len(messages),
-                self._backoff,
-                exc,
-            )
-            self._sleep(self._backoff)
+            self.condition.failing(str(exc).split(":", 1)[0], exc)
+            self._sleep(self._next_backoff())
+            return
+        except BatchConflict as exc:
+            self.stats["conflicts"] += 1
+            self._rewind(messages)
+            log.info("conflict, batch of %d rolled back and run again: %s", len(messages), exc)
+            self._sleep(self._next_backoff())
             return
         self._backoff = 0.0
+        self.condition.ok()
         self.stats.update(o.value for o in outcomes)
         self.stats["batches"] += 1
-        for m in messages:
+        done, rest = messages[: len(outcomes)], messages[len(outcomes) :]
+        if rest:  # the batch's time budget ran out: the rest is fetched again
+            self.stats["budget_splits"] += 1
+            self._rewind(rest)
+        for m in done:
             tp = TopicPartition(m.topic, m.partition)
             self._pending[tp] = max(self._pending.get(tp, -1), m.offset + 1)
         if self._on_db_committed is not None:

@@ -4,6 +4,11 @@
 same transaction as the effect: either both commit or neither, and a second delivery (another
 batch, another instance, a redelivery after a crash) finds the row and does nothing. A
 concurrent insert of the same key waits for the first transaction, so there is no race.
+
+A dead-lettered message leaves a row too (``outcome = 'dead_lettered'``), written in the
+transaction of the batch whose offsets move past it: a redelivery is then a duplicate, not a
+second dead letter. A dead-letter replay (``revive_dead_letters``) may claim such a row once
+more, turning it into 'handled' with the effect; nothing else may.
 """
 
 from __future__ import annotations
@@ -23,32 +28,59 @@ class ProcessedEvents(Protocol):
         """``mark`` for a whole batch in one round trip: the ids recorded now for the first
         time. An id listed twice is recorded once."""
 
+    def mark_dead_lettered(self, group: str, event_id: uuid.UUID, where: str) -> bool:
+        """Record that the message was dead-lettered, in the current transaction. True the
+        first time; False if the id is already recorded (then it must not be sent again)."""
 
-_MARK = (
-    "INSERT INTO consumers.processed_events (consumer_group, event_id, source) "
-    "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+
+_HANDLED = "ON CONFLICT DO NOTHING"
+# A replay of dead letters may run an event whose only mark is its dead-lettering.
+_REVIVED = (
+    "ON CONFLICT (consumer_group, event_id) DO UPDATE SET outcome = 'handled', "
+    "source = EXCLUDED.source, processed_at = now() "
+    "WHERE processed_events.outcome = 'dead_lettered'"
 )
-
-
+_MARK = (
+    "INSERT INTO consumers.processed_events (consumer_group, event_id, source) VALUES (%s, %s, %s) "
+)
 # One statement for a batch: unnest the arrays, skip what is there, say what is new.
 _MARK_MANY = (
     "INSERT INTO consumers.processed_events (consumer_group, event_id, source) "
     "SELECT %s, e.id, e.source FROM unnest(%s::uuid[], %s::text[]) AS e(id, source) "
-    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+_MARK_DEAD = (
+    "INSERT INTO consumers.processed_events (consumer_group, event_id, source, outcome) "
+    "VALUES (%s, %s, %s, 'dead_lettered') "
+)
+# A replay that fails again appends the message to the dead-letter topic again: its old copy
+# there is behind the replay's committed offset.
+_DEAD_AGAIN = (
+    "ON CONFLICT (consumer_group, event_id) DO UPDATE SET source = EXCLUDED.source, "
+    "processed_at = now() WHERE processed_events.outcome = 'dead_lettered'"
 )
 
 
 class PostgresProcessedEvents:
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: Any, *, revive_dead_letters: bool = False) -> None:
         self._conn = connection
+        conflict = _REVIVED if revive_dead_letters else _HANDLED
+        self._mark = _MARK + conflict
+        self._mark_many = _MARK_MANY + conflict + " RETURNING event_id"
+        self._mark_dead = _MARK_DEAD + (_DEAD_AGAIN if revive_dead_letters else _HANDLED)
 
     def mark(self, group: str, event_id: uuid.UUID, where: str) -> bool:
-        cur = self._conn.execute(_MARK, (group, event_id, where))
+        cur = self._conn.execute(self._mark, (group, event_id, where))
         return bool(cur.rowcount == 1)
 
     def mark_many(self, group: str, marks: Sequence[tuple[uuid.UUID, str]]) -> set[uuid.UUID]:
         if not marks:
             return set()
-        ids, sources = [m[0] for m in marks], [m[1] for m in marks]
-        rows = self._conn.execute(_MARK_MANY, (group, ids, sources)).fetchall()
+        # One row per id: DO UPDATE (a replay) may not touch a row twice in one statement.
+        first = dict(reversed(marks))
+        ids, sources = list(first), list(first.values())
+        rows = self._conn.execute(self._mark_many, (group, ids, sources)).fetchall()
         return {row[0] for row in rows}
+
+    def mark_dead_lettered(self, group: str, event_id: uuid.UUID, where: str) -> bool:
+        cur = self._conn.execute(self._mark_dead, (group, event_id, where))
+        return bool(cur.rowcount == 1)

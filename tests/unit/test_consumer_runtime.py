@@ -221,29 +221,116 @@ def test_an_outage_is_never_dead_lettered() -> None:
     assert sink.sent == []
 
 
-def test_a_handler_past_its_deadline_is_rolled_back_and_retried() -> None:
-    ticks = iter([0.0, 10.0, 20.0, 20.1])
-    sink = RecordingSink()
-    registration = Registration.of(
-        "g", lambda e, ctx: ctx.connection.effects.append(1), OrderPlaced
-    )
-    step = mw.compose(
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _bounded(handle: Callable[[Any, Any], None], clock: _Clock, attempts: int = 3) -> mw.Step:
+    registration = Registration.of("g", handle, OrderPlaced)
+    return mw.compose(
         mw.call_handler(registration),
         [
-            mw.dead_letter(sink),
             mw.decode(CODEC, registration),
-            mw.retry(2, 0, 0, sleep=lambda s: None),
+            mw.retry(attempts, 0, 0, sleep=lambda s: None),
             mw.idempotent,
-            mw.timeout(5.0, clock=lambda: next(ticks)),
+            mw.bound(5.0, attempts, clock=clock),
         ],
     )
+
+
+def test_a_slow_handler_that_returns_keeps_its_effect() -> None:
+    clock = _Clock()
+
+    def slow(event: Any, ctx: Any) -> None:
+        ctx.connection.effects.append(1)
+        clock.now += 30  # far past the bound, but every statement and gap within it
+
     tx = FakeTransaction(FakeDatabase())
-    outcome = step(Delivery(factories.kafka_message(factories.placed_record()), "g", tx))
-    assert outcome is Outcome.HANDLED  # second attempt was fast enough
-    assert tx.effects == [1]  # the slow first attempt's effect was undone
+    outcome = _bounded(slow, clock)(
+        Delivery(factories.kafka_message(factories.placed_record()), "g", tx)
+    )
+    assert outcome is Outcome.HANDLED
+    assert tx.effects == [1]
+
+
+def test_the_databases_bound_is_an_overrun_its_effect_undone_and_retried() -> None:
+    from psycopg import errors
+
+    clock, calls = _Clock(), []
+
+    def blocked_once(event: Any, ctx: Any) -> None:
+        calls.append(1)
+        ctx.connection.effects.append(len(calls))
+        if len(calls) == 1:
+            raise errors.QueryCanceled("canceling statement due to statement timeout")
+
+    clock.now = 0.0
+    tx = FakeTransaction(FakeDatabase())
+    outcome = _bounded(blocked_once, clock)(
+        Delivery(factories.kafka_message(factories.placed_record()), "g", tx)
+    )
+    assert outcome is Outcome.HANDLED
+    assert tx.effects == [2]  # the overrun attempt's effect was rolled back
+
+
+def test_any_failure_after_the_bound_is_an_overrun() -> None:
+    clock = _Clock()
+
+    def dies_late(d: Delivery) -> Outcome:
+        clock.now += 6
+        raise RuntimeError("connection dropped after a long wait")
+
     with pytest.raises(HandlerTimeout):
-        mw.timeout(1.0, clock=iter([0.0, 2.0]).__next__)(lambda d: Outcome.HANDLED)(
-            Delivery(factories.kafka_message(factories.placed_record()), "g", tx)
+        mw.bound(5.0, 3, clock=clock)(dies_late)(
+            Delivery(
+                factories.kafka_message(factories.placed_record()),
+                "g",
+                FakeTransaction(FakeDatabase()),
+            )
+        )
+
+
+def test_overruns_are_counted_across_redeliveries_then_the_message_is_poison() -> None:
+    """An overrun that ended the session is redelivered as an outage, so the retry middleware
+    never sees a third attempt: the bound itself remembers the message's overruns."""
+    from consumers.runtime.errors import PoisonMessage
+
+    clock = _Clock()
+
+    def always_blocks(d: Delivery) -> Outcome:
+        clock.now += 10
+        raise RuntimeError("server closed the connection")
+
+    step = mw.bound(5.0, 2, clock=clock)(always_blocks)
+    message = factories.kafka_message(factories.placed_record(), offset=7)
+    other = factories.kafka_message(factories.placed_record(), offset=8)
+    for _ in range(2):
+        with pytest.raises(HandlerTimeout):
+            step(Delivery(message, "g", FakeTransaction(FakeDatabase())))
+    with pytest.raises(PoisonMessage, match="overran its 5s bound 2 times"):
+        step(Delivery(message, "g", FakeTransaction(FakeDatabase())))
+    with pytest.raises(HandlerTimeout):  # another message starts from zero
+        step(Delivery(other, "g", FakeTransaction(FakeDatabase())))
+
+
+def test_an_outage_inside_the_bound_passes_through_untouched() -> None:
+    clock = _Clock()
+
+    def outage(d: Delivery) -> Outcome:
+        clock.now += 60
+        raise Outage("postgres: gone")
+
+    with pytest.raises(Outage):
+        mw.bound(5.0, 3, clock=clock)(outage)(
+            Delivery(
+                factories.kafka_message(factories.placed_record()),
+                "g",
+                FakeTransaction(FakeDatabase()),
+            )
         )
 
 
@@ -395,34 +482,6 @@ def test_a_member_of_its_group_is_left_alone() -> None:
         processor._watch_assignment()
     assert fresh == []
     assert processor.stats["rejoins"] == 0
-
-
-@pytest.mark.parametrize(
-    ("error", "expected"),
-    [
-        ("DeadlockDetected", "BatchConflict"),
-        ("SerializationFailure", "BatchConflict"),
-        ("LockNotAvailable", "BatchConflict"),
-        ("QueryCanceled", "QueryCanceled"),  # a handler that overran: its own failure
-        ("UniqueViolation", "UniqueViolation"),
-    ],
-)
-def test_driver_errors_are_classified_by_sqlstate(error: str, expected: str) -> None:
-    from psycopg import errors
-
-    from consumers.runtime.errors import BatchConflict
-    from consumers.runtime.postgres import translate_errors
-
-    class LiveConnection:
-        broken = closed = False
-
-    raised = getattr(errors, error)("boom")
-    with (
-        pytest.raises((BatchConflict, type(raised))) as caught,
-        translate_errors(LiveConnection()),  # type: ignore[arg-type]
-    ):
-        raise raised
-    assert type(caught.value).__name__ == expected
 
 
 def test_a_broken_connection_is_an_outage() -> None:

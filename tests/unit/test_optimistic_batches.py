@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from consumers.events import OrderCancelled, OrderPlaced
+from consumers.runtime.dead_letters import position_id
 from consumers.runtime.message import Message
 from consumers.runtime.optimistic import Claims, claimable
 from consumers.runtime.processor import EventProcessor, build_chain
@@ -87,7 +88,14 @@ def test_a_poison_message_reruns_the_batch_and_is_dead_lettered_once() -> None:
     assert processor.stats["dead_lettered"] == 1
     # The failed attempt committed nothing; then 0-1 optimistic, 2 isolated, 3 optimistic.
     assert db.commits == 3
-    assert len(db.processed) == 3  # no mark for the dead-lettered event
+    # The dead letter is marked under its position (its bytes carry no id to trust) ...
+    assert db.dead_lettered == {("g", position_id(poison))}
+    assert len(db.processed) == 4
+    # ... so a redelivery of the whole batch is four duplicates and no second dead letter.
+    again = processor_for([messages], db, record_effect, sink)
+    again.poll_once()
+    assert again.stats["duplicate"] == 4
+    assert len(sink.sent) == 1
 
 
 def test_a_failing_handler_is_retried_only_on_the_isolated_rerun() -> None:
@@ -108,7 +116,8 @@ def test_a_failing_handler_is_retried_only_on_the_isolated_rerun() -> None:
     assert len(sink.sent) == 1
     assert "downstream refused" in sink.sent[0][1]
     assert len(db.effects) == 2
-    assert len(db.processed) == 2
+    assert len(db.processed) == 3
+    assert db.dead_lettered == {("g", bad)}  # a valid event is marked under its own id
 
 
 def test_events_processed_before_are_duplicates_without_a_rerun() -> None:
