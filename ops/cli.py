@@ -166,19 +166,26 @@ def cmd_status(args: argparse.Namespace, bootstrap: str) -> int:
 
 def cmd_replay(args: argparse.Namespace, bootstrap: str) -> int:
     from consumers.settings import ConsumerSettings
-    from ops.replay import replay
+    from ops.replay import finished, replay
 
     ids = {i.strip() for i in args.ids.split(",") if i.strip()} if args.ids else None
     stats = replay(ConsumerSettings(), args.group, ids=ids)
+    complete = finished(stats)
     if args.json:
-        _json(dict(stats))
+        _json({**stats, "finished": complete})
     else:
         out.print(
             f"replayed dlq.{args.group}: handled {stats['handled']}, already handled "
             f"{stats['duplicate']}, dead-lettered again {stats['dead_lettered']}, "
             f"not selected {stats['ignored']}"
         )
-    return 1 if stats["dead_lettered"] else 0
+        if not complete:
+            done = sum(stats[k] for k in ("handled", "duplicate", "dead_lettered", "ignored"))
+            out.print(
+                f"error: replay did not finish: {done} of {stats['todo']} dead letters got an "
+                "outcome before the deadline; run it again (nothing is lost: progress is kept)"
+            )
+    return 1 if stats["dead_lettered"] or not complete else 0
 
 
 def main(argv: list[str] | None = None) -> int:

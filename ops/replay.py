@@ -1,9 +1,11 @@
 """``dlq-replay``: run a group's dead letters through its handler again, once the cause is
 fixed. The replay tracks its progress in a Kafka group of its own (``<group>.replay``), so a
 second replay only sees newer dead letters; idempotency is still keyed by the handler's name,
-so a message already handled is skipped. A message that fails again is dead-lettered again
+so a message already handled is skipped; a message whose only mark is its dead-lettering
+runs again (``revive_dead_letters``). A message that fails again is dead-lettered again
 (appended to the same topic): nothing is lost. With ``ids``, only those events are replayed,
-from a throwaway group, and progress is not recorded.
+from a throwaway group, and progress is not recorded. The stats say how many were ``todo``;
+fewer done than todo (the deadline passed) is an unfinished replay, and the CLI exits 1.
 """
 
 from __future__ import annotations
@@ -42,11 +44,13 @@ def replay(
     if todo <= 0:
         return stats
     select = None if ids is None else (lambda m: m.header(h.EVENT_ID) in ids)
+    stats["todo"] = todo
     running = bootstrap(
         settings.model_copy(update={"topic": topic}),
         registration,
         kafka_group=kafka_group,
         select=select,
+        revive_dead_letters=True,
     )
     deadline = time.monotonic() + timeout
     processor = running.processor
@@ -54,17 +58,18 @@ def replay(
         processor.run(
             until=lambda p: (
                 time.monotonic() > deadline
-                or sum(p.stats[k] for k in ("handled", "duplicate", "dead_lettered", "ignored"))
-                >= todo
+                or sum(p.stats[k] for k in OUTCOMES) >= todo
             )
         )
     finally:
         running.close()
-    stats.update(
-        {
-            k: v
-            for k, v in processor.stats.items()
-            if k in ("handled", "duplicate", "dead_lettered", "ignored")
-        }
-    )
+    stats.update({k: v for k, v in processor.stats.items() if k in OUTCOMES})
     return stats
+
+
+OUTCOMES = ("handled", "duplicate", "dead_lettered", "ignored")
+
+
+def finished(stats: Counter[str]) -> bool:
+    """Every dead letter that was there when the replay started got an outcome."""
+    return sum(stats[k] for k in OUTCOMES) >= stats["todo"]

@@ -4,9 +4,12 @@ the failing message alone is retried and dead-lettered, once."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+
+from kafka.structs import TopicPartition
 
 from consumers.events import OrderCancelled, OrderPlaced
 from consumers.runtime.dead_letters import position_id
@@ -31,6 +34,7 @@ def processor_for(
     duplicate: bool = False,
     select: Callable[[Message], bool] | None = None,
     batch: Callable[[Any], None] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> EventProcessor:
     registration = Registration.of("g", handle, OrderPlaced, OrderCancelled, batch=batch)
     chain = build_chain(
@@ -52,6 +56,7 @@ def processor_for(
         transactions=db,
         chain=chain,
         sleep=lambda s: None,
+        clock=clock or time.monotonic,
     )
 
 
@@ -249,3 +254,29 @@ def test_each_poison_message_is_isolated_alone_and_the_rest_stays_optimistic() -
     assert processor.stats["isolations"] == 2
     # [0] optimistic, [1] isolated, [2, 3] optimistic, [4] isolated, [5] optimistic
     assert db.commits == 5
+
+
+def test_a_spent_budget_commits_a_prefix_and_fetches_the_rest_again() -> None:
+    """Slow messages must not keep one poll turn past max_poll_interval_ms: once the batch's
+    budget is spent no new message starts, the done prefix is committed, the rest rewound."""
+    db, sink = FakeDatabase(), RecordingSink()
+    messages = batch(4)
+    now = [0.0]
+    poison = Message("t", 0, 1, b"k", b"\xc3\x01garbage", messages[1].headers)
+    messages[1] = poison  # forces the isolated path, where the budget is checked per message
+
+    def slow(event: Any, ctx: Any) -> None:
+        now[0] += 20
+        record_effect(event, ctx)
+
+    consumer = FakeConsumer([messages])
+    processor = processor_for([], db, slow, sink, clock=lambda: now[0])
+    processor._consumer = consumer
+    processor.poll_once()  # 0 (optimistic, twice: 40 s), then 1 alone; 2 and 3 not started
+    assert processor.stats["budget_splits"] == 1
+    assert consumer.commits == [{TopicPartition("t", 0): 2}]
+    assert consumer.seeks == [(TopicPartition("t", 0), 2)]
+    processor.poll_once()  # the whole batch again: 0 and 1 are duplicates now
+    assert (processor.stats["handled"], processor.stats["dead_lettered"]) == (3, 1)
+    assert processor.stats["duplicate"] == 2
+    assert len(sink.sent) == 1
