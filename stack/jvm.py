@@ -97,6 +97,12 @@ def _java_cmd(layout: Layout, heap: str, main: str, *args: str) -> list[str]:
     ]
 
 
+def tool_command(layout: Layout, main: str, *args: str) -> list[str]:
+    """One of Kafka's own command-line tools (a short-lived JVM: small heap, quick JIT)."""
+    java, *rest = _java_cmd(layout, "128m", main, *args)
+    return [java, "-XX:TieredStopAtLevel=1", *rest]
+
+
 def kafka_config(layout: Layout, settings: StackSettings) -> Path:
     return render(
         layout,

@@ -10,111 +10,22 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
+from kafka import KafkaConsumer
 
-from consumers.bootstrap import Running, bootstrap
-from consumers.events import OrderCancelled, OrderPlaced
+from consumers.bootstrap import bootstrap
+from consumers.events import OrderPlaced
 from consumers.handlers.notifications import notify
-from consumers.runtime.processor import EventProcessor
 from consumers.runtime.registry import Registration
-from consumers.settings import ConsumerSettings
 from stack import postgres as stack_postgres
 from stack.layout import Layout
 from stack.settings import StackSettings
-from tests import factories
 from tests.conftest import ROOT
+from tests.integration.conftest import Rig, run_until
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class Rig:
-    bootstrap_servers: str
-    topic: str
-    group: str
-    admin_dsn: str
-    partitions_seen: Counter[tuple[str, int]] = field(default_factory=Counter)
-    event_ids: list[uuid.UUID] = field(default_factory=list)
-
-    def settings(self) -> ConsumerSettings:
-        return ConsumerSettings(
-            _env_file=ROOT / ".env",
-            topic=self.topic,
-            retry_base_seconds=0.01,
-            stats_interval_seconds=60,
-            poll_timeout_ms=100,
-            outage_max_backoff_seconds=1.0,
-        )
-
-    def registration(self, instance: str = "a") -> Registration:
-        def handle(event: Any, ctx: Any) -> None:
-            self.partitions_seen[(instance, ctx.message.partition)] += 1
-            notify(event, ctx)
-
-        return Registration.of(self.group, handle, OrderPlaced, OrderCancelled)
-
-    def start(self, instance: str = "a", **kwargs: Any) -> Running:
-        return bootstrap(self.settings(), self.registration(instance), **kwargs)
-
-    def produce(self, messages: list[tuple[int, bytes | None, bytes, list[Any]]]) -> None:
-        producer = KafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all")
-        for partition, key, value, headers in messages:
-            producer.send(self.topic, key=key, value=value, headers=headers, partition=partition)
-        producer.flush()
-        producer.close()
-
-    def placed(
-        self, n: int, partitions: int = 1
-    ) -> list[tuple[int, bytes | None, bytes, list[Any]]]:
-        out = []
-        for i in range(n):
-            record = factories.placed_record()
-            self.event_ids.append(record["event_id"])
-            m = factories.kafka_message(record)
-            out.append((i % partitions, m.key, m.value, list(m.headers)))
-        return out
-
-    def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
-        # A connection per call: the outage test restarts Postgres under our feet.
-        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
-            cur = conn.execute(query, params)
-            return cur.fetchall() if cur.description else []
-
-    def notifications(self) -> int:
-        [(count,)] = self.sql(
-            "SELECT count(*) FROM consumers.notifications WHERE event_id = ANY(%s)", self.event_ids
-        )
-        return int(count)
-
-
-def run_until(
-    processor: EventProcessor, done: Callable[[EventProcessor], bool], timeout: float = 60
-) -> None:
-    deadline = time.monotonic() + timeout
-    processor.run(until=lambda p: done(p) or time.monotonic() > deadline)
-    assert done(processor), f"not done in {timeout}s: {dict(processor.stats)}"
-
-
-@pytest.fixture
-def rig(kafka_up: str, postgres_up: StackSettings) -> Iterator[Rig]:
-    suffix = uuid.uuid4().hex[:8]
-    r = Rig(kafka_up, f"it.orders.{suffix}", f"it-notifications-{suffix}", postgres_up.admin_dsn())
-    admin = KafkaAdminClient(bootstrap_servers=kafka_up)
-    admin.create_topics([NewTopic(r.topic, 6, 1)])
-    yield r
-    admin.delete_topics([r.topic, f"dlq.{r.group}"])
-    admin.close()
-    r.sql("DELETE FROM consumers.notifications WHERE event_id = ANY(%s)", r.event_ids)
-    r.sql("DELETE FROM consumers.processed_events WHERE consumer_group = %s", r.group)
 
 
 def test_a_message_delivered_twice_has_one_effect(rig: Rig) -> None:
@@ -288,28 +199,6 @@ def test_two_instances_split_the_partitions_and_handle_each_message_once(rig: Ri
     assert by_instance["b"], by_instance
     assert not by_instance["a"] & by_instance["b"]  # each partition had one owner
     assert sum(rig.partitions_seen.values()) == 60  # no message handled twice
-
-
-@pytest.fixture
-def restart_connector_after(connect_up: str, postgres_up: StackSettings) -> Iterator[None]:
-    yield
-    # Stopping Postgres cuts Debezium's replication connection. The connector reports RUNNING
-    # while its task waits out a restart backoff; it is back only when its slot is active again.
-    from stack import connect
-
-    deadline = time.monotonic() + 120
-    status, active = None, False
-    while time.monotonic() < deadline:
-        status = connect.status(connect_up, "orders-outbox")
-        with psycopg.connect(postgres_up.admin_dsn(), autocommit=True) as conn:
-            row = conn.execute(
-                "SELECT active FROM pg_replication_slots WHERE slot_name = 'outbox_slot'"
-            ).fetchone()
-        active = bool(row and row[0])
-        if status is not None and status.running and active:
-            return
-        time.sleep(1)
-    raise AssertionError(f"connector did not recover: {status}, slot active: {active}")
 
 
 def test_postgres_stopped_mid_stream_loses_nothing_and_dead_letters_nothing(
