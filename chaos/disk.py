@@ -33,7 +33,7 @@ class SmallTablespace:
         self._filler = self.path / "filler"
         self._moved: list[str] = []
 
-    def _sql(self, statement: sql.Composable | str) -> None:
+    def _sql(self, statement: sql.Composed | str) -> None:
         with psycopg.connect(self._dsn, autocommit=True) as conn:
             conn.execute(statement)
 

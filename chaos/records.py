@@ -23,7 +23,7 @@ MARGIN = 16
 def largest_value(key: bytes) -> int:
     """The value size that brings a record with ``key`` and no headers up to the limit."""
     size = LIMIT - MARGIN
-    overhead = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, b"x" * size, []) - size
+    overhead = int(DefaultRecordBatchBuilder.estimate_size_in_bytes(key, b"x" * size, [])) - size
     return LIMIT - MARGIN - overhead
 
 

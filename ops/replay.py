@@ -56,10 +56,7 @@ def replay(
     processor = running.processor
     try:
         processor.run(
-            until=lambda p: (
-                time.monotonic() > deadline
-                or sum(p.stats[k] for k in OUTCOMES) >= todo
-            )
+            until=lambda p: time.monotonic() > deadline or sum(p.stats[k] for k in OUTCOMES) >= todo
         )
     finally:
         running.close()

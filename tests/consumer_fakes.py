@@ -49,6 +49,9 @@ class FakeTransaction:
     def defer(self, event: Any, context: Any) -> bool:
         return False
 
+    def sync(self) -> None:
+        self.syncs = getattr(self, "syncs", 0) + 1
+
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         marks, effects = set(self.processed.staged), len(self.effects)

@@ -67,7 +67,9 @@ class BatchApplier:
         return self._clock() >= self._deadline
 
     def apply(self, messages: list[Message]) -> list[Outcome]:
-        """Outcomes of a prefix of ``messages``: all of them unless the budget ran out."""
+        """Outcomes of a prefix of ``messages``: all of them unless the budget ran out. Each
+        part is counted in the stats as it commits, so a later part's outage (which rolls back
+        only that part) does not lose the count of what was committed."""
         self._deadline = self._clock() + self._budget
         if not self._optimistic:
             return self.isolated(messages)
@@ -98,6 +100,10 @@ class BatchApplier:
             self._stats["isolations"] += 1
             return self.isolated(messages)
 
+    def _committed(self, outcomes: list[Outcome]) -> list[Outcome]:
+        self._stats.update(o.value for o in outcomes)
+        return outcomes
+
     def isolated(self, messages: list[Message]) -> list[Outcome]:
         """One savepoint per message; stops starting messages once the budget is spent (the
         first always runs, so every batch makes progress)."""
@@ -107,7 +113,7 @@ class BatchApplier:
                 if outcomes and self._spent():
                     break
                 outcomes.append(self._chain(Delivery(m, self.group, tx)))
-        return outcomes
+        return self._committed(outcomes)
 
     def optimistic(self, messages: list[Message]) -> list[Outcome]:
         """Raises ``Isolate`` (its ``at`` naming the failing message when one did)."""
@@ -124,4 +130,4 @@ class BatchApplier:
             if self._registration.handle_batch is not None:
                 tx.run_batch(self._registration.handle_batch)
             tx.check_claims()
-            return outcomes
+        return self._committed(outcomes)

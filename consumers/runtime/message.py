@@ -50,6 +50,11 @@ class Transaction(Protocol):
         """Keep the event for one batch handler call at the end of the batch: True if taken
         (an optimistic batch), False if the handler must run now."""
 
+    def sync(self) -> None:
+        """Make the server hold every statement sent so far and wait, idle, in the
+        transaction, so its idle-in-transaction bound applies from here on. A no-op where
+        statements are not deferred (see ``PostgresTransaction.sync``)."""
+
     @property
     def isolated(self) -> bool:
         """True when each message can be rolled back alone (a real savepoint each); False in

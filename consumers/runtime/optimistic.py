@@ -90,6 +90,10 @@ class OptimisticTransaction:
         self._tx = tx
         self.processed = claims
         self.deferred: list[tuple[Any, Any]] = []
+        tx.sync()  # the marks are in: from here the server's idle bound is armed
+
+    def sync(self) -> None:
+        self._tx.sync()
 
     def defer(self, event: Any, context: Any) -> bool:
         self.deferred.append((event, context))
@@ -107,8 +111,12 @@ class OptimisticTransaction:
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
+        """No savepoint: a failure ends the batch (``Isolate``). After a message, what its
+        handler sent is synced, so that a process stopped between two messages holds its
+        locks no longer than the server's idle bound (a round trip only when it sent any)."""
         try:
             yield
+            self._tx.sync()
         except PASS_THROUGH:
             raise
         except Exception as exc:

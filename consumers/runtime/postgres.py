@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from consumers.runtime.causes import Cause, postgres_cause
+from consumers.runtime.causes import Cause, is_own_bound, postgres_cause
 from consumers.runtime.errors import BatchConflict, Isolate, Outage
 from consumers.runtime.store import PostgresProcessedEvents
 
@@ -40,12 +40,29 @@ class PostgresTransaction:
     def defer(self, event: Any, context: Any) -> bool:
         return False  # isolated: every handler runs in its own savepoint, now
 
+    def sync(self) -> None:
+        """Pipelined statements sent since the last sync are synced now. Until a sync the
+        server is not *idle* in its transaction (psycopg sends flush requests, not syncs,
+        between statements), so ``idle_in_transaction_session_timeout`` cannot fire: a
+        process that stopped there would hold its locks without limit."""
+        if getattr(self._conn, UNSYNCED, False):
+            with self._conn.pipeline():
+                pass  # leaving a nested pipeline block syncs
+            setattr(self._conn, UNSYNCED, False)
+
 
 @contextmanager
-def translate_errors(conn: psycopg.Connection[Any] | None) -> Iterator[None]:
+def translate_errors(
+    conn: psycopg.Connection[Any] | None, *, optimistic: bool = False
+) -> Iterator[None]:
+    """``optimistic``: statements were pipelined, so an error cannot be pinned on the handler
+    call that sent it. Our own bound firing (a statement or idle timeout) then means rerun
+    isolated, where the handler's bound sees it (``middleware.bound``), not an outage."""
     try:
         yield
     except psycopg.Error as exc:
+        if optimistic and is_own_bound(exc):
+            raise Isolate(f"bound hit in an optimistic batch: {exc!r}") from exc
         lost = conn is None or conn.broken or conn.closed
         cause = postgres_cause(exc, connection_lost=lost)
         if cause is Cause.CONFLICT:
@@ -54,6 +71,9 @@ def translate_errors(conn: psycopg.Connection[Any] | None) -> Iterator[None]:
             state = f" [{exc.sqlstate}]" if exc.sqlstate else ""
             raise Outage(f"postgres{state}: {str(exc).strip() or exc!r}") from exc
         raise
+
+
+UNSYNCED = "outbox_unsynced"
 
 
 class PipelineSafeCursor(psycopg.Cursor[Any]):
@@ -67,6 +87,22 @@ class PipelineSafeCursor(psycopg.Cursor[Any]):
             with self.connection.pipeline():
                 pass  # leaving a nested pipeline block syncs and fetches pending results
         return super().rowcount
+
+    def execute(self, *args: Any, **kwargs: Any) -> PipelineSafeCursor:
+        if self.connection.pgconn.pipeline_status:
+            setattr(self.connection, UNSYNCED, True)
+        super().execute(*args, **kwargs)
+        return self
+
+
+def _still_open(conn: psycopg.Connection[Any]) -> None:
+    """A pipelined error that some caller swallowed leaves the transaction aborted, and
+    Postgres answers COMMIT of an aborted transaction with a silent ROLLBACK: the batch would
+    be lost while its offsets move on. Sync and look before committing."""
+    with conn.pipeline():
+        pass
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS:
+        raise Isolate(f"transaction not open before commit: {conn.info.transaction_status.name}")
 
 
 class PostgresTransactions:
@@ -120,11 +156,13 @@ class PostgresTransactions:
         conn = self._connection()
         try:
             with ExitStack() as stack:
-                stack.enter_context(translate_errors(conn))
+                stack.enter_context(translate_errors(conn, optimistic=optimistic))
                 if optimistic:
                     stack.enter_context(conn.pipeline())
                 stack.enter_context(conn.transaction())
                 yield PostgresTransaction(conn, revive_dead_letters=self._revive)
+                if optimistic:
+                    _still_open(conn)
         except Outage:
             self.close()
             raise

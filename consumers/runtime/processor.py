@@ -296,7 +296,6 @@ class EventProcessor:
             return
         self._backoff = 0.0
         self.condition.ok()
-        self.stats.update(o.value for o in outcomes)
         self.stats["batches"] += 1
         done, rest = messages[: len(outcomes)], messages[len(outcomes) :]
         if rest:  # the batch's time budget ran out: the rest is fetched again

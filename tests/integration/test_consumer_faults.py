@@ -7,18 +7,28 @@ group of its own (``Rig``)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer
 
 from chaos import records
+from chaos.disk import can_mount, small_tablespace
 from consumers.bootstrap import Running, bootstrap
+from consumers.events import OrderPlaced
+from consumers.handlers.notifications import notify
 from consumers.runtime.processor import EventProcessor
+from consumers.runtime.registry import Registration
 from stack.layout import Layout
+from stack.parts import stack_parts
+from stack.settings import StackSettings
 from tests.conftest import ROOT
 from tests.integration.conftest import Rig, run_until
 
@@ -129,3 +139,189 @@ def test_null_tombstone_and_oversized_records_are_dead_lettered_and_the_group_go
     admin = KafkaAdminClient(bootstrap_servers=rig.bootstrap_servers)
     admin.delete_groups([f"{rig.group}-again"])
     admin.close()
+
+
+def _wait_outages(bg: Background, n: int = 2) -> None:
+    bg.wait(lambda p: p.stats["outages"] >= n, timeout=60)
+    assert bg.processor.stats["handled"] == 0
+
+
+@pytest.fixture
+def read_only_role(rig: Rig, admin_conn: psycopg.Connection[Any]) -> Iterator[tuple[str, str]]:
+    """A login role with the consumer role's rights whose sessions are read-only: what a
+    failover to a standby, or a ``default_transaction_read_only`` guard, looks like."""
+    role, password = f"it_ro_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    admin_conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE consumer")
+    admin_conn.execute(f"ALTER ROLE {role} SET default_transaction_read_only = on")
+    yield role, password
+    admin_conn.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
+    )
+    admin_conn.execute(f"DROP ROLE {role}")
+
+
+def test_a_read_only_database_is_waited_out_not_dead_lettered(
+    rig: Rig, read_only_role: tuple[str, str], admin_conn: psycopg.Connection[Any]
+) -> None:
+    role, password = read_only_role
+    rig.produce(rig.placed(10, partitions=6))
+    bg = Background(
+        bootstrap(
+            rig.settings(consumer_db_user=role, consumer_db_password=password),
+            rig.registration(),
+        )
+    )
+    try:
+        _wait_outages(bg)  # 25006 on a live connection: the infrastructure's fault
+        assert committed(rig) == 0  # no offset moved: nothing skipped
+        admin_conn.execute(f"ALTER ROLE {role} RESET default_transaction_read_only")
+        bg.wait(lambda p: p.stats["handled"] >= 10)  # a fresh session is writable again
+    finally:
+        bg.stop()
+    assert bg.processor.stats["dead_lettered"] == 0
+    assert rig.notifications() == 10
+    assert committed(rig) == 10
+    assert dead_letters(rig) == []
+
+
+@pytest.mark.skipif(not can_mount(), reason="mounting a tmpfs tablespace needs root")
+def test_a_full_tablespace_is_waited_out_not_dead_lettered(
+    rig: Rig, admin_conn: psycopg.Connection[Any], stack_settings: StackSettings
+) -> None:
+    table = f"consumers.it_full_{uuid.uuid4().hex[:8]}"
+    with small_tablespace(stack_settings.admin_dsn(), f"it_full_{uuid.uuid4().hex[:8]}", 1) as ts:
+        admin_conn.execute(
+            f"CREATE TABLE {table} (event_id uuid PRIMARY KEY, body text) TABLESPACE {ts.name}"
+        )
+        admin_conn.execute(f"GRANT INSERT, SELECT ON {table} TO consumer")
+        try:
+
+            def handle(event: Any, ctx: Any) -> None:
+                ctx.connection.execute(
+                    f"INSERT INTO {table} VALUES (%s, repeat('x', 500))", (event.event_id,)
+                )
+
+            ts.fill()
+            rig.produce(rig.placed(10, partitions=6))
+            bg = Background(
+                bootstrap(rig.settings(), Registration.of(rig.group, handle, OrderPlaced))
+            )
+            try:
+                _wait_outages(bg)  # 53100 disk full: waited out
+                assert committed(rig) == 0
+                ts.free()
+                bg.wait(lambda p: p.stats["handled"] >= 10)
+            finally:
+                bg.stop()
+            rows = admin_conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        finally:
+            admin_conn.execute(f"DROP TABLE {table}")
+    assert rows == (10,)
+    assert bg.processor.stats["dead_lettered"] == 0
+    assert committed(rig) == 10
+    assert dead_letters(rig) == []
+
+
+def test_a_handler_past_its_bound_is_cut_off_by_the_database_then_retried_or_dead_lettered(
+    rig: Rig,
+) -> None:
+    """Bound 1 s. ``slow_once`` runs one statement past it on its first attempt only: retried
+    and handled. ``stuck`` always does: dead-lettered after its attempts. ``blocked`` sits
+    idle in its transaction past the bound (a call to a service that hangs): Postgres ends
+    the session, the batch is redelivered, and after three overruns it is dead-lettered."""
+    messages = rig.placed(6, partitions=1)
+    slow_once, stuck, blocked = rig.event_ids[1], rig.event_ids[2], rig.event_ids[4]
+    seen: list[uuid.UUID] = []
+
+    def handle(event: Any, ctx: Any) -> None:
+        seen.append(event.event_id)
+        if event.event_id == stuck or (event.event_id == slow_once and seen.count(slow_once) == 1):
+            ctx.connection.execute("SELECT pg_sleep(3)")
+        if event.event_id == blocked:
+            ctx.connection.execute("SELECT 1").fetchone()  # in a transaction on the server
+            time.sleep(1.5)
+        notify(event, ctx)
+
+    rig.produce(messages)
+    settings = rig.settings(
+        handler_timeout_seconds=1.0, retry_max_seconds=0.1, dlq_send_timeout_seconds=0.9
+    )
+    running = bootstrap(settings, Registration.of(rig.group, handle, OrderPlaced))
+    try:
+        run_until(
+            running.processor,
+            lambda p: p.stats["handled"] + p.stats["dead_lettered"] >= 6,
+            timeout=120,
+        )
+    finally:
+        running.close()
+    stats = running.processor.stats
+    assert (stats["handled"], stats["dead_lettered"]) == (4, 2)
+    assert rig.notifications() == 4
+    reasons = {
+        dict(m.headers)["id"].decode(): dict(m.headers)["dlq.reason"].decode()
+        for m in dead_letters(rig)
+    }
+    assert set(reasons) == {str(stuck), str(blocked)}
+    assert "overran its 1s bound" in reasons[str(stuck)]
+    assert "overran its 1s bound 3 times" in reasons[str(blocked)]
+    assert committed(rig) == 6
+
+
+@pytest.fixture
+def kafka_part(stack_settings: StackSettings, restart_connector_after: None) -> Iterator[Any]:
+    kafka = next(p for p in stack_parts(Layout(ROOT), stack_settings) if p.name == "kafka")
+    yield kafka
+    kafka.up()
+
+
+def test_kafka_gone_longer_than_the_session_timeout_is_waited_out(
+    rig: Rig, kafka_part: Any
+) -> None:
+    """The broker is killed (SIGKILL) for longer than the session timeout, once under a
+    running processor and once before another has even started: neither exits, and both
+    handle what is produced once the broker is back."""
+    rig.produce(rig.placed(5, partitions=6))
+    settings = rig.settings(session_timeout_ms=6000, heartbeat_interval_ms=2000)
+    bg = Background(bootstrap(settings, rig.registration()))
+    try:
+        bg.wait(lambda p: p.stats["handled"] >= 5)
+        _kill(kafka_part)
+        late: dict[str, Running] = {}
+        starter = threading.Thread(
+            target=lambda: late.setdefault(
+                "r", bootstrap(settings, rig.registration("b"), kafka_group=f"{rig.group}-b")
+            ),
+            daemon=True,
+        )
+        starter.start()  # bootstrap waits for the broker instead of raising
+        time.sleep(15)
+        assert bg.alive(), f"the processor exited: {bg.error!r}"
+        assert starter.is_alive()
+        assert "r" not in late
+        kafka_part.up()
+        starter.join(120)
+        rig.produce(rig.placed(5, partitions=6))
+        bg.wait(lambda p: p.stats["handled"] >= 10, timeout=120)
+        second = Background(late["r"])  # same handler name, another Kafka group: it reads
+        try:  # all ten, which the first one handled, as duplicates
+            second.wait(lambda p: p.stats["duplicate"] >= 10, timeout=120)
+        finally:
+            second.stop()
+            admin = KafkaAdminClient(bootstrap_servers=rig.bootstrap_servers)
+            admin.delete_groups([f"{rig.group}-b"])
+            admin.close()
+    finally:
+        bg.stop()
+    assert bg.processor.stats["dead_lettered"] == 0
+    assert rig.notifications() == 10
+
+
+def _kill(part: Any) -> None:
+    pid = part.pid()
+    assert pid is not None
+    os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while part.pid() is not None:
+        assert time.monotonic() < deadline, "the broker did not die"
+        time.sleep(0.2)
