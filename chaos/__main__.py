@@ -8,8 +8,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from chaos.faults import FAULTS
-from chaos.run import run
+from chaos.run import FAULTS, run
 
 parser = argparse.ArgumentParser(prog="python -m chaos")
 parser.add_argument("--orders", type=int, default=10_000)
@@ -29,6 +28,9 @@ parser.add_argument(
 parser.add_argument(
     "--spread", type=float, default=300.0, help="seconds over which the clients spread their orders"
 )
+parser.add_argument(
+    "--hold", type=float, default=15.0, help="seconds a lasting fault (partition, stop) is held"
+)
 parser.add_argument("--out", type=Path, default=Path("chaos/results"))
 args = parser.parse_args()
 names = [f.strip() for f in args.faults.split(",") if f.strip()]
@@ -43,9 +45,18 @@ report = run(
     seed=args.seed,
     pause=tuple(args.pause),
     spread=args.spread,
+    hold=args.hold,
 )
 args.out.mkdir(parents=True, exist_ok=True)
 (args.out / "report.md").write_text(report.markdown())
-(args.out / "report.json").write_text(json.dumps(asdict(report), indent=2, default=str))
+summary = {
+    "passed": report.passed,
+    "lost": report.verdict.lost + report.orders_told_but_missing,
+    "doubled": report.verdict.doubled + report.keys_with_two_orders,
+    "not_injected": report.not_injected,
+}
+(args.out / "report.json").write_text(
+    json.dumps({**summary, **asdict(report)}, indent=2, default=str)
+)
 print(report.markdown())
 sys.exit(0 if report.passed else 1)

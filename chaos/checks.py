@@ -76,3 +76,15 @@ VIOLATIONS = {
     "reserved stock": STOCK_MISMATCHES,
     "cancel before place": CANCEL_BEFORE_PLACE,
 }
+
+
+# The set-based ground truth of a run: every event the orders imply, from the orders table.
+RUN_ORDERS = "SELECT id, status FROM orders.orders WHERE NOT (id = ANY(%s::uuid[]))"
+HANDLED_OF = (
+    "SELECT event_id FROM consumers.processed_events "
+    "WHERE consumer_group = %s AND outcome = 'handled' AND event_id = ANY(%s::uuid[])"
+)
+DEAD_MARKED_OF = (
+    "SELECT event_id FROM consumers.processed_events "
+    "WHERE consumer_group = %s AND outcome = 'dead_lettered' AND event_id = ANY(%s::uuid[])"
+)

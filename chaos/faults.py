@@ -1,5 +1,7 @@
 """Faults against the native stack, each injected and then waited out; each returns the
-seconds until the pipeline was healthy again (its time to recover)."""
+seconds until the pipeline was healthy again (its time to recover). The polite ones are
+here; the crash-grade ones (SIGKILL, SIGSTOP, crash recovery, partitions, a full disk, odd
+records, an overrun, overlaps) in ``chaos.crash``; ``FAULTS`` names them all."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -23,21 +26,38 @@ from stack.process import read_pid
 from stack.settings import StackSettings
 
 GROUPS = ["inventory", "notifications", "sales-projection"]
+ORDER_TOPIC = "outbox.event.order"
+
+
+Position = tuple[str, int, int]  # topic, partition, offset
 
 
 @dataclass
 class Context:
+    """``hold``: how long a fault that lasts (a partition, a stopped process, a full disk)
+    is kept up; ``consumers``: the consumers' part as the chaos run starts it."""
+
     layout: Layout
     settings: StackSettings
     fault_file: Path
-    poison_keys: list[str] = field(default_factory=list)
+    overrun_file: Path
+    consumers: Part
+    hold: float = 15.0
+    poison: set[Position] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def part(self, name: str) -> Part:
+        if name == "consumers":
+            return self.consumers
         return next(
             p
             for p in stack_parts(self.layout, self.settings) + app_parts(self.layout, self.settings)
             if p.name == name
         )
+
+    def injected(self, *positions: Position) -> None:
+        with self.lock:
+            self.poison.update(positions)
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 180) -> None:
@@ -62,7 +82,7 @@ def _up(ctx: Context, name: str) -> bool:
     return ctx.part(name).probe() is None
 
 
-def _recovered(ctx: Context, started: float) -> float:
+def recovered(ctx: Context, started: float) -> float:
     wait_until(lambda: healthy(ctx))
     return time.monotonic() - started
 
@@ -74,7 +94,7 @@ def kill_connect(ctx: Context) -> float:
     os.killpg(pid, signal.SIGKILL)
     wait_until(lambda: ctx.part("connect").pid() is None, 30)
     ctx.part("connect").up()  # the connector's config lives in Kafka: it resumes by itself
-    return _recovered(ctx, started)
+    return recovered(ctx, started)
 
 
 def restart_kafka(ctx: Context) -> float:
@@ -83,7 +103,7 @@ def restart_kafka(ctx: Context) -> float:
     kafka.halt()
     time.sleep(2)
     kafka.up()
-    return _recovered(ctx, started)
+    return recovered(ctx, started)
 
 
 def restart_postgres(ctx: Context) -> float:
@@ -91,7 +111,7 @@ def restart_postgres(ctx: Context) -> float:
     postgres.stop(ctx.layout)
     time.sleep(3)
     postgres.start(ctx.layout, ctx.settings)
-    return _recovered(ctx, started)
+    return recovered(ctx, started)
 
 
 def kill_consumer_in_gap(ctx: Context) -> float:
@@ -101,7 +121,7 @@ def kill_consumer_in_gap(ctx: Context) -> float:
     ctx.fault_file.touch()
     wait_until(lambda: not ctx.fault_file.exists(), 120)
     time.sleep(1)
-    return _recovered(ctx, started)
+    return recovered(ctx, started)
 
 
 def pause_connector(ctx: Context) -> float:
@@ -110,7 +130,7 @@ def pause_connector(ctx: Context) -> float:
     http_json(f"{url}/pause", method="PUT")
     time.sleep(3)
     http_json(f"{url}/resume", method="PUT")
-    return _recovered(ctx, started)
+    return recovered(ctx, started)
 
 
 def rebalance(ctx: Context) -> float:
@@ -125,7 +145,7 @@ def rebalance(ctx: Context) -> float:
     time.sleep(8)
     extra.terminate()
     extra.wait(30)
-    return _recovered(ctx, started)
+    return recovered(ctx, started)
 
 
 def poison(ctx: Context) -> float:
@@ -133,20 +153,18 @@ def poison(ctx: Context) -> float:
     started = time.monotonic()
     producer = KafkaProducer(bootstrap_servers=ctx.settings.kafka_bootstrap_servers)
     for _ in range(3):
-        key = f"poison-{uuid.uuid4()}"
-        ctx.poison_keys.append(key)
-        producer.send(
-            "outbox.event.order",
-            key=key.encode(),
+        meta = producer.send(
+            ORDER_TOPIC,
+            key=f"poison-{uuid.uuid4()}".encode(),
             value=b"\x00not an event",
             headers=[("event_type", b"OrderPlaced")],
-        )
-    producer.flush()
+        ).get(timeout=30)
+        ctx.injected((ORDER_TOPIC, meta.partition, meta.offset))
     producer.close()
-    return _recovered(ctx, started)
+    return recovered(ctx, started)
 
 
-FAULTS: dict[str, Callable[[Context], float]] = {
+POLITE: dict[str, Callable[[Context], float]] = {
     "kill -9 connect": kill_connect,
     "restart kafka": restart_kafka,
     "restart postgres": restart_postgres,

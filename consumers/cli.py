@@ -7,6 +7,7 @@ current batch finishes, its offsets are committed, and the instance leaves its g
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -15,7 +16,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
+from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
 
 
@@ -36,6 +39,33 @@ def fault_hook(path: Path | None) -> Callable[[], None] | None:
     return maybe_die
 
 
+def overrun_hook(registration: Registration, path: Path | None, seconds: float) -> Registration:
+    """Fault injection for ``make chaos``: when ``path`` exists, the first handler call (or
+    batch call) to get here removes it and runs one statement past the handler's bound, so
+    that Postgres cancels it. Unset in production."""
+    if path is None:
+        return registration
+
+    def overrun(connection: Any) -> None:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        connection.execute("SELECT pg_sleep(%s)", (seconds + 1,))
+
+    def handle(event: Any, ctx: Any) -> None:
+        overrun(ctx.connection)
+        registration.handle(event, ctx)
+
+    def handle_batch(items: Any) -> None:
+        overrun(items[0][1].connection)
+        assert registration.handle_batch is not None
+        registration.handle_batch(items)
+
+    batch = handle_batch if registration.handle_batch is not None else None
+    return dataclasses.replace(registration, handle=handle, handle_batch=batch)
+
+
 def run_one(name: str, duplicate: bool = False) -> None:
     from consumers.bootstrap import bootstrap
     from consumers.handlers import REGISTRY
@@ -45,7 +75,7 @@ def run_one(name: str, duplicate: bool = False) -> None:
     settings = ConsumerSettings()
     running = bootstrap(
         settings,
-        REGISTRY[name],
+        overrun_hook(REGISTRY[name], settings.fault_overrun_file, settings.handler_timeout_seconds),
         duplicate=duplicate,
         on_db_committed=fault_hook(settings.fault_kill_file),
     )

@@ -50,8 +50,9 @@ class ConsumerSettings(BaseSettings):
     max_poll_interval_ms: int = 0
     outage_max_backoff_seconds: float = 5.0
     stats_interval_seconds: float = 10.0
-    # Fault injection (make chaos only): see consumers.cli.fault_hook.
+    # Fault injection (make chaos only): see consumers.cli.fault_hook and overrun_hook.
     fault_kill_file: Path | None = None
+    fault_overrun_file: Path | None = None
 
     def slowest_turn_seconds(self) -> float:
         """The longest one batch may take: the budget, then one more message run through all

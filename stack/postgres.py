@@ -165,11 +165,13 @@ def start(layout: Layout, settings: StackSettings) -> None:
         )
 
 
-def stop(layout: Layout) -> bool:
+def stop(layout: Layout, mode: str = "fast") -> bool:
+    """``mode`` as pg_ctl's: ``fast`` (a clean shutdown) or ``immediate`` (no checkpoint: the
+    next start runs crash recovery, as after a power cut; the chaos run uses it)."""
     if pid(layout) is None:
         return False
     bin_dir = find_bin_dir()
-    stop_cmd = [str(bin_dir / "pg_ctl"), "-D", str(_real(layout.pgdata)), "-m", "fast", "-w"]
+    stop_cmd = [str(bin_dir / "pg_ctl"), "-D", str(_real(layout.pgdata)), "-m", mode, "-w"]
     _run([*stop_cmd, "stop"], capture_output=True)
     return True
 
