@@ -15,7 +15,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from chaos import network, records
 from chaos.disk import small_tablespace
-from chaos.faults import ORDER_TOPIC, Context, recovered, wait_until
+from chaos.faults import ORDER_TOPIC, Context, recovered, until_consumed, wait_until
 from stack import postgres
 from stack.health import http_json
 from stack.process import group_members
@@ -182,7 +182,7 @@ def overrun(ctx: Context) -> float:
     """The next handler call runs a statement past its bound; Postgres cancels it."""
     started = time.monotonic()
     ctx.overrun_file.touch()
-    wait_until(lambda: not ctx.overrun_file.exists(), 120)
+    until_consumed(ctx, ctx.overrun_file)
     return recovered(ctx, started)
 
 

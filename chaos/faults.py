@@ -43,6 +43,7 @@ class Context:
     overrun_file: Path
     consumers: Part
     hold: float = 15.0
+    nudge: Callable[[], None] = lambda: None
     poison: set[Position] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -82,6 +83,17 @@ def _up(ctx: Context, name: str) -> bool:
     return ctx.part(name).probe() is None
 
 
+def until_consumed(ctx: Context, hook: Path, timeout: float = 120) -> None:
+    """Wait for a consumer to take the fault hook's file, placing an order now and then so
+    that there is something to handle once the clients are done."""
+    deadline = time.monotonic() + timeout
+    while hook.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no consumer took {hook.name} in {timeout:.0f}s")
+        ctx.nudge()
+        time.sleep(2)
+
+
 def recovered(ctx: Context, started: float) -> float:
     wait_until(lambda: healthy(ctx))
     return time.monotonic() - started
@@ -119,7 +131,7 @@ def kill_consumer_in_gap(ctx: Context) -> float:
     commit; its supervisor starts it again."""
     started = time.monotonic()
     ctx.fault_file.touch()
-    wait_until(lambda: not ctx.fault_file.exists(), 120)
+    until_consumed(ctx, ctx.fault_file)
     time.sleep(1)
     return recovered(ctx, started)
 

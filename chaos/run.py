@@ -16,6 +16,7 @@ import random
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -191,19 +192,20 @@ def _run(
         orders_before = [r[0] for r in conn.execute("SELECT id FROM orders.orders")]
     report, started = Report(requested=list(fault_names)), time.monotonic()
     api = f"http://127.0.0.1:{settings.api_port}"
-    result: dict[str, workload.WorkloadLog] = {}
+    client, run_id = workload.WorkloadLog(), uuid.uuid4().hex[:8]
+    ctx.nudge = workload.nudger(api, client, run_id, seed)
     worker = threading.Thread(
-        target=lambda: result.setdefault(
-            "log",
-            workload.run(
-                api,
-                orders=orders,
-                clients=clients,
-                cancel_ratio=cancel_ratio,
-                seed=seed,
-                spread=spread,
-            ),
-        )
+        target=workload.run,
+        args=(api,),
+        kwargs={
+            "orders": orders,
+            "clients": clients,
+            "cancel_ratio": cancel_ratio,
+            "seed": seed,
+            "log": client,
+            "run_id": run_id,
+            "spread": spread,
+        },
     )
     worker.start()
     pending = list(fault_names)
@@ -221,7 +223,6 @@ def _run(
     end_lsn = _wal_head(dsn)
     settle(ctx, dsn, end_lsn)
 
-    client = result["log"]
     report.client_orders, report.client_retries = len(client.placed), client.retries
     report.client_gave_up = client.gave_up
     report.orders = _scalar(dsn, "SELECT count(*) FROM orders.orders")

@@ -7,6 +7,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,50 @@ def _post(
         delay = min(2.0, delay * 2)
 
 
+def place_order(
+    client: httpx.Client,
+    rng: random.Random,
+    cancel_ratio: float,
+    log: WorkloadLog,
+    run_id: str,
+    give_up_after: float = 180,
+) -> None:
+    """One order (and, now and then, its cancellation) as a client would: retried with the
+    same Idempotency-Key until it is answered, and written down in ``log``."""
+    # Unique per run: a key from an earlier run would only replay that run's order.
+    key = f"chaos-{run_id}-{uuid.UUID(int=rng.getrandbits(128), version=4)}"
+    body = {
+        "customer_id": f"chaos-{rng.randint(1, 500):04d}",
+        "currency": "EUR",
+        "lines": [
+            {
+                "sku": sku,
+                "quantity": rng.randint(1, 3),
+                "unit_price_cents": rng.randint(100, 9_999),
+            }
+            for sku in rng.sample(SKUS, rng.randint(1, 3))
+        ],
+    }
+    r = _post(client, "/orders", body, key, log, give_up_after)
+    if r is None or r.status_code != 201:
+        return
+    order_id = r.json()["id"]
+    with log.lock:
+        log.placed[key] = order_id
+    if rng.random() < cancel_ratio:
+        c = _post(
+            client,
+            f"/orders/{order_id}/cancel",
+            {"reason": "chaos"},
+            f"{key}-cancel",
+            log,
+            give_up_after,
+        )
+        if c is not None and c.status_code in (200, 409):
+            with log.lock:
+                log.cancelled.add(order_id)
+
+
 def run_client(
     api: str,
     orders: int,
@@ -59,7 +104,6 @@ def run_client(
     log: WorkloadLog,
     run_id: str,
     spread: float = 0.0,
-    give_up_after: float = 180,
 ) -> None:
     rng = random.Random(seed)
     # Space the orders over ``spread`` seconds, so faults hit while clients are writing.
@@ -69,45 +113,20 @@ def run_client(
         for _ in range(orders):
             next_at += interval
             time.sleep(max(0.0, next_at - time.monotonic()))
-            # Unique per run: a key from an earlier run would only replay that run's order.
-            key = f"chaos-{run_id}-{uuid.UUID(int=rng.getrandbits(128), version=4)}"
-            body = {
-                "customer_id": f"chaos-{rng.randint(1, 500):04d}",
-                "currency": "EUR",
-                "lines": [
-                    {
-                        "sku": sku,
-                        "quantity": rng.randint(1, 3),
-                        "unit_price_cents": rng.randint(100, 9_999),
-                    }
-                    for sku in rng.sample(SKUS, rng.randint(1, 3))
-                ],
-            }
-            r = _post(client, "/orders", body, key, log, give_up_after)
-            if r is None or r.status_code != 201:
-                continue
-            order_id = r.json()["id"]
-            with log.lock:
-                log.placed[key] = order_id
-            if rng.random() < cancel_ratio:
-                c = _post(
-                    client,
-                    f"/orders/{order_id}/cancel",
-                    {"reason": "chaos"},
-                    f"{key}-cancel",
-                    log,
-                    give_up_after,
-                )
-                if c is not None and c.status_code in (200, 409):
-                    with log.lock:
-                        log.cancelled.add(order_id)
+            place_order(client, rng, cancel_ratio, log, run_id)
 
 
 def run(
-    api: str, *, orders: int, clients: int, cancel_ratio: float, seed: int, spread: float = 0.0
+    api: str,
+    *,
+    orders: int,
+    clients: int,
+    cancel_ratio: float,
+    seed: int,
+    log: WorkloadLog,
+    run_id: str,
+    spread: float = 0.0,
 ) -> WorkloadLog:
-    log = WorkloadLog()
-    run_id = uuid.uuid4().hex[:8]
     per = [orders // clients + (1 if i < orders % clients else 0) for i in range(clients)]
     threads = [
         threading.Thread(
@@ -120,3 +139,15 @@ def run(
     for t in threads:
         t.join()
     return log
+
+
+def nudger(api: str, log: WorkloadLog, run_id: str, seed: int) -> Callable[[], None]:
+    """One more order, written down like the others: for a fault that needs traffic (a
+    consumer to commit, a handler to run) after the clients are done."""
+    rng, lock = random.Random(seed ^ 0x5EED), threading.Lock()
+
+    def nudge() -> None:
+        with lock, httpx.Client(base_url=api) as client:
+            place_order(client, rng, 0.0, log, run_id)
+
+    return nudge
