@@ -259,6 +259,8 @@ class EventProcessor:
             self.condition.failing("kafka (poll)", repr(exc))
             self._sleep(self._next_backoff())
             return
+        if (self.condition.trouble or "").startswith("kafka"):
+            self.condition.ok()  # a poll answered; a database outage is judged by a batch
         messages = [
             Message(
                 r.topic,
