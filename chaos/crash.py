@@ -217,14 +217,14 @@ partition_from_postgres = _partition(lambda ctx: ctx.settings.postgres_port)
 
 CRASH: dict[str, Fault] = {
     "kill -9 kafka": kill_kafka,
-    "postgres crash (immediate stop, recovery)": crash_postgres,
+    "postgres crash (immediate stop then recovery)": crash_postgres,
     "SIGSTOP a consumer past its session timeout": stop_consumer,
     "SIGSTOP connect": stop_connect,
     "partition: consumers | kafka": partition_from_kafka,
     "partition: consumers | postgres": partition_from_postgres,
     "postgres out of disk (notifications)": disk_full,
     "connector config changed and restarted": reconfigure_connector,
-    "odd records (null, tombstone, oversized)": odd_records,
+    "odd records: null + tombstone + oversized": odd_records,
     "handler past its bound": overrun,
     "overlap: kill -9 kafka + postgres crash": overlap(kill_kafka, crash_postgres),
     "overlap: partition | kafka + disk full": overlap(partition_from_kafka, disk_full),

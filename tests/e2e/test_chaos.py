@@ -21,13 +21,13 @@ pytestmark = pytest.mark.e2e
 
 SUBSET = [
     "kill -9 kafka",
-    "postgres crash (immediate stop, recovery)",
+    "postgres crash (immediate stop then recovery)",
     "kill -9 consumer between commits",
     "SIGSTOP a consumer past its session timeout",
     "partition: consumers | kafka",
     "partition: consumers | postgres",
     "postgres out of disk (notifications)",
-    "odd records (null, tombstone, oversized)",
+    "odd records: null + tombstone + oversized",
     "poison messages",
     "handler past its bound",
     "overlap: kill -9 kafka + postgres crash",
