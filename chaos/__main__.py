@@ -26,7 +26,10 @@ parser.add_argument(
     help="seconds between faults",
 )
 parser.add_argument(
-    "--spread", type=float, default=300.0, help="seconds over which the clients spread their orders"
+    "--spread",
+    type=float,
+    default=450.0,
+    help="seconds over which the clients spread their orders (the faults take about as long)",
 )
 parser.add_argument(
     "--hold", type=float, default=15.0, help="seconds a lasting fault (partition, stop) is held"
