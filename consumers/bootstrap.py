@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -16,7 +16,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from consumers.runtime.condition import Condition
 from consumers.runtime.dead_letters import KafkaDeadLetterSink, dlq_topic
-from consumers.runtime.message import Message
+from consumers.runtime.message import Message, Middleware
 from consumers.runtime.postgres import PostgresTransactions
 from consumers.runtime.processor import EventProcessor, Rejoin, build_chain
 from consumers.runtime.registry import Registration
@@ -114,11 +114,14 @@ def bootstrap(
     kafka_group: str | None = None,
     select: Callable[[Message], bool] | None = None,
     revive_dead_letters: bool = False,
+    middleware: Sequence[Middleware] = (),
 ) -> Running:
     """``kafka_group`` overrides the Kafka group id (a dead-letter replay tracks its progress
     apart from the live group); idempotency stays keyed by the handler's name. ``select``
     lets only some messages through (the others are counted as ignored).
-    ``revive_dead_letters`` (a replay) may run events whose only mark is a dead letter."""
+    ``revive_dead_letters`` (a replay) may run events whose only mark is a dead letter.
+    ``middleware``: the processor's own, around every handler call (see
+    ``consumers.runtime.middleware`` for where it sits among the guarantees)."""
     codec = AvroCodec(schemas or SchemaRepository.load())
     group = kafka_group or registration.name
     servers = settings.kafka_bootstrap_servers
@@ -158,6 +161,7 @@ def bootstrap(
         timeout_s=settings.handler_timeout_seconds,
         duplicate=duplicate,
         select=select,
+        middleware=middleware,
     )
     processor = EventProcessor(
         registration,

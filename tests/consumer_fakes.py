@@ -55,12 +55,15 @@ class FakeTransaction:
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         marks, effects = set(self.processed.staged), len(self.effects)
+        self.depth = getattr(self, "depth", 0) + 1
         try:
             yield
         except BaseException:
             self.processed.staged = marks
             del self.effects[effects:]
             raise
+        finally:
+            self.depth -= 1
 
 
 class FakeDatabase:

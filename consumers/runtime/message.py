@@ -4,6 +4,7 @@ the transaction the effect goes into."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -87,3 +88,8 @@ class HandlerContext:
     group: str
     message: Message
     now: datetime
+
+
+# A step takes a delivery and returns its outcome or raises; a middleware wraps a step.
+Step = Callable[[Delivery], Outcome]
+Middleware = Callable[[Step], Step]

@@ -14,6 +14,11 @@ outermost first (``build_chain``); each line says why it sits where it does:
 3. ``decode``        - bytes -> event with the shared codec, resolved to this deployable's
                        reader schema; bad bytes are ``PoisonMessage`` (never retried).
 4. ``retry``         - exponential backoff with full jitter, for handler failures only.
+   *user middleware* - the processor's (``bootstrap(middleware=...)``), then the handler's
+                       (``Registration.of(..., middleware=...)``): each sees the decoded
+                       event once per attempt; what it raises is retried, then dead-lettered.
+                       Never inside the savepoint: its writes could not be rolled back with
+                       the handler's, nor may it skip the idempotency mark.
 5. ``duplicator``    - (tests and demos) runs the rest twice; sits *outside* idempotency so
                        the second run must be absorbed by it, proving the handler idempotent.
 6. ``idempotent``    - a savepoint, then ``INSERT ... ON CONFLICT DO NOTHING`` into
@@ -33,8 +38,9 @@ import logging
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from consumers.events import EVENT_TYPES, READER_VERSIONS, from_record
 from consumers.runtime.causes import is_own_bound
@@ -49,26 +55,56 @@ from consumers.runtime.errors import (
 )
 from consumers.runtime.logs import bind
 from consumers.runtime.message import Delivery, HandlerContext, Message, Outcome
+from consumers.runtime.message import Middleware as Middleware
+from consumers.runtime.message import Step as Step
 from consumers.runtime.registry import Registration
 from contract import AvroCodec
 from contract import headers as h
 from contract.errors import ContractError
 
-Step = Callable[[Delivery], Outcome]
-Middleware = Callable[[Step], Step]
 log = logging.getLogger("consumers")
 # Retrying cannot help a poison message, nor anything the processor must see.
 NOT_RETRIED: tuple[type[Exception], ...] = (PoisonMessage, *PASS_THROUGH)
 
 
-def compose(inner: Step, middlewares: list[Middleware]) -> Step:
+class Chain:
+    """The composed steps, and the names of their layers outermost first, so that the order
+    the guarantees rest on can be read off the real chain (and tested) rather than trusted."""
+
+    def __init__(self, inner: Step, middlewares: Sequence[Middleware]) -> None:
+        self.layers = (*(layer_name(m) for m in middlewares), layer_name(inner))
+        for middleware in reversed(middlewares):
+            inner = middleware(inner)
+        self._step = inner
+
+    def __call__(self, d: Delivery) -> Outcome:
+        return self._step(d)
+
+
+def compose(inner: Step, middlewares: Sequence[Middleware]) -> Chain:
     """Wrap ``inner``; ``middlewares`` are listed outermost first."""
-    for middleware in reversed(middlewares):
-        inner = middleware(inner)
-    return inner
+    return Chain(inner, middlewares)
+
+
+def layer_name(f: Callable[..., object]) -> str:
+    return str(getattr(f, "layer", getattr(f, "__name__", type(f).__name__)))
+
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def layer(name: str) -> Callable[[F], F]:
+    """Names a middleware made by a factory (its function is just ``middleware``)."""
+
+    def named(f: F) -> F:
+        f.layer = name  # type: ignore[attr-defined]
+        return f
+
+    return named
 
 
 def only(select: Callable[[Message], bool]) -> Middleware:
+    @layer("only")
     def middleware(step: Step) -> Step:
         def run(d: Delivery) -> Outcome:
             return step(d) if select(d.message) else Outcome.IGNORED
@@ -93,6 +129,7 @@ def log_context(step: Step) -> Step:
 
 
 def dead_letter(sink: DeadLetterSink) -> Middleware:
+    @layer("dead_letter")
     def middleware(step: Step) -> Step:
         def run(d: Delivery) -> Outcome:
             try:
@@ -125,6 +162,7 @@ def dead_letter(sink: DeadLetterSink) -> Middleware:
 
 
 def decode(codec: AvroCodec, registration: Registration) -> Middleware:
+    @layer("decode")
     def middleware(step: Step) -> Step:
         def run(d: Delivery) -> Outcome:
             m = d.message
@@ -168,6 +206,7 @@ def retry(
 ) -> Middleware:
     jitter = rng or random.Random()
 
+    @layer("retry")
     def middleware(step: Step) -> Step:
         def run(d: Delivery) -> Outcome:
             last: BaseException | None = None
@@ -230,6 +269,7 @@ def bound(
     otherwise one record that always blocks would stop its group for good."""
     overruns: OrderedDict[str, int] = OrderedDict()
 
+    @layer("bound")
     def middleware(step: Step) -> Step:
         def run(d: Delivery) -> Outcome:
             where = d.message.where
@@ -266,6 +306,7 @@ def bound(
 def call_handler(
     registration: Registration, now: Callable[[], datetime] = lambda: datetime.now(UTC)
 ) -> Step:
+    @layer("handler")
     def run(d: Delivery) -> Outcome:
         assert d.event is not None
         ctx = HandlerContext(d.tx.connection, d.group, d.message, now())

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -59,15 +59,20 @@ def build_chain(
     duplicate: bool = False,
     sleep: Callable[[float], None] = time.sleep,
     select: Callable[[Message], bool] | None = None,
-) -> mw.Step:
-    """The middleware order documented in ``consumers.runtime.middleware``; ``select``, when
-    given, lets only the messages it accepts in (a dead-letter replay of chosen ids)."""
+    middleware: Sequence[mw.Middleware] = (),
+) -> mw.Chain:
+    """The middleware order documented in ``consumers.runtime.middleware``: the guarantees
+    in their fixed places, the processor's ``middleware`` then the handler's own between
+    ``retry`` and the idempotency savepoint. ``select``, when given, lets only the messages
+    it accepts in (a dead-letter replay of chosen ids)."""
     chain: list[mw.Middleware] = [mw.only(select)] if select is not None else []
     chain += [
         mw.log_context,
         mw.dead_letter(sink),
         mw.decode(codec, registration),
         mw.retry(attempts, base, cap, sleep=sleep),
+        *middleware,
+        *registration.middleware,
     ]
     if duplicate:
         chain.append(mw.duplicator)

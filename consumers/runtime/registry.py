@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from consumers.events import Event
+from consumers.runtime.message import Middleware
 
 # (event, HandlerContext) -> None; raises on failure.
 Handle = Callable[[Any, Any], None]
@@ -32,6 +33,9 @@ class Registration:
     handle: Handle
     event_types: frozenset[str]
     handle_batch: HandleBatch | None = None
+    # This handler's own middleware (Watermill's handler.AddMiddleware), inside the processor's:
+    # see ``consumers.runtime.middleware`` for where both sit among the guarantees.
+    middleware: tuple[Middleware, ...] = ()
 
     @classmethod
     def of(
@@ -40,5 +44,6 @@ class Registration:
         handle: Handle,
         *event_types: type[Event],
         batch: HandleBatch | None = None,
+        middleware: tuple[Middleware, ...] = (),
     ) -> Registration:
-        return cls(name, handle, frozenset(t.__name__ for t in event_types), batch)
+        return cls(name, handle, frozenset(t.__name__ for t in event_types), batch, middleware)

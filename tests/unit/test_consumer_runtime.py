@@ -63,30 +63,91 @@ def test_dispatch_decodes_to_the_readers_event_and_handles_once() -> None:
     assert event.lines[0].sku == "SKU-0001"
 
 
-def test_middleware_order_is_the_documented_one() -> None:
-    calls: list[str] = []
+def _user(name: str, seen: list[tuple[str, int, str | None]]) -> mw.Middleware:
+    """A user middleware that notes its name, the savepoint depth and the event type."""
 
-    def named(name: str) -> mw.Middleware:
-        def middleware(step: mw.Step) -> mw.Step:
-            def run(d: Delivery) -> Outcome:
-                calls.append(name)
-                return step(d)
+    def middleware(step: mw.Step) -> mw.Step:
+        def run(d: Delivery) -> Outcome:
+            depth = getattr(d.tx, "depth", 0)
+            seen.append((name, depth, type(d.event).__name__ if d.event else None))
+            return step(d)
 
-            return run
+        return run
 
-        return middleware
+    middleware.__name__ = name
+    return middleware
 
-    def handler(d: Delivery) -> Outcome:
-        calls.append("handler")
-        return Outcome.HANDLED
 
-    step = mw.compose(handler, [named("outer"), named("middle"), named("inner")])
-    step(
-        Delivery(
-            factories.kafka_message(factories.placed_record()), "g", FakeTransaction(FakeDatabase())
-        )
+def _real_chain(seen: list[tuple[str, int, str | None]], **kwargs: Any) -> mw.Chain:
+    registration = Registration.of(
+        "g",
+        lambda e, ctx: ctx.connection.effects.append(1),
+        OrderPlaced,
+        middleware=(_user("per_handler", seen),),
     )
-    assert calls == ["outer", "middle", "inner", "handler"]
+    return build_chain(
+        registration,
+        CODEC,
+        kwargs.pop("sink", RecordingSink()),
+        attempts=3,
+        base=0,
+        cap=0,
+        timeout_s=5,
+        sleep=lambda s: None,
+        middleware=[_user("processor_wide", seen)],
+        **kwargs,
+    )
+
+
+def test_the_real_chain_keeps_the_guarantees_in_their_places() -> None:
+    """Read off the chain ``build_chain`` makes, not a copy of it: swapping ``idempotent``
+    and ``bound``, moving ``dead_letter`` inside ``retry`` or a user middleware inside the
+    savepoint changes these layers and fails here."""
+    layers = _real_chain([], duplicate=True).layers
+    assert layers == (
+        "log_context",
+        "dead_letter",
+        "decode",
+        "retry",
+        "processor_wide",
+        "per_handler",
+        "duplicator",
+        "idempotent",
+        "bound",
+        "handler",
+    )
+    at = layers.index
+    assert at("dead_letter") < at("decode") < at("retry")  # bad bytes: dead-lettered at once
+    assert at("retry") < at("idempotent") < at("bound") < at("handler")
+    assert max(at("processor_wide"), at("per_handler")) < at("duplicator") < at("idempotent")
+
+
+def test_user_middleware_runs_per_attempt_on_the_decoded_event_outside_the_savepoint() -> None:
+    seen: list[tuple[str, int, str | None]] = []
+    chain = _real_chain(seen)
+    tx = FakeTransaction(FakeDatabase())
+    assert deliver(chain, factories.kafka_message(factories.placed_record()), tx) is Outcome.HANDLED
+    assert seen == [("processor_wide", 0, "OrderPlaced"), ("per_handler", 0, "OrderPlaced")]
+
+
+def test_a_failure_raised_by_user_middleware_is_retried_then_dead_lettered_once() -> None:
+    sink, calls = RecordingSink(), []
+
+    def flaky(step: mw.Step) -> mw.Step:
+        def run(d: Delivery) -> Outcome:
+            calls.append(1)
+            raise RuntimeError("rate limiter down")
+
+        return run
+
+    registration = Registration.of("g", lambda e, c: None, OrderPlaced, middleware=(flaky,))
+    chain = build_chain(
+        registration, CODEC, sink, attempts=3, base=0, cap=0, timeout_s=5, sleep=lambda s: None
+    )
+    outcome = deliver(chain, factories.kafka_message(factories.placed_record()))
+    assert outcome is Outcome.DEAD_LETTERED
+    assert len(calls) == 3  # dead_letter outside retry: one letter after every attempt
+    assert len(sink.sent) == 1
 
 
 def test_a_failure_is_retried_with_backoff_then_dead_lettered() -> None:
