@@ -13,81 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from consumers.events import Event, OrderCancelled, OrderPlaced
+from consumers.runtime.handlers import handler
 from consumers.runtime.message import HandlerContext
 
-
-def reserve(event: Event, ctx: HandlerContext) -> None:
-    conn = ctx.connection
-    match event:
-        case OrderPlaced():
-            wanted = sorted((li.sku, li.quantity) for li in event.lines)
-            # Both queries are sent before either is read: one round trip when the batch is
-            # pipelined. Locking the stock rows of an order cancelled first costs nothing more
-            # than holding them to the end of the batch.
-            existing = conn.execute(
-                "SELECT status FROM consumers.reservations WHERE order_id = %s FOR UPDATE",
-                (event.order_id,),
-            )
-            stock_rows = conn.execute(
-                "SELECT sku, on_hand - reserved FROM consumers.stock WHERE sku = ANY(%s) "
-                "ORDER BY sku FOR UPDATE",
-                ([sku for sku, _ in wanted],),
-            )
-            if existing.fetchone() is not None:
-                return  # cancelled before it arrived: reserve nothing
-            stock = dict(stock_rows.fetchall())
-            short = [
-                f"{sku}: want {qty}, have {stock.get(sku, 0)}"
-                for sku, qty in wanted
-                if stock.get(sku, 0) < qty
-            ]
-            if short:
-                conn.execute(
-                    "INSERT INTO consumers.reservations (order_id, status, lines, reason)"
-                    " VALUES (%s, 'rejected', %s, %s)",
-                    (event.order_id, json.dumps(wanted), "; ".join(short)),
-                )
-                return
-            with conn.cursor() as c:
-                c.executemany(
-                    "UPDATE consumers.stock SET reserved = reserved + %s WHERE sku = %s",
-                    [(qty, sku) for sku, qty in wanted],
-                )
-            conn.execute(
-                "INSERT INTO consumers.reservations (order_id, status, lines) "
-                "VALUES (%s, 'reserved', %s)",
-                (event.order_id, json.dumps(wanted)),
-            )
-        case OrderCancelled():
-            row = conn.execute(
-                "SELECT status, lines FROM consumers.reservations WHERE order_id = %s FOR UPDATE",
-                (event.order_id,),
-            ).fetchone()
-            if row is None:
-                conn.execute(
-                    "INSERT INTO consumers.reservations (order_id, status) "
-                    "VALUES (%s, 'cancelled_first')",
-                    (event.order_id,),
-                )
-                return
-            status, lines = row
-            if status == "reserved":
-                with conn.cursor() as c:
-                    c.executemany(
-                        "UPDATE consumers.stock SET reserved = reserved - %s WHERE sku = %s",
-                        [(qty, sku) for sku, qty in sorted(lines)],
-                    )
-                conn.execute(
-                    "UPDATE consumers.reservations SET status = 'released', "
-                    "updated_at = now() WHERE order_id = %s",
-                    (event.order_id,),
-                )
-
-
-# The batch form: lock the batch's reservations and every SKU it may touch once (in key order),
-# decide each event in order against the free stock in memory, then write new reservations,
-# releases and one net stock change per SKU. Hot SKUs are updated once per batch instead of
-# once per order, which also keeps their row versions from piling up inside the transaction.
 _LOCK_RESERVATIONS = (
     "SELECT order_id, status, lines FROM consumers.reservations "
     "WHERE order_id = ANY(%s) ORDER BY order_id FOR UPDATE"
@@ -160,3 +88,78 @@ def reserve_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
     moves = sorted((sku, d) for sku, d in delta.items() if d)
     if moves:
         conn.execute(_MOVE_STOCK, [list(c) for c in zip(*moves, strict=True)])
+
+
+@handler("inventory", batch=reserve_all)
+def reserve(event: Event, ctx: HandlerContext) -> None:
+    conn = ctx.connection
+    match event:
+        case OrderPlaced():
+            wanted = sorted((li.sku, li.quantity) for li in event.lines)
+            # Both queries are sent before either is read: one round trip when the batch is
+            # pipelined. Locking the stock rows of an order cancelled first costs nothing more
+            # than holding them to the end of the batch.
+            existing = conn.execute(
+                "SELECT status FROM consumers.reservations WHERE order_id = %s FOR UPDATE",
+                (event.order_id,),
+            )
+            stock_rows = conn.execute(
+                "SELECT sku, on_hand - reserved FROM consumers.stock WHERE sku = ANY(%s) "
+                "ORDER BY sku FOR UPDATE",
+                ([sku for sku, _ in wanted],),
+            )
+            if existing.fetchone() is not None:
+                return  # cancelled before it arrived: reserve nothing
+            stock = dict(stock_rows.fetchall())
+            short = [
+                f"{sku}: want {qty}, have {stock.get(sku, 0)}"
+                for sku, qty in wanted
+                if stock.get(sku, 0) < qty
+            ]
+            if short:
+                conn.execute(
+                    "INSERT INTO consumers.reservations (order_id, status, lines, reason)"
+                    " VALUES (%s, 'rejected', %s, %s)",
+                    (event.order_id, json.dumps(wanted), "; ".join(short)),
+                )
+                return
+            with conn.cursor() as c:
+                c.executemany(
+                    "UPDATE consumers.stock SET reserved = reserved + %s WHERE sku = %s",
+                    [(qty, sku) for sku, qty in wanted],
+                )
+            conn.execute(
+                "INSERT INTO consumers.reservations (order_id, status, lines) "
+                "VALUES (%s, 'reserved', %s)",
+                (event.order_id, json.dumps(wanted)),
+            )
+        case OrderCancelled():
+            row = conn.execute(
+                "SELECT status, lines FROM consumers.reservations WHERE order_id = %s FOR UPDATE",
+                (event.order_id,),
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO consumers.reservations (order_id, status) "
+                    "VALUES (%s, 'cancelled_first')",
+                    (event.order_id,),
+                )
+                return
+            status, lines = row
+            if status == "reserved":
+                with conn.cursor() as c:
+                    c.executemany(
+                        "UPDATE consumers.stock SET reserved = reserved - %s WHERE sku = %s",
+                        [(qty, sku) for sku, qty in sorted(lines)],
+                    )
+                conn.execute(
+                    "UPDATE consumers.reservations SET status = 'released', "
+                    "updated_at = now() WHERE order_id = %s",
+                    (event.order_id,),
+                )
+
+
+# The batch form: lock the batch's reservations and every SKU it may touch once (in key order),
+# decide each event in order against the free stock in memory, then write new reservations,
+# releases and one net stock change per SKU. Hot SKUs are updated once per batch instead of
+# once per order, which also keeps their row versions from piling up inside the transaction.

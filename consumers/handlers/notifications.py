@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 
 from consumers.events import Event, OrderCancelled, OrderPlaced
+from consumers.runtime.handlers import handler
 from consumers.runtime.message import HandlerContext
 
 _INSERT = (
@@ -33,13 +34,14 @@ def _notification(event: Event) -> tuple[uuid.UUID, uuid.UUID, str, str, str]:
     return event.event_id, event.order_id, event.customer_id, kind, body
 
 
-def notify(event: Event, ctx: HandlerContext) -> None:
-    ctx.connection.execute(_INSERT, _notification(event))
-
-
 def notify_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
     """``notify`` for each event of the batch, as one INSERT."""
     rows = [_notification(event) for event, _ in batch]
     batch[0][1].connection.execute(
         _INSERT_MANY, [list(column) for column in zip(*rows, strict=True)]
     )
+
+
+@handler("notifications", batch=notify_all)
+def notify(event: Event, ctx: HandlerContext) -> None:
+    ctx.connection.execute(_INSERT, _notification(event))

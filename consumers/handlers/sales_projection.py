@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from consumers.events import Event, OrderCancelled, OrderPlaced
+from consumers.runtime.handlers import handler
 from consumers.runtime.message import HandlerContext
 
 _ADD = """
@@ -46,51 +47,6 @@ def _cents(amount: Decimal) -> int:
     return int(amount.scaleb(2))
 
 
-def project(event: Event, ctx: HandlerContext) -> None:
-    conn = ctx.connection
-    match event:
-        case OrderPlaced():
-            lines = [(li.sku, li.quantity, _cents(li.unit_price)) for li in event.lines]
-            conn.execute(
-                _COUNT,
-                (
-                    event.order_id,
-                    event.placed_at.date(),
-                    event.currency,
-                    json.dumps(lines),
-                    [sku for sku, _, _ in lines],
-                    [qty for _, qty, _ in lines],
-                    [price for _, _, price in lines],
-                ),
-            )
-        case OrderCancelled():
-            row = conn.execute(
-                "SELECT day, currency, status, lines FROM consumers.sales_orders "
-                "WHERE order_id = %s FOR UPDATE",
-                (event.order_id,),
-            ).fetchone()
-            if row is None:
-                conn.execute(
-                    "INSERT INTO consumers.sales_orders (order_id, status) "
-                    "VALUES (%s, 'cancelled_first')",
-                    (event.order_id,),
-                )
-                return
-            day, currency, status, lines = row
-            if status != "counted":
-                return
-            with conn.cursor() as c:
-                c.executemany(
-                    _ADD, [(day, sku, currency, -qty, -qty * price) for sku, qty, price in lines]
-                )
-            conn.execute(
-                "UPDATE consumers.sales_orders SET status = 'reversed' WHERE order_id = %s",
-                (event.order_id,),
-            )
-
-
-# The batch form: lock the batch's known orders at once, replay the events in order in memory,
-# then write new orders, reversals and the summed daily deltas in three statements.
 _LOCK = (
     "SELECT order_id, day, currency, status, lines FROM consumers.sales_orders "
     "WHERE order_id = ANY(%s) ORDER BY order_id FOR UPDATE"
@@ -146,3 +102,51 @@ def project_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
     if deltas:
         adds = [(*key, units, cents) for key, (units, cents) in deltas.items()]
         conn.execute(_ADD_MANY, [list(c) for c in zip(*adds, strict=True)])
+
+
+@handler("sales-projection", batch=project_all)
+def project(event: Event, ctx: HandlerContext) -> None:
+    conn = ctx.connection
+    match event:
+        case OrderPlaced():
+            lines = [(li.sku, li.quantity, _cents(li.unit_price)) for li in event.lines]
+            conn.execute(
+                _COUNT,
+                (
+                    event.order_id,
+                    event.placed_at.date(),
+                    event.currency,
+                    json.dumps(lines),
+                    [sku for sku, _, _ in lines],
+                    [qty for _, qty, _ in lines],
+                    [price for _, _, price in lines],
+                ),
+            )
+        case OrderCancelled():
+            row = conn.execute(
+                "SELECT day, currency, status, lines FROM consumers.sales_orders "
+                "WHERE order_id = %s FOR UPDATE",
+                (event.order_id,),
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO consumers.sales_orders (order_id, status) "
+                    "VALUES (%s, 'cancelled_first')",
+                    (event.order_id,),
+                )
+                return
+            day, currency, status, lines = row
+            if status != "counted":
+                return
+            with conn.cursor() as c:
+                c.executemany(
+                    _ADD, [(day, sku, currency, -qty, -qty * price) for sku, qty, price in lines]
+                )
+            conn.execute(
+                "UPDATE consumers.sales_orders SET status = 'reversed' WHERE order_id = %s",
+                (event.order_id,),
+            )
+
+
+# The batch form: lock the batch's known orders at once, replay the events in order in memory,
+# then write new orders, reversals and the summed daily deltas in three statements.

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+import psycopg
+
 from consumers.events import Event
 from consumers.runtime.store import ProcessedEvents
 
@@ -82,12 +84,20 @@ class Delivery:
 
 @dataclass(frozen=True)
 class HandlerContext:
-    """What a handler gets next to the event: the transaction for its effect and metadata."""
+    """What a handler gets next to the event: the connection whose transaction its effect
+    goes into (never commit or roll back on it: the runtime does, with the offsets), its
+    group, the Kafka message it came in (topic, partition, offset, key, headers) and the
+    time the runtime handed it over."""
 
-    connection: Any
+    connection: psycopg.Connection[Any]
     group: str
     message: Message
     now: datetime
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The message's headers as strings (a null value left out)."""
+        return {k: v.decode("utf-8", "replace") for k, v in self.message.headers if v is not None}
 
 
 # A step takes a delivery and returns its outcome or raises; a middleware wraps a step.

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from consumers.events import Event
-from consumers.runtime.message import Middleware
+from consumers.runtime.message import HandlerContext, Middleware
 
-# (event, HandlerContext) -> None; raises on failure.
-Handle = Callable[[Any, Any], None]
+# (event, context) -> None; raises on failure. The event is ``Any`` here because a handler is
+# typed for its own event types (``OrderPlaced``, a union...) and the runtime only ever hands
+# it those: ``consumers.runtime.handlers`` reads them off the annotation.
+Handle = Callable[[Any, HandlerContext], None]
 # The same effect for several events at once, in delivery order (see ``Registration``).
-HandleBatch = Callable[[Sequence[tuple[Any, Any]]], None]
+HandleBatch = Callable[[Sequence[tuple[Any, HandlerContext]]], None]
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,14 @@ def test_dispatch_decodes_to_the_readers_event_and_handles_once() -> None:
     assert event.lines[0].sku == "SKU-0001"
 
 
+def _effect(event: Any, ctx: Any) -> None:
+    ctx.connection.effects.append(1)  # the fake transaction is its own connection
+
+
+def _effect_id(event: Any, ctx: Any) -> None:
+    ctx.connection.effects.append(event.event_id)
+
+
 def _user(name: str, seen: list[tuple[str, int, str | None]]) -> mw.Middleware:
     """A user middleware that notes its name, the savepoint depth and the event type."""
 
@@ -81,7 +89,7 @@ def _user(name: str, seen: list[tuple[str, int, str | None]]) -> mw.Middleware:
 def _real_chain(seen: list[tuple[str, int, str | None]], **kwargs: Any) -> mw.Chain:
     registration = Registration.of(
         "g",
-        lambda e, ctx: ctx.connection.effects.append(1),
+        _effect,
         OrderPlaced,
         middleware=(_user("per_handler", seen),),
     )
@@ -400,9 +408,7 @@ def _processor(
     db: FakeDatabase,
     on_db_committed: Callable[[], None] | None = None,
 ) -> EventProcessor:
-    registration = Registration.of(
-        "g", lambda e, ctx: ctx.connection.effects.append(e.event_id), OrderPlaced, OrderCancelled
-    )
+    registration = Registration.of("g", _effect_id, OrderPlaced, OrderCancelled)
     chain = build_chain(
         registration, CODEC, RecordingSink(), attempts=1, base=0, cap=0, timeout_s=5
     )
