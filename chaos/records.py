@@ -10,6 +10,7 @@ import subprocess
 from kafka import KafkaProducer
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
+from contract.codec import MARKER
 from stack import jvm
 from stack.layout import Layout
 
@@ -53,7 +54,7 @@ def tombstone_and_oversized(bootstrap: str, topic: str, key: bytes, partition: i
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=LIMIT)
     try:
         producer.send(topic, key=key, value=None, partition=partition)
-        big = b"\xc3\x01" + b"x" * (largest_value(key) - 2)
+        big = MARKER + b"x" * (largest_value(key) - len(MARKER))
         producer.send(topic, key=key, value=big, partition=partition)
         producer.flush()
     finally:

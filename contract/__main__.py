@@ -18,7 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     repository = SchemaRepository.load(args.dir)
     for version in repository:
-        print(f"{version.label:<20} {version.full_name:<40} fingerprint {version.header[2:].hex()}")
+        print(
+            f"{version.label:<20} {version.full_name:<40} "
+            f"fingerprint {version.fingerprint_bytes.hex()}"
+        )
     problems = incompatibilities(repository)
     for problem in problems:
         print(f"INCOMPATIBLE {problem}", file=sys.stderr)

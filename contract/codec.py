@@ -62,7 +62,7 @@ class AvroCodec:
 
     def encode(self, record: dict[str, Any], writer: SchemaVersion) -> bytes:
         out = io.BytesIO()
-        out.write(writer.header)
+        out.write(single_object_header(writer.fingerprint))
         fastavro.schemaless_writer(out, writer.parsed, record)
         return out.getvalue()
 

@@ -34,8 +34,9 @@ class SchemaVersion:
     fingerprint: int
 
     @property
-    def header(self) -> bytes:
-        return b"\xc3\x01" + self.fingerprint.to_bytes(8, "little")
+    def fingerprint_bytes(self) -> bytes:
+        """The fingerprint as single-object encoding writes it (8 bytes, little-endian)."""
+        return self.fingerprint.to_bytes(8, "little")
 
     @property
     def label(self) -> str:
@@ -44,7 +45,7 @@ class SchemaVersion:
 
 class SchemaRepository:
     def __init__(self, versions: list[SchemaVersion]) -> None:
-        self._by_fp = {v.header[2:]: v for v in versions}
+        self._by_fp = {v.fingerprint_bytes: v for v in versions}
         if len(self._by_fp) != len(versions):
             raise ContractError("two schema files have the same fingerprint")
         self._by_type: dict[str, dict[int, SchemaVersion]] = {}

@@ -24,16 +24,11 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from consumers.runtime.errors import Isolate
-from consumers.runtime.message import Delivery, Message, Outcome
+from consumers.runtime.message import Delivery, Message, Outcome, Step, Transactions
 from consumers.runtime.optimistic import Claims, OptimisticTransaction, claimable
 from consumers.runtime.registry import Registration
-
-if TYPE_CHECKING:
-    from consumers.runtime.middleware import Step
-    from consumers.runtime.processor import Transactions
 
 log = logging.getLogger("consumers.processor")
 

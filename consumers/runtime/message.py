@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -12,7 +13,7 @@ from typing import Any, Protocol
 import psycopg
 
 from consumers.events import Event
-from consumers.runtime.store import ProcessedEvents
+from consumers.runtime.store import Marks, ProcessedEvents
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Transaction(Protocol):
     """The database transaction of one batch. Effects and processed-event marks go into it."""
 
     @property
-    def processed(self) -> ProcessedEvents: ...
+    def processed(self) -> Marks: ...
 
     @property
     def connection(self) -> Any:
@@ -64,6 +65,21 @@ class Transaction(Protocol):
         an optimistic batch, where any failure must end the batch (see ``optimistic``)."""
 
 
+class BatchTransaction(Transaction, Protocol):
+    """The transaction a batch opens, as the applier sees it: the whole store, so that an
+    optimistic batch can claim every mark up front."""
+
+    @property
+    def processed(self) -> ProcessedEvents: ...
+
+
+class Transactions(Protocol):
+    def begin(self, *, optimistic: bool = False) -> AbstractContextManager[BatchTransaction]:
+        """A batch transaction: committed when the block ends, rolled back if it raises.
+        ``optimistic``: the driver may defer statements (pipelining); an error it reports
+        late, one that is neither ``Outage`` nor ``BatchConflict``, is raised as ``Isolate``."""
+
+
 class Outcome(enum.Enum):
     HANDLED = "handled"
     DUPLICATE = "duplicate"
@@ -77,7 +93,6 @@ class Delivery:
     group: str
     tx: Transaction
     event: Event | None = None
-    event_type: str | None = None
     attempts: int = 0
     notes: dict[str, Any] = field(default_factory=dict)
 

@@ -185,7 +185,7 @@ def decode(codec: AvroCodec, registration: Registration) -> Middleware:
                 _, record = codec.decode(m.value, reader)
             except ContractError as exc:
                 raise PoisonMessage(str(exc)) from exc
-            d.event_type, d.event = event_type, from_record(event_type, record)
+            d.event = from_record(event_type, record)
             header_id = m.header(h.EVENT_ID)
             if header_id is not None and header_id != str(d.event.event_id):
                 raise PoisonMessage(f"header id {header_id} but payload {d.event.event_id}")

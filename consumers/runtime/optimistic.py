@@ -49,7 +49,7 @@ def claimable(
 
 
 class Claims:
-    """``ProcessedEvents`` answered from one ``mark_many``: the first ``mark`` of a claimed
+    """``Marks`` answered from one ``mark_many`` of the store: the first ``mark`` of a claimed
     fresh id is True, any later one False; ids never claimed go to the store one by one."""
 
     def __init__(self, store: ProcessedEvents, claimed: set[uuid.UUID], fresh: set[uuid.UUID]):
@@ -70,10 +70,6 @@ class Claims:
             self.unused.remove(event_id)
             return True
         return False
-
-    def mark_many(self, group: str, marks: Sequence[tuple[uuid.UUID, str]]) -> set[uuid.UUID]:
-        """The protocol's second half, for completeness: the runtime claims from the store."""
-        return {event_id for event_id, where in marks if self.mark(group, event_id, where)}
 
     def mark_dead_lettered(self, group: str, event_id: uuid.UUID, where: str) -> bool:
         """Never reached: an optimistic batch does not dead-letter (it isolates first)."""

@@ -20,9 +20,8 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from kafka import ConsumerRebalanceListener, TopicPartition
 from kafka.errors import KafkaError
@@ -33,18 +32,11 @@ from consumers.runtime.applier import BatchApplier
 from consumers.runtime.condition import Condition
 from consumers.runtime.dead_letters import DeadLetterSink
 from consumers.runtime.errors import BatchConflict, Outage
-from consumers.runtime.message import Message, Outcome, Transaction
+from consumers.runtime.message import Message, Transactions
 from consumers.runtime.registry import Registration
 from contract import AvroCodec
 
 log = logging.getLogger("consumers.processor")
-
-
-class Transactions(Protocol):
-    def begin(self, *, optimistic: bool = False) -> AbstractContextManager[Transaction]:
-        """A batch transaction: committed when the block ends, rolled back if it raises.
-        ``optimistic``: the driver may defer statements (pipelining); an error it reports
-        late, one that is neither ``Outage`` nor ``BatchConflict``, is raised as ``Isolate``."""
 
 
 def build_chain(
@@ -348,7 +340,3 @@ class EventProcessor:
     def close(self) -> None:
         self.commit_pending()
         self._consumer.close(autocommit=False)
-
-
-def count(processor: EventProcessor, *outcomes: Outcome) -> int:
-    return sum(processor.stats[o.value] for o in outcomes)

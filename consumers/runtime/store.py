@@ -18,19 +18,25 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 
-class ProcessedEvents(Protocol):
+class Marks(Protocol):
+    """What the middleware marks a message with, in the batch's transaction."""
+
     def mark(self, group: str, event_id: uuid.UUID, where: str) -> bool:
         """Record that ``group`` processed ``event_id`` in the current transaction. True the
         first time; False if already recorded (committed before, or earlier in this
         transaction). Never raises for a duplicate."""
 
-    def mark_many(self, group: str, marks: Sequence[tuple[uuid.UUID, str]]) -> set[uuid.UUID]:
-        """``mark`` for a whole batch in one round trip: the ids recorded now for the first
-        time. An id listed twice is recorded once."""
-
     def mark_dead_lettered(self, group: str, event_id: uuid.UUID, where: str) -> bool:
         """Record that the message was dead-lettered, in the current transaction. True the
         first time; False if the id is already recorded (then it must not be sent again)."""
+
+
+class ProcessedEvents(Marks, Protocol):
+    """The store: ``Marks`` plus claiming a whole batch up front (an optimistic batch)."""
+
+    def mark_many(self, group: str, marks: Sequence[tuple[uuid.UUID, str]]) -> set[uuid.UUID]:
+        """``mark`` for a whole batch in one round trip: the ids recorded now for the first
+        time. An id listed twice is recorded once."""
 
 
 _HANDLED = "ON CONFLICT DO NOTHING"
