@@ -23,10 +23,10 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from bench.scratch import scratch_consumer_db
 from consumers.bootstrap import bootstrap
 from consumers.handlers import REGISTRY
-from consumers.runtime.dead_letters import dlq_topic
 from consumers.settings import ConsumerSettings
 from contract import AvroCodec, SchemaRepository
 from contract.errors import ContractError
+from contract.topics import dlq_topic
 from stack.settings import StackSettings
 
 log = logging.getLogger("bench")
@@ -115,7 +115,7 @@ def handler_rate(settings: ConsumerSettings, name: str, total: int) -> Rate:
     running.close()
     # Its dead letters (old poison on the topic) were counted; the topic goes with the group.
     group = bench_registration.name
-    forget_group(settings.kafka_bootstrap_servers, group, [dlq_topic(settings.dlq_prefix, group)])
+    forget_group(settings.kafka_bootstrap_servers, group, [dlq_topic(group, settings.dlq_prefix)])
     return Rate(name, sum(processor.stats[k] for k in done), seconds)
 
 

@@ -29,6 +29,7 @@ from chaos.crash import CRASH
 from chaos.faults import ORDER_TOPIC, POLITE
 from chaos.report import Injection, Report
 from chaos.verdict import judge
+from contract.topics import dlq_topic
 from ops.lag import group_lag
 from stack.layout import Layout
 from stack.parts import Part, app_parts, background_part
@@ -185,7 +186,7 @@ def _run(
     settings, layout = ctx.settings, ctx.layout
     dsn = settings.admin_dsn()
     bootstrap = settings.kafka_bootstrap_servers
-    dlq_before = {g: _end_offsets(bootstrap, f"dlq.{g}") for g in faults.GROUPS}
+    dlq_before = {g: _end_offsets(bootstrap, dlq_topic(g)) for g in faults.GROUPS}
     topic_before = _end_offsets(bootstrap, ORDER_TOPIC)
     log_start = layout.log_file("consumers").stat().st_size
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -239,7 +240,7 @@ def _run(
         dsn,
         orders_before,
         _messages_since(bootstrap, ORDER_TOPIC, topic_before),
-        {g: _messages_since(bootstrap, f"dlq.{g}", dlq_before[g]) for g in faults.GROUPS},
+        {g: _messages_since(bootstrap, dlq_topic(g), dlq_before[g]) for g in faults.GROUPS},
         ctx.poison,
     )
     report.duplicates_absorbed = _absorbed(layout.log_file("consumers"), log_start)

@@ -21,6 +21,7 @@ import psycopg
 
 from chaos.checks import DEAD_MARKED_OF, HANDLED_OF, RUN_ORDERS
 from chaos.faults import Position
+from contract import headers as h
 
 
 @dataclass
@@ -108,5 +109,9 @@ def judge(
 
 
 def _origin(m: Any) -> Position:
-    h = {k: (val or b"").decode() for k, val in m.headers or ()}
-    return (h.get("dlq.topic", ""), int(h.get("dlq.partition", -1)), int(h.get("dlq.offset", -1)))
+    got = {k: (val or b"").decode() for k, val in m.headers or ()}
+    return (
+        got.get(h.DLQ_TOPIC, ""),
+        int(got.get(h.DLQ_PARTITION, -1)),
+        int(got.get(h.DLQ_OFFSET, -1)),
+    )

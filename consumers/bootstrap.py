@@ -15,13 +15,14 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from consumers.runtime.condition import Condition
-from consumers.runtime.dead_letters import KafkaDeadLetterSink, dlq_topic
+from consumers.runtime.dead_letters import KafkaDeadLetterSink
 from consumers.runtime.message import Message, Middleware
 from consumers.runtime.postgres import PostgresTransactions
 from consumers.runtime.processor import EventProcessor, Rejoin, build_chain
 from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
 from contract import AvroCodec, SchemaRepository
+from contract.topics import dlq_topic
 
 
 def ensure_topic(bootstrap_servers: str, name: str, partitions: int = 1) -> None:
@@ -131,7 +132,7 @@ def bootstrap(
         lambda: ensure_topic(servers, settings.topic, settings.topic_partitions), "kafka"
     )
     until_reachable(
-        lambda: ensure_topic(servers, dlq_topic(settings.dlq_prefix, registration.name)), "kafka"
+        lambda: ensure_topic(servers, dlq_topic(registration.name, settings.dlq_prefix)), "kafka"
     )
     producer = until_reachable(
         lambda: KafkaProducer(

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contract.topics import DLQ_PREFIX
+
 
 class ConsumerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -20,7 +22,7 @@ class ConsumerSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic: str = "outbox.event.order"
     topic_partitions: int = 6  # as connectors/orders-outbox.json's topic.creation.default
-    dlq_prefix: str = "dlq."
+    dlq_prefix: str = DLQ_PREFIX
 
     max_poll_records: int = 500
     # The broker answers a fetch once it holds fetch_min_bytes or fetch_max_wait_ms passed:

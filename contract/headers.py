@@ -21,6 +21,16 @@ DLQ_FAILED_AT = "dlq.failed_at"
 # was left out, and the original value's size in bytes ("null" when it had none).
 DLQ_OMITTED = "dlq.omitted"
 DLQ_ORIGINAL_SIZE = "dlq.original_size"
+DLQ_HEADERS = (
+    DLQ_REASON,
+    DLQ_HANDLER,
+    DLQ_TOPIC,
+    DLQ_PARTITION,
+    DLQ_OFFSET,
+    DLQ_FAILED_AT,
+    DLQ_OMITTED,
+    DLQ_ORIGINAL_SIZE,
+)
 
 
 def decode_headers(raw: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:

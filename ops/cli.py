@@ -11,6 +11,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from contract.headers import DLQ_HEADERS
+from contract.topics import dlq_topic
 from ops.errors import Unreachable
 
 out = Console(highlight=False)
@@ -70,7 +72,7 @@ def cmd_inspect(args: argparse.Namespace, bootstrap: str) -> int:
                 f"[bold]{shown.topic}[{shown.partition}]@{shown.offset}[/] "
                 f"{shown.timestamp} key={shown.key}"
             )
-            plain = {k: v for k, v in shown.headers.items() if not k.startswith("dlq.")}
+            plain = {k: v for k, v in shown.headers.items() if k not in DLQ_HEADERS}
             out.print(f"  headers {json.dumps(plain)}")
             if shown.dead_letter:
                 d = shown.dead_letter
@@ -175,7 +177,7 @@ def cmd_replay(args: argparse.Namespace, bootstrap: str) -> int:
         _json({**stats, "finished": complete})
     else:
         out.print(
-            f"replayed dlq.{args.group}: handled {stats['handled']}, already handled "
+            f"replayed {dlq_topic(args.group)}: handled {stats['handled']}, already handled "
             f"{stats['duplicate']}, dead-lettered again {stats['dead_lettered']}, "
             f"not selected {stats['ignored']}"
         )

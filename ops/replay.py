@@ -16,10 +16,10 @@ from collections import Counter
 
 from consumers.bootstrap import bootstrap
 from consumers.handlers import REGISTRY
-from consumers.runtime.dead_letters import dlq_topic
 from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
 from contract import headers as h
+from contract.topics import dlq_topic
 from ops.kafka_io import admin, consumer, partitions
 
 
@@ -32,7 +32,7 @@ def replay(
     timeout: float = 60,
 ) -> Counter[str]:
     registration = registration or REGISTRY[group]
-    topic = dlq_topic(settings.dlq_prefix, group)
+    topic = dlq_topic(group, settings.dlq_prefix)
     kafka_group = f"{group}.replay" if ids is None else f"{group}.replay-{uuid.uuid4().hex[:8]}"
     with consumer(settings.kafka_bootstrap_servers) as c:
         parts = partitions(c, topic)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from kafka.admin import ConfigResource, ConfigResourceType
 
+from contract.topics import is_dlq
 from ops.kafka_io import admin, consumer, partitions
 
 
@@ -26,7 +27,7 @@ class TopicInfo:
 def kind_of(name: str) -> str:
     if name.startswith("outbox.event."):
         return "events"
-    if name.startswith("dlq."):
+    if is_dlq(name):
         return "dead letters"
     if name.startswith("connect-"):
         return "connect internal"

@@ -24,17 +24,8 @@ from consumers.runtime.causes import UNWRITABLE_RECORD, Cause, kafka_cause
 from consumers.runtime.errors import Outage
 from consumers.runtime.message import Delivery, Message
 from contract import headers as h
+from contract.topics import DLQ_PREFIX, dlq_topic
 
-DLQ_HEADERS = (
-    h.DLQ_REASON,
-    h.DLQ_HANDLER,
-    h.DLQ_TOPIC,
-    h.DLQ_PARTITION,
-    h.DLQ_OFFSET,
-    h.DLQ_FAILED_AT,
-    h.DLQ_OMITTED,
-    h.DLQ_ORIGINAL_SIZE,
-)
 # Headers of the original kept in a reduced dead letter: small, and what an operator looks for.
 KEPT_WHEN_REDUCED = (h.EVENT_ID, h.EVENT_TYPE, h.IDEMPOTENCY_KEY, h.TRACEPARENT)
 MAX_KEY_BYTES = 1024
@@ -50,10 +41,6 @@ class DeadLetterSink(Protocol):
         message it cannot store as it is, it stores reduced (see the module)."""
 
 
-def dlq_topic(prefix: str, group: str) -> str:
-    return f"{prefix}{group}"
-
-
 def position_id(message: Message) -> uuid.UUID:
     """A stable id for a message that has none we can trust (it did not decode): the same
     record redelivered gets the same id, and no real event can collide with it."""
@@ -64,7 +51,7 @@ def dead_letter_headers(delivery: Delivery, reason: str, now: datetime) -> list[
     """Original headers (minus an earlier dead-lettering's) plus where and why it failed."""
     m = delivery.message
     # kafka-python cannot produce a null header value; leaving it out reads the same.
-    kept = [(k, v) for k, v in m.headers if k not in DLQ_HEADERS and v is not None]
+    kept = [(k, v) for k, v in m.headers if k not in h.DLQ_HEADERS and v is not None]
     return kept + h.encode_headers(
         {
             h.DLQ_REASON: reason[:4000],
@@ -87,9 +74,9 @@ def reduced(
     omitted = "value" if key_ok else "key and value"
     full = dead_letter_headers(delivery, reason, now)
     headers = [
-        (k, v if k in DLQ_HEADERS else v[:MAX_KEPT_HEADER_BYTES])
+        (k, v if k in h.DLQ_HEADERS else v[:MAX_KEPT_HEADER_BYTES])
         for k, v in full
-        if k in KEPT_WHEN_REDUCED or k in DLQ_HEADERS
+        if k in KEPT_WHEN_REDUCED or k in h.DLQ_HEADERS
     ]
     headers += h.encode_headers(
         {
@@ -108,7 +95,7 @@ class KafkaDeadLetterSink:
     def __init__(
         self,
         producer: Any,
-        prefix: str,
+        prefix: str = DLQ_PREFIX,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         timeout: float = 5.0,
     ) -> None:
@@ -133,7 +120,7 @@ class KafkaDeadLetterSink:
     ) -> None:
         try:
             self._producer.send(
-                dlq_topic(self._prefix, delivery.group), key=key, value=value, headers=headers
+                dlq_topic(delivery.group, self._prefix), key=key, value=value, headers=headers
             ).get(timeout=self._timeout)
         except KafkaError as exc:
             if kafka_cause(exc) is Cause.INFRASTRUCTURE:
