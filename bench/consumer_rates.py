@@ -23,6 +23,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from bench.scratch import scratch_consumer_db
 from consumers.bootstrap import bootstrap
 from consumers.handlers import REGISTRY
+from consumers.runtime.message import Outcome
 from consumers.settings import ConsumerSettings
 from contract import AvroCodec, SchemaRepository
 from contract.errors import ContractError
@@ -101,11 +102,10 @@ def handler_rate(settings: ConsumerSettings, name: str, total: int) -> Rate:
     bench_registration = replace(registration, name=f"bench-{name}-{uuid.uuid4().hex[:6]}")
     running = bootstrap(settings, bench_registration)
     processor = running.processor
-    done = ("handled", "duplicate", "dead_lettered", "ignored")
     started: list[float] = []
 
     def until(p: object) -> bool:
-        n = sum(processor.stats[k] for k in done)
+        n = Outcome.settled(processor.stats)
         if n and not started:
             started.append(time.perf_counter())
         return n >= total
@@ -116,7 +116,7 @@ def handler_rate(settings: ConsumerSettings, name: str, total: int) -> Rate:
     # Its dead letters (old poison on the topic) were counted; the topic goes with the group.
     group = bench_registration.name
     forget_group(settings.kafka_bootstrap_servers, group, [dlq_topic(group, settings.dlq_prefix)])
-    return Rate(name, sum(processor.stats[k] for k in done), seconds)
+    return Rate(name, Outcome.settled(processor.stats), seconds)
 
 
 def measure(

@@ -69,6 +69,27 @@ def until_reachable(
         return made
 
 
+def _ensure_topics(settings: ConsumerSettings, name: str) -> None:
+    """The source topic too (Connect would create it on the first event, with as many
+    partitions), so a consumer started before any order does not poll a missing topic."""
+    servers = settings.kafka_bootstrap_servers
+    until_reachable(
+        lambda: ensure_topic(servers, settings.topic, settings.topic_partitions), "kafka"
+    )
+    until_reachable(lambda: ensure_topic(servers, dlq_topic(name, settings.dlq_prefix)), "kafka")
+
+
+def dead_letter_producer(settings: ConsumerSettings, name: str) -> KafkaProducer:
+    return KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        retries=5,
+        client_id=f"{name}-dlq",
+        # A send waits inside the batch's open transaction: never past the sink's timeout.
+        max_block_ms=int(settings.dlq_send_timeout_seconds * 1000),
+    )
+
+
 def client_id(group: str) -> str:
     """Unique per process: the watchdog looks for it among the group's members."""
     return f"{group}-{os.getpid()}"
@@ -125,26 +146,8 @@ def bootstrap(
     ``consumers.runtime.middleware`` for where it sits among the guarantees)."""
     codec = AvroCodec(schemas or SchemaRepository.load())
     group = kafka_group or registration.name
-    servers = settings.kafka_bootstrap_servers
-    # The source topic too (Connect would create it on the first event, with as many
-    # partitions), so a consumer started before any order does not poll a missing topic.
-    until_reachable(
-        lambda: ensure_topic(servers, settings.topic, settings.topic_partitions), "kafka"
-    )
-    until_reachable(
-        lambda: ensure_topic(servers, dlq_topic(registration.name, settings.dlq_prefix)), "kafka"
-    )
-    producer = until_reachable(
-        lambda: KafkaProducer(
-            bootstrap_servers=servers,
-            acks="all",
-            retries=5,
-            client_id=f"{registration.name}-dlq",
-            # A send waits inside the batch's open transaction: never past the sink's timeout.
-            max_block_ms=int(settings.dlq_send_timeout_seconds * 1000),
-        ),
-        "kafka",
-    )
+    _ensure_topics(settings, registration.name)
+    producer = until_reachable(lambda: dead_letter_producer(settings, registration.name), "kafka")
     transactions = PostgresTransactions(
         settings.conninfo(),
         int(settings.handler_timeout_seconds * 1000),

@@ -182,7 +182,9 @@ def cmd_replay(args: argparse.Namespace, bootstrap: str) -> int:
             f"not selected {stats['ignored']}"
         )
         if not complete:
-            done = sum(stats[k] for k in ("handled", "duplicate", "dead_lettered", "ignored"))
+            from consumers.runtime.message import Outcome
+
+            done = Outcome.settled(stats)
             out.print(
                 f"error: replay did not finish: {done} of {stats['todo']} dead letters got an "
                 "outcome before the deadline; run it again (nothing is lost: progress is kept)"

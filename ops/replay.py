@@ -16,6 +16,7 @@ from collections import Counter
 
 from consumers.bootstrap import bootstrap
 from consumers.handlers import REGISTRY
+from consumers.runtime.message import Outcome
 from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
 from contract import headers as h
@@ -56,7 +57,7 @@ def replay(
     processor = running.processor
     try:
         processor.run(
-            until=lambda p: time.monotonic() > deadline or sum(p.stats[k] for k in OUTCOMES) >= todo
+            until=lambda p: time.monotonic() > deadline or Outcome.settled(p.stats) >= todo
         )
     finally:
         running.close()
@@ -64,9 +65,9 @@ def replay(
     return stats
 
 
-OUTCOMES = ("handled", "duplicate", "dead_lettered", "ignored")
+OUTCOMES = tuple(o.value for o in Outcome)
 
 
 def finished(stats: Counter[str]) -> bool:
     """Every dead letter that was there when the replay started got an outcome."""
-    return sum(stats[k] for k in OUTCOMES) >= stats["todo"]
+    return Outcome.settled(stats) >= stats["todo"]

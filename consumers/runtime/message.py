@@ -4,7 +4,7 @@ the transaction the effect goes into."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -81,10 +81,17 @@ class Transactions(Protocol):
 
 
 class Outcome(enum.Enum):
+    """What happened to one message; the values are the processor's stats keys."""
+
     HANDLED = "handled"
     DUPLICATE = "duplicate"
     DEAD_LETTERED = "dead_lettered"
     IGNORED = "ignored"  # a known event type this handler does not subscribe to
+
+    @classmethod
+    def settled(cls, stats: Mapping[str, int]) -> int:
+        """How many messages got an outcome, from stats keyed by outcome values."""
+        return sum(stats.get(o.value, 0) for o in cls)
 
 
 @dataclass
