@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from consumers.events import Event, OrderCancelled, OrderPlaced
@@ -38,18 +39,31 @@ _MOVE_STOCK = (
 )
 
 
+# The batch form: lock the batch's reservations and every SKU it may touch once (in key order),
+# decide each event in order against the free stock in memory, then write new reservations,
+# releases and one net stock change per SKU. Hot SKUs are updated once per batch instead of
+# once per order, which also keeps their row versions from piling up inside the transaction.
+@dataclass
+class Reservation:
+    """A reservation row as the batch form keeps it in memory while deciding the batch."""
+
+    status: str
+    lines: list[Any]
+    reason: str | None = None
+
+
 def reserve_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
     """``reserve`` for each event of the batch, in order, in at most five statements."""
     conn = batch[0][1].connection
     ids = sorted({event.order_id for event, _ in batch})
-    # order_id -> [status, lines, reason]
-    known = {r[0]: [r[1], r[2], None] for r in conn.execute(_LOCK_RESERVATIONS, (ids,))}
-    skus = {li.sku for e, _ in batch if isinstance(e, OrderPlaced) for li in e.lines}
-    skus |= {
-        line[0] for status, lines, _ in known.values() if status == "reserved" for line in lines
+    known = {
+        order_id: Reservation(status, lines)
+        for order_id, status, lines in conn.execute(_LOCK_RESERVATIONS, (ids,))
     }
+    skus = {li.sku for e, _ in batch if isinstance(e, OrderPlaced) for li in e.lines}
+    skus |= {sku for r in known.values() if r.status == "reserved" for sku, _ in r.lines}
     free = dict(conn.execute(_LOCK_STOCK, (sorted(skus),)).fetchall())
-    new: dict[uuid.UUID, list[Any]] = {}
+    new: dict[uuid.UUID, Reservation] = {}
     released: list[uuid.UUID] = []
     delta: dict[str, int] = {}
 
@@ -63,25 +77,36 @@ def reserve_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
         match event:
             case OrderPlaced() if row is None:
                 wanted = sorted((li.sku, li.quantity) for li in event.lines)
-                short = [
-                    f"{sku}: want {qty}, have {free.get(sku, 0)}"
-                    for sku, qty in wanted
-                    if free.get(sku, 0) < qty
-                ]
+                short = _shortages(wanted, free)
                 if short:
-                    new[event.order_id] = ["rejected", wanted, "; ".join(short)]
+                    new[event.order_id] = Reservation("rejected", wanted, short)
                 else:
                     move(wanted, +1)
-                    new[event.order_id] = ["reserved", wanted, None]
+                    new[event.order_id] = Reservation("reserved", wanted)
             case OrderCancelled() if row is None:
-                new[event.order_id] = ["cancelled_first", [], None]
-            case OrderCancelled() if row is not None and row[0] == "reserved":
-                move(sorted(row[1]), -1)
-                row[0] = "released"
+                new[event.order_id] = Reservation("cancelled_first", [])
+            case OrderCancelled() if row is not None and row.status == "reserved":
+                move(sorted(row.lines), -1)
+                row.status = "released"
                 if event.order_id not in new:
                     released.append(event.order_id)
+    _write(conn, new, released, delta)
+
+
+def _shortages(wanted: list[tuple[str, int]], free: dict[str, int]) -> str | None:
+    short = [
+        f"{sku}: want {qty}, have {free.get(sku, 0)}"
+        for sku, qty in wanted
+        if free.get(sku, 0) < qty
+    ]
+    return "; ".join(short) or None
+
+
+def _write(
+    conn: Any, new: dict[uuid.UUID, Reservation], released: list[uuid.UUID], delta: dict[str, int]
+) -> None:
     if new:
-        rows = [(oid, st, json.dumps(lines), why) for oid, (st, lines, why) in new.items()]
+        rows = [(oid, r.status, json.dumps(r.lines), r.reason) for oid, r in new.items()]
         conn.execute(_INSERT_RESERVATIONS, [list(c) for c in zip(*rows, strict=True)])
     if released:
         conn.execute(_RELEASE, (released,))
@@ -92,74 +117,65 @@ def reserve_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
 
 @handler("inventory", batch=reserve_all)
 def reserve(event: Event, ctx: HandlerContext) -> None:
-    conn = ctx.connection
     match event:
         case OrderPlaced():
-            wanted = sorted((li.sku, li.quantity) for li in event.lines)
-            # Both queries are sent before either is read: one round trip when the batch is
-            # pipelined. Locking the stock rows of an order cancelled first costs nothing more
-            # than holding them to the end of the batch.
-            existing = conn.execute(
-                "SELECT status FROM consumers.reservations WHERE order_id = %s FOR UPDATE",
-                (event.order_id,),
-            )
-            stock_rows = conn.execute(
-                "SELECT sku, on_hand - reserved FROM consumers.stock WHERE sku = ANY(%s) "
-                "ORDER BY sku FOR UPDATE",
-                ([sku for sku, _ in wanted],),
-            )
-            if existing.fetchone() is not None:
-                return  # cancelled before it arrived: reserve nothing
-            stock = dict(stock_rows.fetchall())
-            short = [
-                f"{sku}: want {qty}, have {stock.get(sku, 0)}"
-                for sku, qty in wanted
-                if stock.get(sku, 0) < qty
-            ]
-            if short:
-                conn.execute(
-                    "INSERT INTO consumers.reservations (order_id, status, lines, reason)"
-                    " VALUES (%s, 'rejected', %s, %s)",
-                    (event.order_id, json.dumps(wanted), "; ".join(short)),
-                )
-                return
-            with conn.cursor() as c:
-                c.executemany(
-                    "UPDATE consumers.stock SET reserved = reserved + %s WHERE sku = %s",
-                    [(qty, sku) for sku, qty in wanted],
-                )
-            conn.execute(
-                "INSERT INTO consumers.reservations (order_id, status, lines) "
-                "VALUES (%s, 'reserved', %s)",
-                (event.order_id, json.dumps(wanted)),
-            )
+            _reserve(event, ctx.connection)
         case OrderCancelled():
-            row = conn.execute(
-                "SELECT status, lines FROM consumers.reservations WHERE order_id = %s FOR UPDATE",
-                (event.order_id,),
-            ).fetchone()
-            if row is None:
-                conn.execute(
-                    "INSERT INTO consumers.reservations (order_id, status) "
-                    "VALUES (%s, 'cancelled_first')",
-                    (event.order_id,),
-                )
-                return
-            status, lines = row
-            if status == "reserved":
-                with conn.cursor() as c:
-                    c.executemany(
-                        "UPDATE consumers.stock SET reserved = reserved - %s WHERE sku = %s",
-                        [(qty, sku) for sku, qty in sorted(lines)],
-                    )
-                conn.execute(
-                    "UPDATE consumers.reservations SET status = 'released', "
-                    "updated_at = now() WHERE order_id = %s",
-                    (event.order_id,),
-                )
+            _release(event, ctx.connection)
 
 
-# The batch form: lock the batch's reservations and every SKU it may touch once (in key order),
-# decide each event in order against the free stock in memory, then write new reservations,
-# releases and one net stock change per SKU. Hot SKUs are updated once per batch instead of
-# once per order, which also keeps their row versions from piling up inside the transaction.
+def _reserve(event: OrderPlaced, conn: Any) -> None:
+    wanted = sorted((li.sku, li.quantity) for li in event.lines)
+    # Both queries are sent before either is read: one round trip when the batch is
+    # pipelined. Locking the stock rows of an order cancelled first costs nothing more than
+    # holding them to the end of the batch.
+    existing = conn.execute(
+        "SELECT status FROM consumers.reservations WHERE order_id = %s FOR UPDATE",
+        (event.order_id,),
+    )
+    stock_rows = conn.execute(_LOCK_STOCK, ([sku for sku, _ in wanted],))
+    if existing.fetchone() is not None:
+        return  # cancelled before it arrived: reserve nothing
+    short = _shortages(wanted, dict(stock_rows.fetchall()))
+    if short:
+        conn.execute(
+            "INSERT INTO consumers.reservations (order_id, status, lines, reason)"
+            " VALUES (%s, 'rejected', %s, %s)",
+            (event.order_id, json.dumps(wanted), short),
+        )
+        return
+    with conn.cursor() as c:
+        c.executemany(
+            "UPDATE consumers.stock SET reserved = reserved + %s WHERE sku = %s",
+            [(qty, sku) for sku, qty in wanted],
+        )
+    conn.execute(
+        "INSERT INTO consumers.reservations (order_id, status, lines) VALUES (%s, 'reserved', %s)",
+        (event.order_id, json.dumps(wanted)),
+    )
+
+
+def _release(event: OrderCancelled, conn: Any) -> None:
+    row = conn.execute(
+        "SELECT status, lines FROM consumers.reservations WHERE order_id = %s FOR UPDATE",
+        (event.order_id,),
+    ).fetchone()
+    if row is None:
+        conn.execute(
+            "INSERT INTO consumers.reservations (order_id, status) VALUES (%s, 'cancelled_first')",
+            (event.order_id,),
+        )
+        return
+    status, lines = row
+    if status != "reserved":
+        return
+    with conn.cursor() as c:
+        c.executemany(
+            "UPDATE consumers.stock SET reserved = reserved - %s WHERE sku = %s",
+            [(qty, sku) for sku, qty in sorted(lines)],
+        )
+    conn.execute(
+        "UPDATE consumers.reservations SET status = 'released', updated_at = now() "
+        "WHERE order_id = %s",
+        (event.order_id,),
+    )

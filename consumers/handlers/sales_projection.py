@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -64,19 +65,28 @@ _ADD_MANY = """
 """
 
 
+@dataclass
+class SalesOrder:
+    """A ``sales_orders`` row as the batch form keeps it in memory while deciding the batch."""
+
+    day: Any
+    currency: str | None
+    status: str
+    lines: list[Any]
+
+
 def project_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
     """``project`` for each event of the batch, in order, in four statements."""
     conn = batch[0][1].connection
     ids = sorted({event.order_id for event, _ in batch})
-    # order_id -> [day, currency, status, lines], as stored
-    known = {r[0]: list(r[1:]) for r in conn.execute(_LOCK, (ids,)).fetchall()}
-    new: dict[uuid.UUID, list[Any]] = {}
+    known = {r[0]: SalesOrder(*r[1:]) for r in conn.execute(_LOCK, (ids,)).fetchall()}
+    new: dict[uuid.UUID, SalesOrder] = {}
     reversed_ids: list[uuid.UUID] = []
     deltas: dict[tuple[Any, str, str], list[int]] = {}
 
-    def add(day: Any, currency: str, lines: list[Any], sign: int) -> None:
-        for sku, qty, price in lines:
-            d = deltas.setdefault((day, sku, currency), [0, 0])
+    def add(order: SalesOrder, sign: int) -> None:
+        for sku, qty, price in order.lines:
+            d = deltas.setdefault((order.day, sku, str(order.currency)), [0, 0])
             d[0] += sign * qty
             d[1] += sign * qty * price
 
@@ -85,17 +95,18 @@ def project_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
         match event:
             case OrderPlaced() if row is None:
                 lines = [[li.sku, li.quantity, _cents(li.unit_price)] for li in event.lines]
-                new[event.order_id] = [event.placed_at.date(), event.currency, "counted", lines]
-                add(event.placed_at.date(), event.currency, lines, +1)
+                placed = SalesOrder(event.placed_at.date(), event.currency, "counted", lines)
+                new[event.order_id] = placed
+                add(placed, +1)
             case OrderCancelled() if row is None:
-                new[event.order_id] = [None, None, "cancelled_first", []]
-            case OrderCancelled() if row is not None and row[2] == "counted":
-                add(row[0], row[1], row[3], -1)
-                row[2] = "reversed"
+                new[event.order_id] = SalesOrder(None, None, "cancelled_first", [])
+            case OrderCancelled() if row is not None and row.status == "counted":
+                add(row, -1)
+                row.status = "reversed"
                 if event.order_id not in new:
                     reversed_ids.append(event.order_id)
     if new:
-        rows = [(oid, day, cur, st, json.dumps(li)) for oid, (day, cur, st, li) in new.items()]
+        rows = [(oid, o.day, o.currency, o.status, json.dumps(o.lines)) for oid, o in new.items()]
         conn.execute(_INSERT_ORDERS, [list(c) for c in zip(*rows, strict=True)])
     if reversed_ids:
         conn.execute(_REVERSE, (reversed_ids,))
