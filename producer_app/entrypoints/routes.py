@@ -1,0 +1,98 @@
+"""The orders routes: each turns a request into a service command and the service's reply
+into a response; no rule of the domain is decided here."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from producer_app.bootstrap import Producer
+from producer_app.domain.model import OrderLine
+from producer_app.entrypoints.models import CancelIn, IdempotencyKey, OrderIn, TraceParent
+from producer_app.service_layer import services
+from producer_app.service_layer.idempotency import IdempotencyRequest, Reply
+from producer_app.service_layer.messages import TRACEPARENT, MessageContext, new_traceparent
+
+
+def _context(key: str | None, traceparent: str | None) -> MessageContext:
+    valid = traceparent is not None and TRACEPARENT.match(traceparent)
+    return MessageContext(key, traceparent if valid else new_traceparent())
+
+
+def _reply(reply: Reply, context: MessageContext) -> JSONResponse:
+    headers = {"traceparent": context.traceparent or ""}
+    if reply.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(reply.body, status_code=reply.status, headers=headers)
+
+
+def orders_router(producer: Producer) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/orders", status_code=201, summary="Place an order")
+    async def place(
+        body: OrderIn, idempotency_key: IdempotencyKey = None, traceparent: TraceParent = None
+    ) -> JSONResponse:
+        context = _context(idempotency_key, traceparent)
+        payload = body.model_dump()
+        cmd = services.PlaceOrder(
+            customer_id=body.customer_id,
+            currency=body.currency,
+            sales_channel=body.sales_channel,
+            lines=tuple(OrderLine(li.sku, li.quantity, li.unit_price_cents) for li in body.lines),
+            idempotency=IdempotencyRequest.of(idempotency_key, "place", payload)
+            if idempotency_key
+            else None,
+        )
+        reply = await run_in_threadpool(
+            services.place_order, cmd, producer.uow(context), producer.clock
+        )
+        return _reply(reply, context)
+
+    @router.get("/orders/{order_id}", summary="Read an order")
+    async def read(order_id: uuid.UUID) -> dict[str, Any]:
+        return await run_in_threadpool(services.get_order, order_id, producer.uow(MessageContext()))
+
+    @router.post("/orders/{order_id}/cancel", summary="Cancel a placed order")
+    async def cancel(
+        order_id: uuid.UUID,
+        body: CancelIn,
+        idempotency_key: IdempotencyKey = None,
+        traceparent: TraceParent = None,
+    ) -> JSONResponse:
+        context = _context(idempotency_key, traceparent)
+        cmd = services.CancelOrder(
+            order_id=order_id,
+            reason=body.reason,
+            idempotency=IdempotencyRequest.of(
+                idempotency_key, f"cancel:{order_id}", body.model_dump()
+            )
+            if idempotency_key
+            else None,
+        )
+        reply = await run_in_threadpool(
+            services.cancel_order, cmd, producer.uow(context), producer.clock
+        )
+        return _reply(reply, context)
+
+    @router.get("/health", summary="Liveness and database reachability")
+    async def health() -> JSONResponse:
+        def ping() -> None:
+            with producer.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        try:
+            await run_in_threadpool(ping)
+        except OperationalError as exc:
+            return JSONResponse(
+                {"status": "unhealthy", "database": str(exc.orig)[:200]}, status_code=503
+            )
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    return router
