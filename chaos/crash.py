@@ -11,8 +11,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kafka import KafkaConsumer, TopicPartition
-
 from chaos import network, records
 from chaos.disk import small_tablespace
 from chaos.faults import ORDER_TOPIC, Context, recovered, until_consumed, wait_until
@@ -141,41 +139,11 @@ def odd_records(ctx: Context) -> float:
     """A null record, a tombstone and an oversized record on the event topic."""
     started = time.monotonic()
     bootstrap = ctx.settings.kafka_bootstrap_servers
-    before = _ends(bootstrap)
+    before = records.ends(bootstrap, ORDER_TOPIC)
     records.null_record(ctx.layout, bootstrap, ORDER_TOPIC)
     records.tombstone_and_oversized(bootstrap, ORDER_TOPIC, b"chaos-odd", partition=0)
-    ctx.injected(*_odd_since(bootstrap, before))
+    ctx.injected(*records.odd_since(bootstrap, before))
     return recovered(ctx, started)
-
-
-def _ends(bootstrap: str) -> dict[TopicPartition, int]:
-    c = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        parts = [TopicPartition(ORDER_TOPIC, p) for p in c.partitions_for_topic(ORDER_TOPIC) or ()]
-        return dict(c.end_offsets(parts))
-    finally:
-        c.close()
-
-
-def _odd_since(bootstrap: str, before: dict[TopicPartition, int]) -> list[tuple[str, int, int]]:
-    """Positions of the records written since ``before`` that are not outbox events (no id
-    header): the odd ones this fault wrote, wherever the partitioner put them."""
-    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        end = c.end_offsets(list(before))
-        c.assign(list(before))
-        for tp, offset in before.items():
-            c.seek(tp, offset)
-        found = []
-        deadline = time.monotonic() + 60
-        while any(c.position(tp) < end[tp] for tp in before) and time.monotonic() < deadline:
-            for tp, batch in c.poll(timeout_ms=500, max_records=100).items():
-                for m in batch:
-                    if m.offset < end[tp] and not any(k == "id" for k, _ in m.headers or ()):
-                        found.append((tp.topic, tp.partition, m.offset))
-        return found
-    finally:
-        c.close()
 
 
 def overrun(ctx: Context) -> float:

@@ -6,8 +6,9 @@ dead-letter headers are added."""
 from __future__ import annotations
 
 import subprocess
+import time
 
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
 from contract.codec import MARKER
@@ -60,3 +61,33 @@ def tombstone_and_oversized(bootstrap: str, topic: str, key: bytes, partition: i
     finally:
         producer.close()
     return len(big)
+
+
+def ends(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    c = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        parts = [TopicPartition(topic, p) for p in c.partitions_for_topic(topic) or ()]
+        return dict(c.end_offsets(parts))
+    finally:
+        c.close()
+
+
+def odd_since(bootstrap: str, before: dict[TopicPartition, int]) -> list[tuple[str, int, int]]:
+    """Positions of the records written since ``before`` that are not outbox events (no id
+    header): the odd ones this fault wrote, wherever the partitioner put them."""
+    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        end = c.end_offsets(list(before))
+        c.assign(list(before))
+        for tp, offset in before.items():
+            c.seek(tp, offset)
+        found = []
+        deadline = time.monotonic() + 60
+        while any(c.position(tp) < end[tp] for tp in before) and time.monotonic() < deadline:
+            for tp, batch in c.poll(timeout_ms=500, max_records=100).items():
+                for m in batch:
+                    if m.offset < end[tp] and not any(k == "id" for k, _ in m.headers or ()):
+                        found.append((tp.topic, tp.partition, m.offset))
+        return found
+    finally:
+        c.close()

@@ -10,21 +10,20 @@ clients' log and the poison the run injected.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from kafka import KafkaConsumer, TopicPartition
 
-from chaos import faults, network, workload
-from chaos.checks import EVENTS, PROCESSED, VIOLATIONS
+from chaos import faults, network, observe, workload
+from chaos.checks import VIOLATIONS
 from chaos.crash import CRASH
 from chaos.faults import ORDER_TOPIC, POLITE
 from chaos.report import Injection, Report
@@ -36,85 +35,6 @@ from stack.parts import Part, app_parts, background_part
 from stack.settings import StackSettings
 
 FAULTS = {**POLITE, **CRASH}
-
-
-def _end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    c = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
-        return {tp.partition: off for tp, off in c.end_offsets(parts).items()}
-    finally:
-        c.close()
-
-
-def _messages_since(bootstrap: str, topic: str, since: dict[int, int]) -> list[Any]:
-    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    parts = [TopicPartition(topic, p) for p in since]
-    end = c.end_offsets(parts)
-    c.assign(parts)
-    for tp in parts:
-        c.seek(tp, since[tp.partition])
-    out: list[Any] = []
-    deadline = time.monotonic() + 60
-    while any(c.position(tp) < end[tp] for tp in parts) and time.monotonic() < deadline:
-        for records in c.poll(timeout_ms=500).values():
-            out += records
-    c.close()
-    return out
-
-
-def _scalar(dsn: str, query: str, *params: Any) -> int:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute(query, params).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
-
-
-def _absorbed(log: Path, since: int) -> int:
-    """Sum of each consumer process's last logged duplicate count since the run started."""
-    last: dict[tuple[int, str], int] = {}
-    with open(log, "rb") as fh:
-        fh.seek(since)
-        for line in fh:
-            if b'"msg": "stats"' not in line:
-                continue
-            row = json.loads(line)
-            last[(row.get("pid", 0), row.get("group", ""))] = int(row.get("duplicate", 0))
-    return sum(last.values())
-
-
-def settle(ctx: faults.Context, dsn: str, lsn: str, timeout: float = 300) -> None:
-    """Wait until every group has processed every committed event and no group lags."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        expected = _scalar(dsn, EVENTS)
-        if all(_scalar(dsn, PROCESSED, g) >= expected for g in faults.GROUPS):
-            lag = sum(r.lag for r in group_lag(ctx.settings.kafka_bootstrap_servers, faults.GROUPS))
-            if lag == 0 and _slot_behind(dsn, lsn) == 0:
-                return
-        time.sleep(1)
-    raise TimeoutError("the pipeline did not settle")
-
-
-def _wal_head(dsn: str) -> str:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
-    assert row is not None
-    return str(row[0])
-
-
-def _slot_behind(dsn: str, lsn: str) -> int:
-    """Bytes of WAL up to ``lsn`` (the head when the clients finished) that the slot has not
-    confirmed yet; 0 once it has. Measured against a fixed point: idle WAL written later
-    (autovacuum after a load, checkpoints) is confirmed only at Debezium's next heartbeat."""
-    return max(
-        0,
-        _scalar(
-            dsn,
-            "SELECT pg_wal_lsn_diff(%s::pg_lsn, confirmed_flush_lsn) "
-            "FROM pg_replication_slots WHERE slot_name = 'outbox_slot'",
-            lsn,
-        ),
-    )
 
 
 def _consumers_part(ctx_layout: Layout, settings: StackSettings) -> Part:
@@ -172,6 +92,28 @@ def run(
         network.remove()
 
 
+@dataclass(frozen=True)
+class Before:
+    """Where everything stood when the run began: what the checker compares against."""
+
+    orders: list[Any]
+    topic: dict[int, int]
+    dead_letters: dict[str, dict[int, int]]
+    log_offset: int
+
+    @classmethod
+    def take(cls, ctx: faults.Context) -> Before:
+        bootstrap = ctx.settings.kafka_bootstrap_servers
+        with psycopg.connect(ctx.settings.admin_dsn(), autocommit=True) as conn:
+            orders = [r[0] for r in conn.execute("SELECT id FROM orders.orders")]
+        return cls(
+            orders,
+            observe.end_offsets(bootstrap, ORDER_TOPIC),
+            {g: observe.end_offsets(bootstrap, dlq_topic(g)) for g in faults.GROUPS},
+            ctx.layout.log_file("consumers").stat().st_size,
+        )
+
+
 def _run(
     ctx: faults.Context,
     rng: random.Random,
@@ -183,16 +125,9 @@ def _run(
     cancel_ratio: float,
     spread: float,
 ) -> Report:
-    settings, layout = ctx.settings, ctx.layout
-    dsn = settings.admin_dsn()
-    bootstrap = settings.kafka_bootstrap_servers
-    dlq_before = {g: _end_offsets(bootstrap, dlq_topic(g)) for g in faults.GROUPS}
-    topic_before = _end_offsets(bootstrap, ORDER_TOPIC)
-    log_start = layout.log_file("consumers").stat().st_size
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        orders_before = [r[0] for r in conn.execute("SELECT id FROM orders.orders")]
+    before = Before.take(ctx)
     report, started = Report(requested=list(fault_names)), time.monotonic()
-    api = f"http://127.0.0.1:{settings.api_port}"
+    api = f"http://127.0.0.1:{ctx.settings.api_port}"
     client, run_id = workload.WorkloadLog(), uuid.uuid4().hex[:8]
     ctx.nudge = workload.nudger(api, client, run_id, seed)
     worker = threading.Thread(
@@ -221,30 +156,41 @@ def _run(
             injection.error = repr(exc)
         report.injections.append(injection)
     worker.join()
-    end_lsn = _wal_head(dsn)
-    settle(ctx, dsn, end_lsn)
+    end_lsn = observe.wal_head(ctx.settings.admin_dsn())
+    observe.settle(ctx, ctx.settings.admin_dsn(), end_lsn)
+    _judge(ctx, report, before, client, end_lsn)
+    report.seconds = time.monotonic() - started
+    return report
 
+
+def _judge(
+    ctx: faults.Context, report: Report, before: Before, client: workload.WorkloadLog, lsn: str
+) -> None:
+    dsn, bootstrap = ctx.settings.admin_dsn(), ctx.settings.kafka_bootstrap_servers
     report.client_orders, report.client_retries = len(client.placed), client.retries
     report.client_gave_up = client.gave_up
-    report.orders = _scalar(dsn, "SELECT count(*) FROM orders.orders")
-    report.new_orders = report.orders - len(orders_before)
-    report.violations = {name: _scalar(dsn, q) for name, q in VIOLATIONS.items()}
+    report.orders = observe.scalar(dsn, "SELECT count(*) FROM orders.orders")
+    report.new_orders = report.orders - len(before.orders)
+    report.violations = {name: observe.scalar(dsn, q) for name, q in VIOLATIONS.items()}
     # Every order a client was told about exists, once per key.
     known = list(client.placed.values())
-    report.orders_told_but_missing = len(set(known)) - _scalar(
+    report.orders_told_but_missing = len(set(known)) - observe.scalar(
         dsn, "SELECT count(*) FROM orders.orders WHERE id = ANY(%s::uuid[])", known
     )
     report.keys_with_two_orders = len(known) - len(set(known))
     report.poison_injected = len(ctx.poison)
     report.verdict = judge(
         dsn,
-        orders_before,
-        _messages_since(bootstrap, ORDER_TOPIC, topic_before),
-        {g: _messages_since(bootstrap, dlq_topic(g), dlq_before[g]) for g in faults.GROUPS},
+        before.orders,
+        observe.messages_since(bootstrap, ORDER_TOPIC, before.topic),
+        {
+            g: observe.messages_since(bootstrap, dlq_topic(g), before.dead_letters[g])
+            for g in faults.GROUPS
+        },
         ctx.poison,
     )
-    report.duplicates_absorbed = _absorbed(layout.log_file("consumers"), log_start)
+    report.duplicates_absorbed = observe.absorbed(
+        ctx.layout.log_file("consumers"), before.log_offset
+    )
     report.final_lag = sum(r.lag for r in group_lag(bootstrap, faults.GROUPS))
-    report.slot_behind_bytes = _slot_behind(dsn, end_lsn)
-    report.seconds = time.monotonic() - started
-    return report
+    report.slot_behind_bytes = observe.slot_behind(dsn, lsn)
