@@ -5,17 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+from sqlalchemy.engine import URL
 
+from contract.database import PostgresSettings
 from contract.topics import DLQ_PREFIX
 
 
-class ConsumerSettings(BaseSettings):
+class ConsumerSettings(PostgresSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    postgres_host: str = "127.0.0.1"
-    postgres_port: int = 5432
-    postgres_db: str = "shop"
     consumer_db_user: str = "consumer"
     consumer_db_password: SecretStr
 
@@ -89,8 +88,7 @@ class ConsumerSettings(BaseSettings):
         return self
 
     def conninfo(self) -> str:
-        return (
-            f"host={self.postgres_host} port={self.postgres_port} dbname={self.postgres_db} "
-            f"user={self.consumer_db_user} "
-            f"password={self.consumer_db_password.get_secret_value()}"
-        )
+        return self.conninfo_for(self.consumer_db_user, self.consumer_db_password)
+
+    def database_url(self) -> URL:
+        return self.url_for(self.consumer_db_user, self.consumer_db_password)

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
+from contract.database import PostgresSettings
 
-class ProducerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    postgres_host: str = "127.0.0.1"
-    postgres_port: int = 5432
-    postgres_db: str = "shop"
+class ProducerSettings(PostgresSettings):
     app_db_user: str = "app"
     app_db_password: SecretStr
 
@@ -24,17 +20,7 @@ class ProducerSettings(BaseSettings):
 
     def conninfo(self) -> str:
         """libpq conninfo of the app role (plain psycopg, without SQLAlchemy)."""
-        return (
-            f"host={self.postgres_host} port={self.postgres_port} dbname={self.postgres_db} "
-            f"user={self.app_db_user} password={self.app_db_password.get_secret_value()}"
-        )
+        return self.conninfo_for(self.app_db_user, self.app_db_password)
 
     def database_url(self) -> URL:
-        return URL.create(
-            "postgresql+psycopg",
-            username=self.app_db_user,
-            password=self.app_db_password.get_secret_value(),
-            host=self.postgres_host,
-            port=self.postgres_port,
-            database=self.postgres_db,
-        )
+        return self.url_for(self.app_db_user, self.app_db_password)

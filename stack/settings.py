@@ -8,17 +8,13 @@ git-ignored ``.env`` with random ones (see ``stack.secrets``) and never commits 
 from __future__ import annotations
 
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contract.database import PostgresSettings
 
 
-class StackSettings(BaseSettings):
+class StackSettings(PostgresSettings):
     """Where each part listens and which credentials the bootstrap hands out."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-
-    postgres_host: str = "127.0.0.1"
-    postgres_port: int = 5432
-    postgres_db: str = "shop"
     postgres_user: str = "postgres"
     postgres_password: SecretStr
 
@@ -47,8 +43,4 @@ class StackSettings(BaseSettings):
 
     def admin_dsn(self, dbname: str | None = None) -> str:
         """libpq conninfo for the superuser; only the bootstrap and tests use it."""
-        return (
-            f"host={self.postgres_host} port={self.postgres_port} "
-            f"dbname={dbname or self.postgres_db} user={self.postgres_user} "
-            f"password={self.postgres_password.get_secret_value()}"
-        )
+        return self.conninfo_for(self.postgres_user, self.postgres_password, dbname)
