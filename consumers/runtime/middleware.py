@@ -10,7 +10,8 @@ outermost first (``build_chain``); each line says why it sits where it does:
                        in processed_events so a redelivery is a duplicate, and lets the group
                        move on. ``Outage``/``BatchConflict``/``Isolate`` pass
                        through: an outage is waited out, never dead-lettered. In an optimistic
-                       batch (``tx.isolated`` false) it raises ``Isolate`` instead of sending.
+                       batch the transaction refuses the mark (``Isolate``) before anything
+                       is sent: the applier, not this step, owns that decision.
 3. ``decode``        - bytes -> event with the shared codec, resolved to this deployable's
                        reader schema; bad bytes are ``PoisonMessage`` (never retried).
 4. ``retry``         - exponential backoff with full jitter, for handler failures only.
@@ -143,13 +144,10 @@ def dead_letter(sink: DeadLetterSink) -> Middleware:
                 mark = d.event.event_id if d.event is not None else position_id(d.message)
             except Exception as exc:  # last resort: no record of any shape may stop the group
                 reason, mark = f"poison: unexpected {exc!r}", position_id(d.message)
-            if not d.tx.isolated:
-                # An optimistic batch never dead-letters: its rerun, with a savepoint per
-                # message, decides again (and sends once).
-                raise Isolate(reason)
             with d.tx.savepoint():
                 # The mark commits with the batch whose offsets move past the message: a
-                # redelivery finds it and sends nothing twice.
+                # redelivery finds it and sends nothing twice. (An optimistic batch refuses
+                # the mark with ``Isolate``: its isolated rerun decides again, and sends once.)
                 if not d.tx.processed.mark_dead_lettered(d.group, mark, d.message.where):
                     return Outcome.DUPLICATE
                 log.warning("dead-lettered: %s", reason)

@@ -72,8 +72,9 @@ class Claims:
         return False
 
     def mark_dead_lettered(self, group: str, event_id: uuid.UUID, where: str) -> bool:
-        """Never reached: an optimistic batch does not dead-letter (it isolates first)."""
-        raise Isolate("dead letters are written on the isolated path")
+        """An optimistic batch never dead-letters: the message's failure ends the batch, and
+        its isolated rerun, with a savepoint per message, decides again (and sends once)."""
+        raise Isolate(f"{where} is to be dead-lettered: rerun it isolated")
 
 
 class OptimisticTransaction:
