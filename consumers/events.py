@@ -73,3 +73,17 @@ def from_record(event_type: str, record: dict[str, Any]) -> Event:
             cancelled_at=record["cancelled_at"],
         )
     raise KeyError(event_type)
+
+
+def to_record(event: Event) -> tuple[str, dict[str, Any]]:
+    """event -> (event type, Avro record for its reader schema): ``from_record`` inverted, for
+    the test kit (``consumers.testkit``) that feeds events to a handler without Kafka."""
+    if isinstance(event, OrderPlaced):
+        lines = [
+            {"sku": li.sku, "quantity": li.quantity, "unit_price": li.unit_price}
+            for li in event.lines
+        ]
+        fields = {k: getattr(event, k) for k in OrderPlaced.__dataclass_fields__ if k != "lines"}
+        return "OrderPlaced", {**fields, "lines": lines}
+    fields = {k: getattr(event, k) for k in OrderCancelled.__dataclass_fields__}
+    return "OrderCancelled", fields

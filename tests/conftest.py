@@ -17,6 +17,8 @@ from stack.health import connect_probe, kafka_probe, postgres_probe
 from stack.settings import StackSettings
 
 ROOT = Path(__file__).resolve().parent.parent
+# The handler test kit's fixtures (handler_harness), as a user's conftest would load them.
+pytest_plugins = ["consumers.pytest_plugin"]
 
 
 @pytest.fixture(scope="session")
