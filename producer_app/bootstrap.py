@@ -15,8 +15,9 @@ from sqlmodel import Session, create_engine
 
 from contract import AvroCodec, SchemaRepository
 from producer_app.adapters.avro_events import EventSerializer
+from producer_app.adapters.unit_of_work import SqlUnitOfWork
 from producer_app.service_layer.messages import MessageContext
-from producer_app.service_layer.unit_of_work import SqlUnitOfWork, UnitOfWork
+from producer_app.service_layer.unit_of_work import UnitOfWork
 from producer_app.settings import ProducerSettings
 
 

@@ -1,30 +1,14 @@
-"""Order repositories: the Protocol the service layer sees, and the SQLModel implementation."""
+"""The SQLModel implementation of the service layer's ``OrderRepository`` port."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Protocol
 
 from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 from producer_app.adapters.orm import OrderLineRow, OrderRow
 from producer_app.domain.model import Order, OrderLine, OrderStatus
-
-
-class OrderRepository(Protocol):
-    """Orders by id. ``seen`` holds every aggregate added or loaded in this unit of work, so the
-    unit of work can publish the events they raised and save their changes at commit."""
-
-    seen: list[Order]
-
-    def add(self, order: Order) -> None:
-        """Stage a new order for insertion in the current transaction."""
-
-    def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
-        """The order, or None. ``for_update`` locks its row until the transaction ends, so two
-        concurrent changes of one order run one after the other."""
-
 
 _orders = OrderRow.__table__  # type: ignore[attr-defined]
 _lines = OrderLineRow.__table__  # type: ignore[attr-defined]

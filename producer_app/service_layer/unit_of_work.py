@@ -7,20 +7,12 @@ an order is never saved without its events, nor an event without its order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
-from sqlmodel import Session
-
-from producer_app.adapters.avro_events import EventSerializer
-from producer_app.adapters.event_bus import OutboxEventBus
-from producer_app.adapters.idempotency import SqlIdempotencyStore
-from producer_app.adapters.repository import OrderRepository, SqlOrderRepository
 from producer_app.service_layer.event_bus import EventBus
 from producer_app.service_layer.idempotency import IdempotencyStore
-from producer_app.service_layer.messages import MessageContext
+from producer_app.service_layer.repository import OrderRepository
 
 
 class UnitOfWork(Protocol):
@@ -53,42 +45,3 @@ def publish_raised_events(orders: OrderRepository, events: EventBus) -> None:
     for order in orders.seen:
         while order.events:
             events.publish(order.events.pop(0))
-
-
-class SqlUnitOfWork:
-    def __init__(
-        self,
-        session_factory: Callable[[], Session],
-        serializer: EventSerializer,
-        context: MessageContext,
-        idempotency_ttl: timedelta,
-    ) -> None:
-        self._session_factory = session_factory
-        self._serializer = serializer
-        self._context = context
-        self._ttl = idempotency_ttl
-
-    def __enter__(self) -> Self:
-        self.session = self._session_factory()
-        self._orders = SqlOrderRepository(self.session)
-        self.orders: OrderRepository = self._orders
-        self.events: EventBus = OutboxEventBus(self.session, self._serializer, self._context)
-        self.idempotency: IdempotencyStore = SqlIdempotencyStore(self.session, self._ttl)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.rollback()
-        self.session.close()
-
-    def commit(self) -> None:
-        publish_raised_events(self.orders, self.events)
-        self._orders.save_changes()
-        self.session.commit()
-
-    def rollback(self) -> None:
-        self.session.rollback()
