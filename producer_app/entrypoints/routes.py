@@ -4,6 +4,7 @@ into a response; no rule of the domain is decided here."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
@@ -32,8 +33,20 @@ def _reply(reply: Reply, context: MessageContext) -> JSONResponse:
     return JSONResponse(reply.body, status_code=reply.status, headers=headers)
 
 
+def _idempotency(key: str | None, scope: str, payload: Any) -> IdempotencyRequest | None:
+    return IdempotencyRequest.of(key, scope, payload) if key else None
+
+
 def orders_router(producer: Producer) -> APIRouter:
     router = APIRouter()
+
+    async def run(
+        service: Callable[..., Reply], cmd: object, context: MessageContext
+    ) -> JSONResponse:
+        """A write use case in a worker thread (it blocks on the database), in its own unit
+        of work carrying the request's message context; its reply as the response."""
+        reply = await run_in_threadpool(service, cmd, producer.uow(context), producer.clock)
+        return _reply(reply, context)
 
     @router.post("/orders", status_code=201, summary="Place an order")
     async def place(
@@ -46,14 +59,9 @@ def orders_router(producer: Producer) -> APIRouter:
             currency=body.currency,
             sales_channel=body.sales_channel,
             lines=tuple(OrderLine(li.sku, li.quantity, li.unit_price_cents) for li in body.lines),
-            idempotency=IdempotencyRequest.of(idempotency_key, "place", payload)
-            if idempotency_key
-            else None,
+            idempotency=_idempotency(idempotency_key, "place", payload),
         )
-        reply = await run_in_threadpool(
-            services.place_order, cmd, producer.uow(context), producer.clock
-        )
-        return _reply(reply, context)
+        return await run(services.place_order, cmd, context)
 
     @router.get("/orders/{order_id}", summary="Read an order")
     async def read(order_id: uuid.UUID) -> dict[str, Any]:
@@ -70,16 +78,9 @@ def orders_router(producer: Producer) -> APIRouter:
         cmd = services.CancelOrder(
             order_id=order_id,
             reason=body.reason,
-            idempotency=IdempotencyRequest.of(
-                idempotency_key, f"cancel:{order_id}", body.model_dump()
-            )
-            if idempotency_key
-            else None,
+            idempotency=_idempotency(idempotency_key, f"cancel:{order_id}", body.model_dump()),
         )
-        reply = await run_in_threadpool(
-            services.cancel_order, cmd, producer.uow(context), producer.clock
-        )
-        return _reply(reply, context)
+        return await run(services.cancel_order, cmd, context)
 
     @router.get("/health", summary="Liveness and database reachability")
     async def health() -> JSONResponse:

@@ -290,6 +290,13 @@ def test_an_outage_is_never_dead_lettered() -> None:
     assert sink.sent == []
 
 
+def _fresh() -> Delivery:
+    """A delivery of a new OrderPlaced in a transaction of its own."""
+    return Delivery(
+        factories.kafka_message(factories.placed_record()), "g", FakeTransaction(FakeDatabase())
+    )
+
+
 class _Clock:
     def __init__(self) -> None:
         self.now = 0.0
@@ -354,13 +361,7 @@ def test_any_failure_after_the_bound_is_an_overrun() -> None:
         raise RuntimeError("connection dropped after a long wait")
 
     with pytest.raises(HandlerTimeout):
-        mw.bound(5.0, 3, clock=clock)(dies_late)(
-            Delivery(
-                factories.kafka_message(factories.placed_record()),
-                "g",
-                FakeTransaction(FakeDatabase()),
-            )
-        )
+        mw.bound(5.0, 3, clock=clock)(dies_late)(_fresh())
 
 
 def test_overruns_are_counted_across_redeliveries_then_the_message_is_poison() -> None:
@@ -394,13 +395,7 @@ def test_an_outage_inside_the_bound_passes_through_untouched() -> None:
         raise Outage("postgres: gone")
 
     with pytest.raises(Outage):
-        mw.bound(5.0, 3, clock=clock)(outage)(
-            Delivery(
-                factories.kafka_message(factories.placed_record()),
-                "g",
-                FakeTransaction(FakeDatabase()),
-            )
-        )
+        mw.bound(5.0, 3, clock=clock)(outage)(_fresh())
 
 
 def _processor(
