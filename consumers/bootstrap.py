@@ -14,11 +14,13 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from consumers.runtime.chain import build_chain
 from consumers.runtime.condition import Condition
 from consumers.runtime.dead_letters import KafkaDeadLetterSink
+from consumers.runtime.membership import Rejoin
 from consumers.runtime.message import Message, Middleware
 from consumers.runtime.postgres import PostgresTransactions
-from consumers.runtime.processor import EventProcessor, Rejoin, build_chain
+from consumers.runtime.processor import EventProcessor
 from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
 from contract import AvroCodec, SchemaRepository

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 from consumers.events import READER_VERSIONS, Event, to_record
 from consumers.runtime.applier import BatchApplier
+from consumers.runtime.chain import build_chain
 from consumers.runtime.message import Delivery, Message
 from consumers.runtime.postgres import PostgresTransactions
-from consumers.runtime.processor import build_chain
 from consumers.runtime.registry import Registration
 from contract import AvroCodec, SchemaRepository
 from contract import headers as h

@@ -27,7 +27,7 @@ outermost first (``build_chain``); each line says why it sits where it does:
                        effect back to the savepoint.
 7. ``bound``         - inside the savepoint: a handler that overran the database's bound
                        (statement or idle-in-transaction limit) has its effect undone and
-                       is retried as the message's fault; see ``bound``.
+                       is retried as the message's fault (``consumers.runtime.bound``).
 8. the handler.
 
 What each error means is decided by its cause, in one place: ``consumers.runtime.causes``.
@@ -38,22 +38,20 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from consumers.events import EVENT_TYPES, READER_VERSIONS, from_record
-from consumers.runtime.causes import is_own_bound
 from consumers.runtime.dead_letters import DeadLetterSink, position_id
 from consumers.runtime.errors import (
     PASS_THROUGH,
-    HandlerTimeout,
-    Isolate,
     PoisonMessage,
     RetriesExhausted,
     UnknownEventType,
 )
+from consumers.runtime.layers import Chain as Chain
+from consumers.runtime.layers import compose as compose
+from consumers.runtime.layers import layer
 from consumers.runtime.logs import bind
 from consumers.runtime.message import Delivery, HandlerContext, Message, Outcome
 from consumers.runtime.message import Middleware as Middleware
@@ -66,42 +64,6 @@ from contract.errors import ContractError
 log = logging.getLogger("consumers")
 # Retrying cannot help a poison message, nor anything the processor must see.
 NOT_RETRIED: tuple[type[Exception], ...] = (PoisonMessage, *PASS_THROUGH)
-
-
-class Chain:
-    """The composed steps, and the names of their layers outermost first, so that the order
-    the guarantees rest on can be read off the real chain (and tested) rather than trusted."""
-
-    def __init__(self, inner: Step, middlewares: Sequence[Middleware]) -> None:
-        self.layers = (*(layer_name(m) for m in middlewares), layer_name(inner))
-        for middleware in reversed(middlewares):
-            inner = middleware(inner)
-        self._step = inner
-
-    def __call__(self, d: Delivery) -> Outcome:
-        return self._step(d)
-
-
-def compose(inner: Step, middlewares: Sequence[Middleware]) -> Chain:
-    """Wrap ``inner``; ``middlewares`` are listed outermost first."""
-    return Chain(inner, middlewares)
-
-
-def layer_name(f: Callable[..., object]) -> str:
-    return str(getattr(f, "layer", getattr(f, "__name__", type(f).__name__)))
-
-
-F = TypeVar("F", bound=Callable[..., object])
-
-
-def layer(name: str) -> Callable[[F], F]:
-    """Names a middleware made by a factory (its function is just ``middleware``)."""
-
-    def named(f: F) -> F:
-        f.layer = name  # type: ignore[attr-defined]
-        return f
-
-    return named
 
 
 def only(select: Callable[[Message], bool]) -> Middleware:
@@ -246,59 +208,6 @@ def idempotent(step: Step) -> Step:
             return step(d)
 
     return run
-
-
-def bound(
-    seconds: float,
-    attempts: int,
-    clock: Callable[[], float] = time.monotonic,
-    remember: int = 10_000,
-) -> Middleware:
-    """The handler's bound is enforced by Postgres (``PostgresTransactions``): a statement
-    longer than ``seconds`` is cancelled, a transaction idle longer than ``seconds`` (a
-    handler blocked outside the database) has its session ended and its locks released.
-    Here such an error, or any failure after ``seconds``, becomes ``HandlerTimeout``: the
-    message's fault, retried, then dead-lettered. A handler that returns, however slowly, has
-    its effect kept: only the database's bound undoes work.
-
-    An overrun that ended the session cannot be retried on it: the batch is rolled back as an
-    outage and redelivered. So overruns are counted per message position here, across
-    redeliveries, and the message is dead-lettered once it has overrun ``attempts`` times;
-    otherwise one record that always blocks would stop its group for good."""
-    overruns: OrderedDict[str, int] = OrderedDict()
-
-    @layer("bound")
-    def middleware(step: Step) -> Step:
-        def run(d: Delivery) -> Outcome:
-            where = d.message.where
-            if overruns.get(where, 0) >= attempts:
-                raise PoisonMessage(f"handler overran its {seconds:g}s bound {attempts} times")
-            started = clock()
-            try:
-                outcome = step(d)
-            except PASS_THROUGH:
-                raise
-            except Exception as exc:
-                elapsed = clock() - started
-                # In an optimistic batch a pipelined error may be another message's: only the
-                # isolated rerun, one savepoint per message, can pin an overrun on this one.
-                if not d.tx.isolated or not (is_own_bound(exc) or elapsed >= seconds):
-                    raise
-                overruns[where] = overruns.pop(where, 0) + 1
-                while len(overruns) > remember:
-                    overruns.popitem(last=False)
-                raise HandlerTimeout(
-                    f"handler overran its {seconds:g}s bound after {elapsed:.2f}s: {exc!r}"
-                ) from exc
-            if not d.tx.isolated and clock() - started >= seconds:
-                # Pipelined, the server could not hold this call to its idle bound; rerun
-                # isolated, where it can, so the outcome does not depend on the batch mode.
-                raise Isolate(f"handler call took past its {seconds:g}s bound in a batch")
-            return outcome
-
-        return run
-
-    return middleware
 
 
 def call_handler(

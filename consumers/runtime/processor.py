@@ -19,85 +19,22 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-from kafka import ConsumerRebalanceListener, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from consumers.runtime import middleware as mw
 from consumers.runtime.applier import BatchApplier
 from consumers.runtime.condition import Condition
-from consumers.runtime.dead_letters import DeadLetterSink
 from consumers.runtime.errors import BatchConflict, Outage
+from consumers.runtime.membership import Listener, Rejoin
 from consumers.runtime.message import Message, Transactions
 from consumers.runtime.registry import Registration
-from contract import AvroCodec
 
 log = logging.getLogger("consumers.processor")
-
-
-def build_chain(
-    registration: Registration,
-    codec: AvroCodec,
-    sink: DeadLetterSink,
-    *,
-    attempts: int,
-    base: float,
-    cap: float,
-    timeout_s: float,
-    duplicate: bool = False,
-    sleep: Callable[[float], None] = time.sleep,
-    select: Callable[[Message], bool] | None = None,
-    middleware: Sequence[mw.Middleware] = (),
-) -> mw.Chain:
-    """The middleware order documented in ``consumers.runtime.middleware``: the guarantees
-    in their fixed places, the processor's ``middleware`` then the handler's own between
-    ``retry`` and the idempotency savepoint. ``select``, when given, lets only the messages
-    it accepts in (a dead-letter replay of chosen ids)."""
-    chain: list[mw.Middleware] = [mw.only(select)] if select is not None else []
-    chain += [
-        mw.log_context,
-        mw.dead_letter(sink),
-        mw.decode(codec, registration),
-        mw.retry(attempts, base, cap, sleep=sleep),
-        *middleware,
-        *registration.middleware,
-    ]
-    if duplicate:
-        chain.append(mw.duplicator)
-    chain += [mw.idempotent, mw.bound(timeout_s, attempts)]
-    return mw.compose(mw.call_handler(registration), chain)
-
-
-@dataclass(frozen=True)
-class Rejoin:
-    """How the watchdog checks and rejoins: this instance's client id, the client ids of the
-    group's members as the broker sees them, and a factory for a fresh Kafka client."""
-
-    client_id: str
-    members: Callable[[], list[str]]
-    new_consumer: Callable[[], Any]
-    after: float = 10.0
-
-
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, processor: EventProcessor) -> None:
-        self._processor = processor
-
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        # Commit whatever the database already holds before another instance takes over.
-        # The listener runs on kafka-python's IO thread, which must not block: best effort.
-        self._processor.commit_pending(set(revoked), blocking=False)
-        log.info("partitions revoked: %s", sorted(tp.partition for tp in revoked))
-
-    def on_partitions_assigned(self, assigned: Any) -> None:
-        log.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
-
-    def on_partitions_lost(self, lost: Any) -> None:
-        log.warning("partitions lost: %s", sorted(tp.partition for tp in lost))
 
 
 class EventProcessor:
@@ -183,7 +120,7 @@ class EventProcessor:
         """Subscribe once the topic's partitions are known; False if told to stop first."""
         if not self._wait_for_partitions(done):
             return False
-        self._consumer.subscribe([self._topic], listener=_Listener(self))
+        self._consumer.subscribe([self._topic], listener=Listener(self))
         return True
 
     def _watch_assignment(self, done: Callable[[], bool] = lambda: False) -> None:

@@ -12,9 +12,11 @@ from kafka.structs import TopicPartition
 
 from consumers.events import OrderCancelled, OrderPlaced
 from consumers.runtime import middleware as mw
+from consumers.runtime.bound import bound
+from consumers.runtime.chain import build_chain
 from consumers.runtime.errors import HandlerTimeout, Outage
 from consumers.runtime.message import Delivery, Message, Outcome
-from consumers.runtime.processor import EventProcessor, build_chain
+from consumers.runtime.processor import EventProcessor
 from consumers.runtime.registry import Registration
 from contract import AvroCodec, SchemaRepository
 from tests import factories
@@ -313,7 +315,7 @@ def _bounded(handle: Callable[[Any, Any], None], clock: _Clock, attempts: int = 
             mw.decode(CODEC, registration),
             mw.retry(attempts, 0, 0, sleep=lambda s: None),
             mw.idempotent,
-            mw.bound(5.0, attempts, clock=clock),
+            bound(5.0, attempts, clock=clock),
         ],
     )
 
@@ -361,7 +363,7 @@ def test_any_failure_after_the_bound_is_an_overrun() -> None:
         raise RuntimeError("connection dropped after a long wait")
 
     with pytest.raises(HandlerTimeout):
-        mw.bound(5.0, 3, clock=clock)(dies_late)(_fresh())
+        bound(5.0, 3, clock=clock)(dies_late)(_fresh())
 
 
 def test_overruns_are_counted_across_redeliveries_then_the_message_is_poison() -> None:
@@ -375,7 +377,7 @@ def test_overruns_are_counted_across_redeliveries_then_the_message_is_poison() -
         clock.now += 10
         raise RuntimeError("server closed the connection")
 
-    step = mw.bound(5.0, 2, clock=clock)(always_blocks)
+    step = bound(5.0, 2, clock=clock)(always_blocks)
     message = factories.kafka_message(factories.placed_record(), offset=7)
     other = factories.kafka_message(factories.placed_record(), offset=8)
     for _ in range(2):
@@ -395,7 +397,7 @@ def test_an_outage_inside_the_bound_passes_through_untouched() -> None:
         raise Outage("postgres: gone")
 
     with pytest.raises(Outage):
-        mw.bound(5.0, 3, clock=clock)(outage)(_fresh())
+        bound(5.0, 3, clock=clock)(outage)(_fresh())
 
 
 def _processor(
@@ -494,7 +496,7 @@ def test_dead_letter_headers_keep_the_original_and_add_where_and_why() -> None:
 
 
 def _watched(members: list[str]) -> tuple[EventProcessor, list[FakeConsumer], list[float]]:
-    from consumers.runtime.processor import Rejoin
+    from consumers.runtime.membership import Rejoin
 
     now = [0.0]
     fresh: list[FakeConsumer] = []

@@ -12,10 +12,11 @@ from typing import Any
 from kafka.structs import TopicPartition
 
 from consumers.events import OrderCancelled, OrderPlaced
+from consumers.runtime.chain import build_chain
 from consumers.runtime.dead_letters import position_id
 from consumers.runtime.message import Message
 from consumers.runtime.optimistic import Claims, claimable
-from consumers.runtime.processor import EventProcessor, build_chain
+from consumers.runtime.processor import EventProcessor
 from consumers.runtime.registry import Registration
 from contract import AvroCodec, SchemaRepository
 from tests import factories

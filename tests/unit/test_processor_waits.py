@@ -11,8 +11,10 @@ from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 from pydantic import ValidationError
 
 from consumers.events import OrderPlaced
+from consumers.runtime.chain import build_chain
 from consumers.runtime.condition import Condition
-from consumers.runtime.processor import EventProcessor, Rejoin, build_chain
+from consumers.runtime.membership import Rejoin
+from consumers.runtime.processor import EventProcessor
 from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
 from contract import AvroCodec, SchemaRepository

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from consumers.events import Event, OrderCancelled, OrderPlaced
+from consumers.runtime.chain import build_chain
 from consumers.runtime.handlers import discover, group_registrations, handler
 from consumers.runtime.message import Delivery, HandlerContext, Middleware, Outcome, Step
-from consumers.runtime.processor import build_chain
 from contract import AvroCodec, SchemaRepository
 from tests import factories, readme
 from tests.consumer_fakes import FakeDatabase, FakeTransaction, RecordingSink

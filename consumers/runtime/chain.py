@@ -1,0 +1,47 @@
+"""The chain every message runs through: the middleware in the order the guarantees need
+(written down in ``consumers.runtime.middleware``), with users' middleware in its one place."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from consumers.runtime import middleware as mw
+from consumers.runtime.bound import bound
+from consumers.runtime.dead_letters import DeadLetterSink
+from consumers.runtime.message import Message
+from consumers.runtime.registry import Registration
+from contract import AvroCodec
+
+
+def build_chain(
+    registration: Registration,
+    codec: AvroCodec,
+    sink: DeadLetterSink,
+    *,
+    attempts: int,
+    base: float,
+    cap: float,
+    timeout_s: float,
+    duplicate: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+    select: Callable[[Message], bool] | None = None,
+    middleware: Sequence[mw.Middleware] = (),
+) -> mw.Chain:
+    """The middleware order documented in ``consumers.runtime.middleware``: the guarantees
+    in their fixed places, the processor's ``middleware`` then the handler's own between
+    ``retry`` and the idempotency savepoint. ``select``, when given, lets only the messages
+    it accepts in (a dead-letter replay of chosen ids)."""
+    chain: list[mw.Middleware] = [mw.only(select)] if select is not None else []
+    chain += [
+        mw.log_context,
+        mw.dead_letter(sink),
+        mw.decode(codec, registration),
+        mw.retry(attempts, base, cap, sleep=sleep),
+        *middleware,
+        *registration.middleware,
+    ]
+    if duplicate:
+        chain.append(mw.duplicator)
+    chain += [mw.idempotent, bound(timeout_s, attempts)]
+    return mw.compose(mw.call_handler(registration), chain)
