@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from kafka import KafkaAdminClient
 
 from consumers.bootstrap import bootstrap
 from consumers.runtime.handlers import group_registrations
@@ -63,6 +64,9 @@ def test_the_readme_handler_applies_events_once(
     assert (running.processor.stats["handled"], running.processor.stats["duplicate"]) == (3, 1)
     rows = admin_conn.execute("SELECT order_id, points FROM consumers.loyalty_points").fetchall()
     assert rows == [(kept["order_id"], int(kept["total"]))]
+    admin = KafkaAdminClient(bootstrap_servers=rig.bootstrap_servers)
+    admin.delete_topics(["dlq.loyalty"])
+    admin.close()
     admin_conn.execute(
         "DELETE FROM consumers.processed_events WHERE consumer_group = 'loyalty'"
         " AND event_id = ANY(%s)",
