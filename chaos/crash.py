@@ -189,14 +189,14 @@ CRASH: dict[str, Fault] = {
     "postgres crash (immediate stop then recovery)": crash_postgres,
     "SIGSTOP a consumer past its session timeout": stop_consumer,
     "SIGSTOP connect": stop_connect,
-    "partition: consumers | kafka": partition_from_kafka,
-    "partition: consumers | postgres": partition_from_postgres,
+    "partition: consumers from kafka": partition_from_kafka,
+    "partition: consumers from postgres": partition_from_postgres,
     "postgres out of disk (notifications)": disk_full,
     "connector config changed and restarted": reconfigure_connector,
     "odd records: null + tombstone + oversized": odd_records,
     "handler past its bound": overrun,
     "overlap: kill -9 kafka + postgres crash": overlap(kill_kafka, crash_postgres),
-    "overlap: partition | kafka + disk full": overlap(partition_from_kafka, disk_full),
+    "overlap: partition from kafka + disk full": overlap(partition_from_kafka, disk_full),
     "overlap: SIGSTOP connect + SIGSTOP consumer + odd records": overlap(
         stop_connect, stop_consumer, odd_records
     ),

@@ -81,3 +81,9 @@ def test_every_fault_name_can_be_given_on_the_command_line() -> None:
     from chaos.run import FAULTS
 
     assert not [name for name in FAULTS if "," in name]
+
+
+def test_no_fault_name_breaks_the_reports_table() -> None:
+    from chaos.run import FAULTS
+
+    assert not [name for name in FAULTS if "|" in name]
