@@ -181,6 +181,7 @@ def bootstrap(
         stats_interval=settings.stats_interval_seconds,
         on_db_committed=on_db_committed,
         batch_budget=settings.batch_budget_seconds,
+        handler_bound=settings.handler_timeout_seconds,
         rejoin=None
         if consumer is not None
         else Rejoin(

@@ -66,7 +66,12 @@ class Harness:
         )
         self.stats: Counter[str] = Counter()
         self._applier = BatchApplier(
-            registration, self._transactions, chain, self.stats, optimistic=optimistic
+            registration,
+            self._transactions,
+            chain,
+            self.stats,
+            optimistic=optimistic,
+            bound=bound_seconds,
         )
         self._offset = 0
 

@@ -44,7 +44,6 @@ class FakeTransaction:
         self.processed = FakeProcessedEvents(db.processed)
         self.effects: list[Any] = []
         self.connection = self
-        self.isolated = True
 
     def defer(self, event: Any, context: Any) -> bool:
         return False

@@ -44,6 +44,7 @@ class BatchApplier:
         optimistic: bool = True,
         budget: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        bound: float = 10.0,
     ) -> None:
         self._registration = registration
         self._transactions = transactions
@@ -51,6 +52,7 @@ class BatchApplier:
         self._stats = stats
         self._optimistic = optimistic
         self._budget = budget
+        self._bound = bound
         self._clock = clock
         self._deadline = 0.0
 
@@ -114,7 +116,8 @@ class BatchApplier:
         """Raises ``Isolate`` (its ``at`` naming the failing message when one did)."""
         with self._transactions.begin(optimistic=True) as raw:
             claims = claimable(messages, self._registration.event_types)
-            tx = OptimisticTransaction(raw, Claims.prefetch(raw.processed, self.group, claims))
+            marks = Claims.prefetch(raw.processed, self.group, claims)
+            tx = OptimisticTransaction(raw, marks, bound=self._bound)
             outcomes = []
             for i, m in enumerate(messages):
                 try:

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from consumers.runtime.causes import is_own_bound
-from consumers.runtime.errors import PASS_THROUGH, HandlerTimeout, Isolate, PoisonMessage
+from consumers.runtime.errors import PASS_THROUGH, HandlerTimeout, PoisonMessage
 from consumers.runtime.layers import layer
 from consumers.runtime.message import Delivery, Middleware, Outcome, Step
 
@@ -28,7 +28,9 @@ def bound(
     An overrun that ended the session cannot be retried on it: the batch is rolled back as an
     outage and redelivered. So overruns are counted per message position here, across
     redeliveries, and the message is dead-lettered once it has overrun ``attempts`` times;
-    otherwise one record that always blocks would stop its group for good."""
+    otherwise one record that always blocks would stop its group for good. A call that
+    returns clears its message's count: in an optimistic batch a pipelined error can surface
+    in another message's call, and that message's isolated rerun then clears it."""
     overruns: OrderedDict[str, int] = OrderedDict()
 
     @layer("bound")
@@ -44,9 +46,7 @@ def bound(
                 raise
             except Exception as exc:
                 elapsed = clock() - started
-                # In an optimistic batch a pipelined error may be another message's: only the
-                # isolated rerun, one savepoint per message, can pin an overrun on this one.
-                if not d.tx.isolated or not (is_own_bound(exc) or elapsed >= seconds):
+                if not (is_own_bound(exc) or elapsed >= seconds):
                     raise
                 overruns[where] = overruns.pop(where, 0) + 1
                 while len(overruns) > remember:
@@ -54,10 +54,7 @@ def bound(
                 raise HandlerTimeout(
                     f"handler overran its {seconds:g}s bound after {elapsed:.2f}s: {exc!r}"
                 ) from exc
-            if not d.tx.isolated and clock() - started >= seconds:
-                # Pipelined, the server could not hold this call to its idle bound; rerun
-                # isolated, where it can, so the outcome does not depend on the batch mode.
-                raise Isolate(f"handler call took past its {seconds:g}s bound in a batch")
+            overruns.pop(where, None)
             return outcome
 
         return run

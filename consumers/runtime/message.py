@@ -59,11 +59,6 @@ class Transaction(Protocol):
         transaction, so its idle-in-transaction bound applies from here on. A no-op where
         statements are not deferred (see ``PostgresTransaction.sync``)."""
 
-    @property
-    def isolated(self) -> bool:
-        """True when each message can be rolled back alone (a real savepoint each); False in
-        an optimistic batch, where any failure must end the batch (see ``optimistic``)."""
-
 
 class BatchTransaction(Transaction, Protocol):
     """The transaction a batch opens, as the applier sees it: the whole store, so that an

@@ -18,6 +18,7 @@ the processor runs it optimistically first. Correctness rests on three rules:
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -79,12 +80,11 @@ class Claims:
 
 class OptimisticTransaction:
     """Wraps the batch's real transaction: savepoints become no-ops that turn a failure
-    inside them into ``Isolate``, and ``isolated`` is False so dead-lettering does too."""
+    inside them into ``Isolate``, and the marks (``Claims``) refuse a dead letter likewise."""
 
-    isolated = False
-
-    def __init__(self, tx: Transaction, claims: Claims) -> None:
+    def __init__(self, tx: Transaction, claims: Claims, *, bound: float = 10.0) -> None:
         self._tx = tx
+        self._bound = bound
         self.processed = claims
         self.deferred: list[tuple[Any, Any]] = []
         tx.sync()  # the marks are in: from here the server's idle bound is armed
@@ -110,7 +110,12 @@ class OptimisticTransaction:
     def savepoint(self) -> Iterator[None]:
         """No savepoint: a failure ends the batch (``Isolate``). After a message, what its
         handler sent is synced, so that a process stopped between two messages holds its
-        locks no longer than the server's idle bound (a round trip only when it sent any)."""
+        locks no longer than the server's idle bound (a round trip only when it sent any).
+
+        A message that took past the handler's ``bound`` also ends the batch: pipelined, the
+        server could not hold its handler to the idle bound between two statements, so it is
+        rerun isolated, where it can, and the outcome does not depend on the batch mode."""
+        started = time.monotonic()
         try:
             yield
             self._tx.sync()
@@ -118,6 +123,8 @@ class OptimisticTransaction:
             raise
         except Exception as exc:
             raise Isolate(f"{type(exc).__name__}: {exc}") from exc
+        if time.monotonic() - started >= self._bound:
+            raise Isolate(f"a handler call took past its {self._bound:g}s bound in a batch")
 
     def check_claims(self) -> None:
         if self.processed.unused:

@@ -22,8 +22,6 @@ from consumers.runtime.store import PostgresProcessedEvents
 
 
 class PostgresTransaction:
-    isolated = True
-
     def __init__(self, conn: psycopg.Connection[Any], *, revive_dead_letters: bool = False) -> None:
         self._conn = conn
         self.processed = PostgresProcessedEvents(conn, revive_dead_letters=revive_dead_letters)

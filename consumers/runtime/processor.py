@@ -56,6 +56,7 @@ class EventProcessor:
         clock: Callable[[], float] = time.monotonic,
         optimistic: bool = True,
         batch_budget: float = 30.0,
+        handler_bound: float = 10.0,
     ) -> None:
         self.registration = registration
         self._consumer = consumer
@@ -85,6 +86,7 @@ class EventProcessor:
             optimistic=optimistic,
             budget=batch_budget,
             clock=clock,
+            bound=handler_bound,
         )
 
     @property

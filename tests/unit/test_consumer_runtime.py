@@ -558,3 +558,25 @@ def test_a_broken_connection_is_an_outage() -> None:
 
     with pytest.raises(Outage), translate_errors(Broken()):  # type: ignore[arg-type]
         raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+
+def test_a_call_that_returns_clears_its_messages_overruns() -> None:
+    """In an optimistic batch a pipelined timeout can surface in another message's call; that
+    message's isolated rerun returns, and the wrongly counted overrun is forgotten."""
+    clock, fail = _Clock(), [True]
+
+    def sometimes(d: Delivery) -> Outcome:
+        clock.now += 10
+        if fail[0]:
+            raise RuntimeError("canceling statement due to statement timeout")
+        return Outcome.HANDLED
+
+    step = bound(5.0, 2, clock=clock)(sometimes)
+    message = factories.kafka_message(factories.placed_record(), offset=3)
+    with pytest.raises(HandlerTimeout):
+        step(Delivery(message, "g", FakeTransaction(FakeDatabase())))
+    fail[0] = False
+    assert step(Delivery(message, "g", FakeTransaction(FakeDatabase()))) is Outcome.HANDLED
+    fail[0] = True
+    with pytest.raises(HandlerTimeout):  # counted from zero again: not yet poison
+        step(Delivery(message, "g", FakeTransaction(FakeDatabase())))

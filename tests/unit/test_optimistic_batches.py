@@ -20,7 +20,13 @@ from consumers.runtime.processor import EventProcessor
 from consumers.runtime.registry import Registration
 from contract import AvroCodec, SchemaRepository
 from tests import factories
-from tests.consumer_fakes import FakeConsumer, FakeDatabase, FakeProcessedEvents, RecordingSink
+from tests.consumer_fakes import (
+    FakeConsumer,
+    FakeDatabase,
+    FakeProcessedEvents,
+    FakeTransaction,
+    RecordingSink,
+)
 
 CODEC = AvroCodec(SchemaRepository.load())
 
@@ -281,3 +287,21 @@ def test_a_spent_budget_commits_a_prefix_and_fetches_the_rest_again() -> None:
     assert (processor.stats["handled"], processor.stats["dead_lettered"]) == (3, 1)
     assert processor.stats["duplicate"] == 2
     assert len(sink.sent) == 1
+
+
+def test_a_handler_call_past_the_bound_in_a_batch_is_rerun_isolated() -> None:
+    """Pipelined, the server cannot hold a handler to its idle bound between statements: a
+    call that took past the bound ends the optimistic batch, and the isolated rerun decides."""
+    import pytest
+
+    from consumers.runtime.errors import Isolate
+    from consumers.runtime.optimistic import OptimisticTransaction
+
+    def batch_tx(bound: float) -> OptimisticTransaction:
+        claims = Claims(FakeProcessedEvents(set()), set(), set())
+        return OptimisticTransaction(FakeTransaction(FakeDatabase()), claims, bound=bound)
+
+    with pytest.raises(Isolate, match="past its 0s bound"), batch_tx(0.0).savepoint():
+        pass
+    with batch_tx(60.0).savepoint():
+        pass
