@@ -150,10 +150,9 @@ def bootstrap(
     group = kafka_group or registration.name
     _ensure_topics(settings, registration.name)
     producer = until_reachable(lambda: dead_letter_producer(settings, registration.name), "kafka")
+    bound_ms = int(settings.handler_timeout_seconds * 1000)
     transactions = PostgresTransactions(
-        settings.conninfo(),
-        int(settings.handler_timeout_seconds * 1000),
-        revive_dead_letters=revive_dead_letters,
+        settings.conninfo(), bound_ms, revive_dead_letters=revive_dead_letters
     )
     chain = build_chain(
         registration,
@@ -182,12 +181,15 @@ def bootstrap(
         on_db_committed=on_db_committed,
         batch_budget=settings.batch_budget_seconds,
         handler_bound=settings.handler_timeout_seconds,
-        rejoin=None
-        if consumer is not None
-        else Rejoin(
-            client_id=client_id(group),
-            members=lambda: group_members(settings.kafka_bootstrap_servers, group),
-            new_consumer=lambda: kafka_consumer(settings, group),
-        ),
+        rejoin=None if consumer is not None else watchdog(settings, group),
     )
     return Running(processor, transactions, producer)
+
+
+def watchdog(settings: ConsumerSettings, group: str) -> Rejoin:
+    """How an instance checks it is still in its group, and rejoins with a fresh client."""
+    return Rejoin(
+        client_id=client_id(group),
+        members=lambda: group_members(settings.kafka_bootstrap_servers, group),
+        new_consumer=lambda: kafka_consumer(settings, group),
+    )
