@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request, Response
 
 from producer_app.bootstrap import Producer
 from producer_app.entrypoints import errors
-from producer_app.entrypoints.routes import orders_router
+from producer_app.entrypoints.routes import health_router, orders_router
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -38,4 +38,5 @@ def create_app(producer: Producer) -> FastAPI:
 
     errors.install(app)
     app.include_router(orders_router(producer))
+    app.include_router(health_router(producer))
     return app

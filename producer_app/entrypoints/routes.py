@@ -82,6 +82,12 @@ def orders_router(producer: Producer) -> APIRouter:
         )
         return await run(services.cancel_order, cmd, context)
 
+    return router
+
+
+def health_router(producer: Producer) -> APIRouter:
+    router = APIRouter()
+
     @router.get("/health", summary="Liveness and database reachability")
     async def health() -> JSONResponse:
         def ping() -> None:
