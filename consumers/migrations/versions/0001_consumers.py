@@ -18,6 +18,7 @@ PLENTIFUL, SCARCE = 1_000_000, 40
 
 
 def upgrade() -> None:
+    # Long on purpose: one table after another, read top to bottom like the schema it makes.
     op.execute("""
         CREATE TABLE consumers.processed_events (
             consumer_group text NOT NULL,
