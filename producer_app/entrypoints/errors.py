@@ -3,9 +3,12 @@ status code here, and every refusal names what is wrong (``detail[].loc`` and ``
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
@@ -55,8 +58,28 @@ async def _db_down(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _json_safe(value: Any) -> Any:
+    """The value if JSON can carry it, else its repr: a body may hold ``Infinity`` or ``NaN``
+    (Python's JSON parser accepts them), which a strict JSON reply cannot echo back."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
+
+
+async def _bad_request(_: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own 422 (``detail[].loc`` names the field), safe for any input it echoes."""
+    assert isinstance(exc, RequestValidationError)
+    detail = [
+        {k: _json_safe(v) for k, v in error.items()} for error in jsonable_encoder(exc.errors())
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
     """Most specific first is not needed: Starlette picks the handler of the closest class."""
+    app.add_exception_handler(RequestValidationError, _bad_request)
     app.add_exception_handler(InvalidOrder, _invalid)
     app.add_exception_handler(OrderAlreadyCancelled, _conflict)
     app.add_exception_handler(DomainError, _domain)

@@ -58,7 +58,8 @@ def test_read_models_equal_the_orders_table(
         with psycopg.connect(stack_settings.admin_dsn(), autocommit=True) as conn:
             return scalar(
                 conn,
-                "SELECT count(*) FROM consumers.processed_events WHERE consumer_group = %s",
+                "SELECT count(*) FROM consumers.processed_events "
+                "WHERE consumer_group = %s AND outcome = 'handled'",
                 group,
             )
 
