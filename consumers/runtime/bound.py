@@ -29,8 +29,9 @@ def bound(
     outage and redelivered. So overruns are counted per message position here, across
     redeliveries, and the message is dead-lettered once it has overrun ``attempts`` times;
     otherwise one record that always blocks would stop its group for good. A call that
-    returns clears its message's count: in an optimistic batch a pipelined error can surface
-    in another message's call, and that message's isolated rerun then clears it."""
+    returns within the bound clears its message's count: in an optimistic batch a pipelined
+    error can surface in another message's call, and that message's isolated rerun then
+    clears it. A slow return clears nothing (pipelined, the server could not cut it off)."""
     overruns: OrderedDict[str, int] = OrderedDict()
 
     @layer("bound")
@@ -54,7 +55,8 @@ def bound(
                 raise HandlerTimeout(
                     f"handler overran its {seconds:g}s bound after {elapsed:.2f}s: {exc!r}"
                 ) from exc
-            overruns.pop(where, None)
+            if clock() - started < seconds:
+                overruns.pop(where, None)  # within its bound: earlier counts were not its own
             return outcome
 
         return run

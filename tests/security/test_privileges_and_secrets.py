@@ -130,10 +130,16 @@ def test_no_password_in_any_log(stack_settings: StackSettings) -> None:
     logs = [p for p in (ROOT / ".stack").rglob("*.log") if p.is_file()]
     logs += [p for p in (ROOT / ".stack" / "pg").resolve().rglob("*.log") if p.is_file()]
     assert logs, "no logs found: is the native stack running from this checkout?"
+    read = 0
     for path in logs:
-        text = path.read_text(errors="replace")
+        try:
+            text = path.read_text(errors="replace")
+        except FileNotFoundError:
+            continue  # a segment of a topic Kafka deleted meanwhile: nothing left to leak
+        read += 1
         for name, secret in _secrets(stack_settings).items():
             assert secret not in text, f"{name} appears in {path}"
+    assert read, "every log vanished while being read"
 
 
 def test_no_password_in_a_file_git_tracks(stack_settings: StackSettings) -> None:

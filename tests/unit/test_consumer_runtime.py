@@ -580,3 +580,29 @@ def test_a_call_that_returns_clears_its_messages_overruns() -> None:
     fail[0] = True
     with pytest.raises(HandlerTimeout):  # counted from zero again: not yet poison
         step(Delivery(message, "g", FakeTransaction(FakeDatabase())))
+
+
+def test_a_slow_return_does_not_clear_the_overruns() -> None:
+    """Pipelined, a blocked handler may return late instead of being cut off: that is no
+    proof it is fine, so its overruns stand and it is still dead-lettered in the end."""
+    from consumers.runtime.errors import PoisonMessage
+
+    clock, cut_off = _Clock(), [True]
+
+    def blocked(d: Delivery) -> Outcome:
+        clock.now += 10
+        if cut_off[0]:
+            raise RuntimeError("terminating connection due to idle-in-transaction timeout")
+        return Outcome.HANDLED
+
+    step = bound(5.0, 2, clock=clock)(blocked)
+    message = factories.kafka_message(factories.placed_record(), offset=5)
+    with pytest.raises(HandlerTimeout):
+        step(Delivery(message, "g", FakeTransaction(FakeDatabase())))
+    cut_off[0] = False
+    step(Delivery(message, "g", FakeTransaction(FakeDatabase())))  # slow, returned
+    cut_off[0] = True
+    with pytest.raises(HandlerTimeout):
+        step(Delivery(message, "g", FakeTransaction(FakeDatabase())))
+    with pytest.raises(PoisonMessage):
+        step(Delivery(message, "g", FakeTransaction(FakeDatabase())))
