@@ -104,6 +104,8 @@ def rig(kafka_up: str, postgres_up: StackSettings) -> Iterator[Rig]:
     admin = KafkaAdminClient(bootstrap_servers=kafka_up)
     admin.create_topics([NewTopic(r.topic, 6, 1)])
     yield r
+    admin.close()  # a test may have restarted the broker under it: ask with a fresh client
+    admin = KafkaAdminClient(bootstrap_servers=kafka_up)
     for name in (r.topic, f"dlq.{r.group}"):  # a test may not have made the second
         with contextlib.suppress(UnknownTopicOrPartitionError):
             admin.delete_topics([name])
