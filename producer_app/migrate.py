@@ -12,8 +12,17 @@ from producer_app.settings import ProducerSettings
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def upgrade(settings: ProducerSettings, revision: str = "head") -> None:
+def _config(settings: ProducerSettings) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["url"] = settings.database_url()
-    command.upgrade(config, revision)
+    return config
+
+
+def upgrade(settings: ProducerSettings, revision: str = "head") -> None:
+    command.upgrade(_config(settings), revision)
+
+
+def downgrade(settings: ProducerSettings, revision: str) -> None:
+    """Roll the schema back to ``revision`` (a release rolled back with its migration)."""
+    command.downgrade(_config(settings), revision)

@@ -9,7 +9,8 @@ from typing import Self
 
 from producer_app.domain.events import Event
 from producer_app.domain.model import Order
-from producer_app.service_layer.idempotency import IdempotencyRequest, KeyReused, Reply
+from producer_app.service_layer.idempotency import IdempotencyRequest, KeyReused
+from producer_app.service_layer.results import Result
 from producer_app.service_layer.unit_of_work import publish_raised_events
 
 
@@ -44,11 +45,11 @@ class FakeEventBus:
 class FakeIdempotencyStore:
     """Same contract as the Postgres store (see tests/integration/test_idempotency_contract)."""
 
-    def __init__(self, committed: dict[str, tuple[str, Reply | None]]) -> None:
+    def __init__(self, committed: dict[str, tuple[str, Result | None]]) -> None:
         self._committed = committed
-        self.staged: dict[str, tuple[str, Reply | None]] = {}
+        self.staged: dict[str, tuple[str, Result | None]] = {}
 
-    def claim(self, request: IdempotencyRequest) -> Reply | None:
+    def claim(self, request: IdempotencyRequest) -> Result | None:
         found = self.staged.get(request.key) or self._committed.get(request.key)
         if found is None:
             self.staged[request.key] = (request.fingerprint, None)
@@ -57,10 +58,10 @@ class FakeIdempotencyStore:
         if fingerprint != request.fingerprint:
             raise KeyReused(request.key)
         assert reply is not None
-        return Reply(reply.status, reply.body, replayed=True)
+        return reply.as_replay()
 
-    def save(self, request: IdempotencyRequest, reply: Reply) -> None:
-        self.staged[request.key] = (request.fingerprint, reply)
+    def save(self, request: IdempotencyRequest, result: Result) -> None:
+        self.staged[request.key] = (request.fingerprint, result)
 
 
 class FakeUnitOfWork:
@@ -69,7 +70,7 @@ class FakeUnitOfWork:
     def __init__(self) -> None:
         self.committed_orders: dict[uuid.UUID, Order] = {}
         self.published: list[Event] = []
-        self.keys: dict[str, tuple[str, Reply | None]] = {}
+        self.keys: dict[str, tuple[str, Result | None]] = {}
         self.commits = 0
 
     def __enter__(self) -> Self:

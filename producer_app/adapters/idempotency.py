@@ -1,17 +1,15 @@
-"""Postgres store for Idempotency-Key replies (table ``orders.idempotency_keys``)."""
+"""Postgres store for Idempotency-Key results (table ``orders.idempotency_keys``)."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sqlalchemy import text
 from sqlmodel import Session
 
-from producer_app.service_layer.idempotency import (
-    IdempotencyRequest,
-    KeyReused,
-    Reply,
-)
+from producer_app.service_layer.idempotency import IdempotencyRequest, KeyReused
+from producer_app.service_layer.results import Change, Result
 
 # Claim the key, or reclaim it if its stored reply has expired. A concurrent claim of the same
 # key waits here for the other transaction, then returns no row.
@@ -20,15 +18,15 @@ _CLAIM = text("""
     VALUES (:key, :hash, now())
     ON CONFLICT (key) DO UPDATE
         SET request_hash = EXCLUDED.request_hash, created_at = EXCLUDED.created_at,
-            status_code = NULL, response = NULL
+            change = NULL, response = NULL
         WHERE orders.idempotency_keys.created_at < now() - :ttl
     RETURNING key
 """)
 _STORED = text(
-    "SELECT request_hash, status_code, response FROM orders.idempotency_keys WHERE key = :key"
+    "SELECT request_hash, change, response FROM orders.idempotency_keys WHERE key = :key"
 )
 _SAVE = text("""
-    UPDATE orders.idempotency_keys SET status_code = :status, response = CAST(:body AS jsonb)
+    UPDATE orders.idempotency_keys SET change = :change, response = CAST(:body AS jsonb)
     WHERE key = :key
 """)
 
@@ -38,7 +36,7 @@ class SqlIdempotencyStore:
         self._session = session
         self._ttl = ttl
 
-    def claim(self, request: IdempotencyRequest) -> Reply | None:
+    def claim(self, request: IdempotencyRequest) -> Result | None:
         claimed = self._session.execute(
             _CLAIM, {"key": request.key, "hash": request.fingerprint, "ttl": self._ttl}
         ).first()
@@ -47,11 +45,10 @@ class SqlIdempotencyStore:
         stored = self._session.execute(_STORED, {"key": request.key}).one()
         if stored.request_hash != request.fingerprint:
             raise KeyReused(request.key)
-        return Reply(stored.status_code, stored.response, replayed=True)
+        return Result(Change(stored.change), stored.response, replayed=True)
 
-    def save(self, request: IdempotencyRequest, reply: Reply) -> None:
-        import json
-
+    def save(self, request: IdempotencyRequest, result: Result) -> None:
         self._session.execute(
-            _SAVE, {"key": request.key, "status": reply.status, "body": json.dumps(reply.body)}
+            _SAVE,
+            {"key": request.key, "change": result.change.value, "body": json.dumps(result.order)},
         )

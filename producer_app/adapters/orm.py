@@ -68,6 +68,6 @@ class IdempotencyKeyRow(SQLModel, table=True):
 
     key: str = Field(sa_column=Column(Text, primary_key=True))
     request_hash: str
-    status_code: int | None = None
+    change: str | None = None
     response: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

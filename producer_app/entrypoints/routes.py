@@ -1,5 +1,5 @@
-"""The orders routes: each turns a request into a service command and the service's reply
-into a response; no rule of the domain is decided here."""
+"""The orders routes: each turns a request into a service command and the service's domain
+result into a response (``STATUS`` maps it); no rule of the domain is decided here."""
 
 from __future__ import annotations
 
@@ -17,8 +17,12 @@ from producer_app.bootstrap import Producer
 from producer_app.domain.model import OrderLine
 from producer_app.entrypoints.models import CancelIn, IdempotencyKey, OrderIn, TraceParent
 from producer_app.service_layer import services
-from producer_app.service_layer.idempotency import IdempotencyRequest, Reply
+from producer_app.service_layer.idempotency import IdempotencyRequest
 from producer_app.service_layer.messages import TRACEPARENT, MessageContext, new_traceparent
+from producer_app.service_layer.results import Change, Result
+
+# How HTTP says what a write use case did. A replay answers with the first request's status.
+STATUS = {Change.PLACED: 201, Change.CANCELLED: 200}
 
 
 def _context(key: str | None, traceparent: str | None) -> MessageContext:
@@ -26,11 +30,11 @@ def _context(key: str | None, traceparent: str | None) -> MessageContext:
     return MessageContext(key, traceparent if valid else new_traceparent())
 
 
-def _reply(reply: Reply, context: MessageContext) -> JSONResponse:
+def _response(result: Result, context: MessageContext) -> JSONResponse:
     headers = {"traceparent": context.traceparent or ""}
-    if reply.replayed:
+    if result.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(reply.body, status_code=reply.status, headers=headers)
+    return JSONResponse(result.order, status_code=STATUS[result.change], headers=headers)
 
 
 def _idempotency(key: str | None, scope: str, payload: Any) -> IdempotencyRequest | None:
@@ -41,12 +45,12 @@ def orders_router(producer: Producer) -> APIRouter:
     router = APIRouter()
 
     async def run(
-        service: Callable[..., Reply], cmd: object, context: MessageContext
+        service: Callable[..., Result], cmd: object, context: MessageContext
     ) -> JSONResponse:
         """A write use case in a worker thread (it blocks on the database), in its own unit
-        of work carrying the request's message context; its reply as the response."""
-        reply = await run_in_threadpool(service, cmd, producer.uow(context), producer.clock)
-        return _reply(reply, context)
+        of work carrying the request's message context; its result mapped to a response."""
+        result = await run_in_threadpool(service, cmd, producer.uow(context), producer.clock)
+        return _response(result, context)
 
     @router.post("/orders", status_code=201, summary="Place an order")
     async def place(

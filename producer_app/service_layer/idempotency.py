@@ -13,14 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-
-@dataclass(frozen=True)
-class Reply:
-    """What a use case answered: stored under the key and returned again on a replay."""
-
-    status: int
-    body: dict[str, Any]
-    replayed: bool = False
+from producer_app.service_layer.results import Result
 
 
 @dataclass(frozen=True)
@@ -50,9 +43,10 @@ class KeyReused(Exception):
 
 
 class IdempotencyStore(Protocol):
-    def claim(self, request: IdempotencyRequest) -> Reply | None:
-        """Claim the key in the current transaction. None: claimed, go ahead. A Reply: the key's
-        first request already answered (replay it). Raises ``KeyReused`` for another request."""
+    def claim(self, request: IdempotencyRequest) -> Result | None:
+        """Claim the key in the current transaction. None: claimed, go ahead. A Result (marked
+        ``replayed``): the key's first request already answered, answer the same. Raises
+        ``KeyReused`` for another request under the same key."""
 
-    def save(self, request: IdempotencyRequest, reply: Reply) -> None:
-        """Store the reply under the claimed key, in the current transaction."""
+    def save(self, request: IdempotencyRequest, result: Result) -> None:
+        """Store the result under the claimed key, in the current transaction."""

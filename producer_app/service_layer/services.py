@@ -1,5 +1,6 @@
-"""Use cases. Each runs in one unit of work: domain change, events and idempotency reply
-commit together or not at all. Services never build outbox rows, bytes or headers."""
+"""Use cases. Each runs in one unit of work: domain change, events and idempotency result
+commit together or not at all. Services never build outbox rows, bytes, headers or HTTP
+statuses: they return a domain ``Result`` and the entrypoint maps it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from producer_app.domain.model import Order, OrderLine
-from producer_app.service_layer.idempotency import IdempotencyRequest, Reply
+from producer_app.service_layer.idempotency import IdempotencyRequest
+from producer_app.service_layer.results import Change, Result
 from producer_app.service_layer.unit_of_work import UnitOfWork
 from producer_app.service_layer.views import order_view
 
@@ -39,7 +41,7 @@ class CancelOrder:
     idempotency: IdempotencyRequest | None = None
 
 
-def place_order(cmd: PlaceOrder, uow: UnitOfWork, clock: Clock) -> Reply:
+def place_order(cmd: PlaceOrder, uow: UnitOfWork, clock: Clock) -> Result:
     with uow:
         if cmd.idempotency and (prior := uow.idempotency.claim(cmd.idempotency)):
             return prior
@@ -52,14 +54,14 @@ def place_order(cmd: PlaceOrder, uow: UnitOfWork, clock: Clock) -> Reply:
             sales_channel=cmd.sales_channel,
         )
         uow.orders.add(order)
-        reply = Reply(201, order_view(order))
+        result = Result(Change.PLACED, order_view(order))
         if cmd.idempotency:
-            uow.idempotency.save(cmd.idempotency, reply)
+            uow.idempotency.save(cmd.idempotency, result)
         uow.commit()
-        return reply
+        return result
 
 
-def cancel_order(cmd: CancelOrder, uow: UnitOfWork, clock: Clock) -> Reply:
+def cancel_order(cmd: CancelOrder, uow: UnitOfWork, clock: Clock) -> Result:
     with uow:
         if cmd.idempotency and (prior := uow.idempotency.claim(cmd.idempotency)):
             return prior
@@ -67,11 +69,11 @@ def cancel_order(cmd: CancelOrder, uow: UnitOfWork, clock: Clock) -> Reply:
         if order is None:
             raise OrderNotFound(cmd.order_id)
         order.cancel(reason=cmd.reason, now=clock())
-        reply = Reply(200, order_view(order))
+        result = Result(Change.CANCELLED, order_view(order))
         if cmd.idempotency:
-            uow.idempotency.save(cmd.idempotency, reply)
+            uow.idempotency.save(cmd.idempotency, result)
         uow.commit()
-        return reply
+        return result
 
 
 def get_order(order_id: uuid.UUID, uow: UnitOfWork) -> dict[str, object]:

@@ -18,13 +18,13 @@ from producer_app.service_layer.idempotency import (
     IdempotencyRequest,
     IdempotencyStore,
     KeyReused,
-    Reply,
 )
+from producer_app.service_layer.results import Change, Result
 from tests.fakes import FakeIdempotencyStore
 
 
 def _fake() -> Callable[..., Any]:
-    committed: dict[str, tuple[str, Reply | None]] = {}
+    committed: dict[str, tuple[str, Result | None]] = {}
 
     @contextmanager
     def tx(*, commit: bool = True) -> Iterator[IdempotencyStore]:
@@ -64,16 +64,16 @@ def test_first_claim_proceeds_then_the_saved_reply_is_replayed(
     request = _request(f"k-{uuid.uuid4()}", {"a": 1})
     with transaction() as store:
         assert store.claim(request) is None
-        store.save(request, Reply(201, {"id": "x"}))
+        store.save(request, Result(Change.PLACED, {"id": "x"}))
     with transaction() as store:
-        assert store.claim(request) == Reply(201, {"id": "x"}, replayed=True)
+        assert store.claim(request) == Result(Change.PLACED, {"id": "x"}, replayed=True)
 
 
 def test_a_different_request_under_the_key_is_refused(transaction: Callable[..., Any]) -> None:
     key = f"k-{uuid.uuid4()}"
     with transaction() as store:
         store.claim(_request(key, {"a": 1}))
-        store.save(_request(key, {"a": 1}), Reply(201, {}))
+        store.save(_request(key, {"a": 1}), Result(Change.PLACED, {}))
     with transaction() as store, pytest.raises(KeyReused):
         store.claim(_request(key, {"a": 2}))
 

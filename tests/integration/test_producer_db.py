@@ -15,6 +15,7 @@ from producer_app.adapters import avro_events
 from producer_app.bootstrap import Producer
 from producer_app.service_layer import services
 from producer_app.service_layer.messages import MessageContext
+from producer_app.service_layer.results import Change
 from tests import factories
 
 pytestmark = pytest.mark.integration
@@ -39,8 +40,8 @@ def test_place_commits_order_lines_and_leaves_outbox_empty(
     producer: Producer, admin_conn: Conn
 ) -> None:
     cmd = factories.place_cmd()
-    reply = services.place_order(cmd, producer.uow(MessageContext("k", None)), producer.clock)
-    assert reply.status == 201
+    result = services.place_order(cmd, producer.uow(MessageContext("k", None)), producer.clock)
+    assert result.change is Change.PLACED
     assert rows_for(admin_conn, cmd.customer_id) == (1, 2)
     left = admin_conn.execute(
         "SELECT count(*) FROM orders.outbox WHERE aggregate_id = %s", (str(cmd.order_id),)

@@ -13,6 +13,7 @@ from producer_app.bootstrap import bootstrap
 from producer_app.migrate import upgrade
 from producer_app.service_layer import services
 from producer_app.service_layer.messages import MessageContext
+from producer_app.service_layer.results import Change
 from producer_app.settings import ProducerSettings
 from tests import factories
 
@@ -72,9 +73,9 @@ def test_an_order_and_its_outbox_event_commit_together(
 ) -> None:
     producer = bootstrap(container_settings)
     cmd = factories.place_cmd()
-    reply = services.place_order(cmd, producer.uow(MessageContext("k", None)), producer.clock)
+    result = services.place_order(cmd, producer.uow(MessageContext("k", None)), producer.clock)
     producer.close()
-    assert reply.status == 201
+    assert result.change is Change.PLACED
     with psycopg.connect(
         host=container_settings.postgres_host,
         port=container_settings.postgres_port,

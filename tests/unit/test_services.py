@@ -1,4 +1,4 @@
-"""Use cases against the in-memory unit of work: events published only on commit, replies
+"""Use cases against the in-memory unit of work: events published only on commit, results
 replayed for a repeated Idempotency-Key."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from producer_app.domain.events import OrderCancelled, OrderPlaced
 from producer_app.domain.model import InvalidOrder, OrderAlreadyCancelled, OrderLine
 from producer_app.service_layer import services
 from producer_app.service_layer.idempotency import IdempotencyRequest, KeyReused
+from producer_app.service_layer.results import Change
 from tests import factories
 from tests.factories import NOW
 from tests.fakes import FakeUnitOfWork
@@ -18,13 +19,13 @@ from tests.fakes import FakeUnitOfWork
 
 def test_place_order_commits_order_and_its_event_together() -> None:
     uow = FakeUnitOfWork()
-    reply = services.place_order(factories.place_cmd(), uow, lambda: NOW)
-    assert reply.status == 201
-    assert not reply.replayed
+    result = services.place_order(factories.place_cmd(), uow, lambda: NOW)
+    assert result.change is Change.PLACED
+    assert not result.replayed
     [event] = uow.published
     assert isinstance(event, OrderPlaced)
-    assert str(event.order_id) == reply.body["id"]
-    assert uuid.UUID(reply.body["id"]) in uow.committed_orders
+    assert str(event.order_id) == result.order["id"]
+    assert uuid.UUID(result.order["id"]) in uow.committed_orders
 
 
 def test_an_invalid_order_publishes_nothing() -> None:
@@ -41,11 +42,12 @@ def test_an_invalid_order_publishes_nothing() -> None:
 def test_cancel_publishes_order_cancelled_and_refuses_a_second_cancel() -> None:
     uow = FakeUnitOfWork()
     placed = services.place_order(factories.place_cmd(), uow, lambda: NOW)
-    order_id = uuid.UUID(placed.body["id"])
-    reply = services.cancel_order(
+    order_id = uuid.UUID(placed.order["id"])
+    result = services.cancel_order(
         services.CancelOrder(order_id, "payment failed"), uow, lambda: NOW
     )
-    assert reply.body["status"] == "cancelled"
+    assert result.change is Change.CANCELLED
+    assert result.order["status"] == "cancelled"
     assert isinstance(uow.published[-1], OrderCancelled)
     with pytest.raises(OrderAlreadyCancelled):
         services.cancel_order(services.CancelOrder(order_id, "again"), uow, lambda: NOW)
@@ -66,7 +68,7 @@ def test_same_key_same_request_replays_and_writes_nothing() -> None:
     first = services.place_order(cmd, uow, lambda: NOW)
     again = services.place_order(factories.place_cmd(idempotency=request), uow, lambda: NOW)
     assert again.replayed
-    assert (again.status, again.body) == (first.status, first.body)
+    assert (again.change, again.order) == (first.change, first.order)
     assert len(uow.committed_orders) == 1
     assert len(uow.published) == 1
 
