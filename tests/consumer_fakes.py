@@ -45,9 +45,6 @@ class FakeTransaction:
         self.effects: list[Any] = []
         self.connection = self
 
-    def defer(self, event: Any, context: Any) -> bool:
-        return False
-
     def sync(self) -> None:
         self.syncs = getattr(self, "syncs", 0) + 1
 

@@ -25,8 +25,16 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+from consumers.events import Event
 from consumers.runtime.errors import Isolate
-from consumers.runtime.message import Delivery, Message, Outcome, Step, Transactions
+from consumers.runtime.message import (
+    Delivery,
+    HandlerContext,
+    Message,
+    Outcome,
+    Step,
+    Transactions,
+)
 from consumers.runtime.optimistic import Claims, OptimisticTransaction, claimable
 from consumers.runtime.registry import Registration
 
@@ -118,14 +126,19 @@ class BatchApplier:
             claims = claimable(messages, self._registration.event_types)
             marks = Claims.prefetch(raw.processed, self.group, claims)
             tx = OptimisticTransaction(raw, marks, bound=self._bound)
+            # The batch form, if the handler has one, gets the batch's events in one call
+            # after the chain ran for each; an isolated run always calls the per-event form.
+            handle_batch = self._registration.handle_batch
+            batch: list[tuple[Event, HandlerContext]] | None = [] if handle_batch else None
             outcomes = []
             for i, m in enumerate(messages):
                 try:
-                    outcomes.append(self._chain(Delivery(m, self.group, tx)))
+                    outcomes.append(self._chain(Delivery(m, self.group, tx, batch=batch)))
                 except Isolate as exc:
                     exc.at = i
                     raise
-            if self._registration.handle_batch is not None:
-                tx.run_batch(self._registration.handle_batch)
+            if handle_batch is not None and batch:
+                with tx.savepoint():  # a failure here is Isolate: rerun per event
+                    handle_batch(batch)
             tx.check_claims()
         return self._committed(outcomes)

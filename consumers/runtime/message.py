@@ -50,10 +50,6 @@ class Transaction(Protocol):
     def savepoint(self) -> Any:
         """A context manager: rolls the effects inside back to it if the block raises."""
 
-    def defer(self, event: Any, context: HandlerContext) -> bool:
-        """Keep the event for one batch handler call at the end of the batch: True if taken
-        (an optimistic batch), False if the handler must run now."""
-
     def sync(self) -> None:
         """Make the server hold every statement sent so far and wait, idle, in the
         transaction, so its idle-in-transaction bound applies from here on. A no-op where
@@ -91,12 +87,17 @@ class Outcome(enum.Enum):
 
 @dataclass
 class Delivery:
+    """One message on its way through the chain. ``batch``: set by the applier, never by a
+    middleware, when the handler's batch form will run once for the whole batch; the handler
+    step then adds the event to it instead of calling the per-event form."""
+
     message: Message
     group: str
     tx: Transaction
     event: Event | None = None
     attempts: int = 0
     notes: dict[str, Any] = field(default_factory=dict)
+    batch: list[tuple[Event, HandlerContext]] | None = None
 
 
 @dataclass(frozen=True)

@@ -217,9 +217,11 @@ def call_handler(
     def run(d: Delivery) -> Outcome:
         assert d.event is not None
         ctx = HandlerContext(d.tx.connection, d.group, d.message, now())
-        # A batch form runs once at the end of an optimistic batch (``optimistic``); the
-        # bound above then covers only the deferral, the database's limits the batch call.
-        if registration.handle_batch is None or not d.tx.defer(d.event, ctx):
+        # The applier chose the batch form for this batch (``BatchApplier.optimistic``): it
+        # runs once at the end, so the bound above covers only collecting the event here.
+        if d.batch is not None:
+            d.batch.append((d.event, ctx))
+        else:
             registration.handle(d.event, ctx)
         return Outcome.HANDLED
 

@@ -26,7 +26,6 @@ from typing import Any
 
 from consumers.runtime.errors import PASS_THROUGH, Isolate
 from consumers.runtime.message import Message, Transaction
-from consumers.runtime.registry import HandleBatch
 from consumers.runtime.store import ProcessedEvents
 from contract import headers as h
 
@@ -86,21 +85,10 @@ class OptimisticTransaction:
         self._tx = tx
         self._bound = bound
         self.processed = claims
-        self.deferred: list[tuple[Any, Any]] = []
         tx.sync()  # the marks are in: from here the server's idle bound is armed
 
     def sync(self) -> None:
         self._tx.sync()
-
-    def defer(self, event: Any, context: Any) -> bool:
-        self.deferred.append((event, context))
-        return True
-
-    def run_batch(self, handle_batch: HandleBatch) -> None:
-        """The batch handler on every deferred event; a failure means ``Isolate``."""
-        if self.deferred:
-            with self.savepoint():
-                handle_batch(self.deferred)
 
     @property
     def connection(self) -> Any:

@@ -35,9 +35,6 @@ class PostgresTransaction:
         with translate_errors(self._conn), self._conn.transaction():
             yield
 
-    def defer(self, event: Any, context: Any) -> bool:
-        return False  # isolated: every handler runs in its own savepoint, now
-
     def sync(self) -> None:
         """Pipelined statements sent since the last sync are synced now. Until a sync the
         server is not *idle* in its transaction (psycopg sends flush requests, not syncs,
