@@ -6,29 +6,40 @@ isolated batches, ``processed_events``, retries, dead letters collected in memor
     harness.deliver([placed, cancelled])              # one poll batch
     harness.deliver([placed, cancelled], twice=True)  # every event redelivered
     harness.crash_between_commits([placed])           # database committed, offsets not
+    compare_forms(conninfo, REGISTRY["loyalty"], events, read_back, rng=random.Random(7))
 
 A Kafka consumer that crashes after its database commit and before its offset commit is
 given the same batch again; ``crash_between_commits`` does exactly that, so a handler whose
 effect is not idempotent shows it twice. With pytest, ``consumers.pytest_plugin`` offers a
 ``handler_harness`` fixture. Each call returns the outcomes of what it delivered.
+
+A handler with a batch form (``@handler(..., batch=...)``) must leave the database exactly as
+its per-event form does; ``compare_forms`` applies the same events both ways, in transactions
+it rolls back, and returns what ``read_back`` saw after each.
 """
 
 from __future__ import annotations
 
+import random
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import psycopg
 
 from consumers.events import READER_VERSIONS, Event, to_record
 from consumers.runtime.applier import BatchApplier
 from consumers.runtime.chain import build_chain
-from consumers.runtime.message import Delivery, Message
+from consumers.runtime.message import Delivery, HandlerContext, Message
 from consumers.runtime.postgres import PostgresTransactions
 from consumers.runtime.registry import Registration
 from contract import AvroCodec, SchemaRepository
 from contract import headers as h
 
 TOPIC = "testkit"
+Seen = TypeVar("Seen")
 
 
 @dataclass
@@ -111,3 +122,74 @@ class Harness:
 
     def close(self) -> None:
         self._transactions.close()
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def _rolled_back(
+    conninfo: str,
+    setup: Callable[[psycopg.Connection[Any]], None] | None,
+    run: Callable[[psycopg.Connection[Any]], None],
+    read_back: Callable[[psycopg.Connection[Any]], Seen],
+    *,
+    optimistic: bool,
+) -> Seen:
+    """``run`` then ``read_back`` inside one transaction that is always rolled back, so the
+    comparison leaves nothing behind and sees no other run's rows. ``optimistic``: pipelined,
+    as the runtime's optimistic batch (where batch forms run) sends statements."""
+    transactions = PostgresTransactions(conninfo, 10_000)
+    seen: list[Seen] = []
+    try:
+        with transactions.begin(optimistic=optimistic) as tx:
+            if setup is not None:
+                setup(tx.connection)
+            run(tx.connection)
+            seen.append(read_back(tx.connection))
+            raise _RolledBack
+    except _RolledBack:
+        return seen[0]
+    finally:
+        transactions.close()
+
+
+def compare_forms(
+    conninfo: str,
+    registration: Registration,
+    events: Sequence[Event],
+    read_back: Callable[[psycopg.Connection[Any]], Seen],
+    *,
+    rng: random.Random,
+    setup: Callable[[psycopg.Connection[Any]], None] | None = None,
+) -> tuple[Seen, Seen]:
+    """``(per_event, batched)``: what ``read_back`` saw after ``events`` went through the
+    per-event form one at a time, and through the batch form in random consecutive batches
+    (so a later batch meets the rows of an earlier one, as on a real topic). ``setup`` runs
+    first in both transactions (say, stock made scarce). Assert the two are equal."""
+    handle_batch = registration.handle_batch
+    if handle_batch is None:
+        raise ValueError(f"{registration.name} has no batch form to compare")
+    if not events:
+        raise ValueError("no events: nothing would be compared")
+    message = Message(TOPIC, 0, 0, None, None, ())
+    now = datetime.now(UTC)
+
+    def ctx(conn: psycopg.Connection[Any]) -> HandlerContext:
+        return HandlerContext(conn, registration.name, message, now)
+
+    def one_by_one(conn: psycopg.Connection[Any]) -> None:
+        for event in events:
+            registration.handle(event, ctx(conn))
+
+    cuts = sorted(rng.sample(range(1, len(events)), min(len(events) - 1, rng.randint(1, 3))))
+    parts = [events[a:b] for a, b in zip([0, *cuts], [*cuts, len(events)], strict=True)]
+
+    def batched(conn: psycopg.Connection[Any]) -> None:
+        for part in parts:
+            handle_batch([(event, ctx(conn)) for event in part])
+
+    return (
+        _rolled_back(conninfo, setup, one_by_one, read_back, optimistic=False),
+        _rolled_back(conninfo, setup, batched, read_back, optimistic=True),
+    )

@@ -1,17 +1,17 @@
 """A handler's batch form must leave the database exactly as its per-event form does.
 
 Random histories of a few orders (placed, cancelled, cancelled before placed, cancelled twice,
-interleaved across orders, split over two batches so the second meets rows of the first) are
-applied one event at a time in one transaction and through the batch form, pipelined as the
-optimistic batch runs it, in another; both are read back and rolled back. The days are far in
+interleaved across orders) go through the test kit's ``compare_forms``: one event at a time in
+one transaction, and through the batch form in random consecutive batches (a later batch meets
+the rows of an earlier one), pipelined as the optimistic batch runs it, in another; both are
+read back and rolled back. The days are far in
 the past and unique to the run, so no other row is touched or compared."""
 
 from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,9 +20,8 @@ import pytest
 
 from consumers.events import Event, OrderCancelled, OrderPlaced, from_record
 from consumers.handlers import REGISTRY
-from consumers.runtime.message import HandlerContext, Message
-from consumers.runtime.postgres import PostgresTransactions
 from consumers.settings import ConsumerSettings
+from consumers.testkit import compare_forms
 from tests import factories
 from tests.conftest import ROOT
 
@@ -48,7 +47,7 @@ READ_BACK = {
 }
 
 
-# SKU-0040 is made scarce in each run (see ``rolled_back``): some orders are rejected, and
+# SKU-0040 is made scarce in each run (``scarce``): some orders are rejected, and
 # whether one is depends on what the orders before it reserved.
 SKUS = ["SKU-0001", "SKU-0002", "SKU-0003", "SKU-0040"]
 
@@ -91,22 +90,8 @@ def history(rng: random.Random, day: datetime, orders: int = 8) -> list[Event]:
     return out
 
 
-@contextmanager
-def rolled_back(
-    transactions: PostgresTransactions, optimistic: bool
-) -> Iterator[Callable[[], Any]]:
-    class Rollback(Exception):
-        pass
-
-    try:
-        with transactions.begin(optimistic=optimistic) as tx:
-            tx.connection.execute(
-                "UPDATE consumers.stock SET reserved = on_hand - 6 WHERE sku = 'SKU-0040'"
-            )
-            yield lambda: tx.connection
-            raise Rollback
-    except Rollback:
-        pass
+def scarce(conn: Any) -> None:
+    conn.execute("UPDATE consumers.stock SET reserved = on_hand - 6 WHERE sku = 'SKU-0040'")
 
 
 def read_back(conn: Any, name: str, events: Sequence[Event]) -> list[list[tuple[Any, ...]]]:
@@ -125,23 +110,15 @@ def test_the_batch_form_has_the_per_event_effect(postgres_up: Any, name: str, se
     rng = random.Random(seed)
     day = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=rng.randint(0, 20_000))
     events = history(rng, day)
-    cut = rng.randint(1, len(events) - 1)
-    message = Message("t", 0, 0, None, None, ())
-    now = datetime.now(UTC)
-    transactions = PostgresTransactions(ConsumerSettings(_env_file=ROOT / ".env").conninfo(), 5000)
-    try:
-        with rolled_back(transactions, optimistic=False) as conn:
-            for event in events:
-                registration.handle(event, HandlerContext(conn(), name, message, now))
-            one_by_one = read_back(conn(), name, events)
-        with rolled_back(transactions, optimistic=True) as conn:
-            for part in (events[:cut], events[cut:]):
-                registration.handle_batch(
-                    [(e, HandlerContext(conn(), name, message, now)) for e in part]
-                )
-            batched = read_back(conn(), name, events)
-    finally:
-        transactions.close()
+    conninfo = ConsumerSettings(_env_file=ROOT / ".env").conninfo()
+    one_by_one, batched = compare_forms(
+        conninfo,
+        registration,
+        events,
+        lambda conn: read_back(conn, name, events),
+        rng=rng,
+        setup=scarce,
+    )
     assert any(one_by_one), "the history left no rows: nothing was compared"
     if name != "notifications":  # the shapes that matter did occur
         statuses = {row[3 if name == "sales-projection" else 1] for row in one_by_one[0]}
