@@ -37,10 +37,23 @@ def _fmt(value: float | None, unit: str = "") -> str:
 
 
 def markdown(r: dict[str, Any]) -> str:
-    lim, lat = r["limits"], r["latency"]
-    lines = [
-        f"Measured {r['when']} on {r['machine']['cores']} cores ({r['machine']['cpu']}), "
-        f"{r['machine']['memory_gib']} GiB{' (quick mode)' if r['quick'] else ''}.",
+    """The README's benchmark section, one table or paragraph per phase of ``bench.run``."""
+    sections = [
+        _limits(r),
+        [*_steps(r["steps"]), "", *_cpu_table(r["steps"])],
+        _writer(r["writer"]),
+        _latency(r["latency"]),
+        [*_consumers(r["consumers"]), "", *_relay(r["relay"])],
+        _targets(r["targets"]),
+    ]
+    return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
+
+
+def _limits(r: dict[str, Any]) -> list[str]:
+    lim, m = r["limits"], r["machine"]
+    return [
+        f"Measured {r['when']} on {m['cores']} cores ({m['cpu']}), "
+        f"{m['memory_gib']} GiB{' (quick mode)' if r['quick'] else ''}.",
         "",
         "| limit of this machine | per second |",
         "| --- | ---: |",
@@ -49,29 +62,36 @@ def markdown(r: dict[str, Any]) -> str:
         f"| kafka-python produce ({lim['message_bytes']} B) | {_fmt(lim['produce'])} |",
         f"| kafka-python consume | {_fmt(lim['consume'])} |",
         f"| fastavro encode / decode | {_fmt(lim['encode'])} / {_fmt(lim['decode'])} |",
-        "",
+    ]
+
+
+def _steps(steps: list[dict[str, Any]]) -> list[str]:
+    lines = [
         "| offered orders/s | committed/s | end-to-end events/s | commit→Kafka p99 ms "
         "| commit→handled p50 / p99 ms |",
         "| ---: | ---: | ---: | ---: | ---: |",
     ]
-    for s in r["steps"]:
+    for s in steps:
         k, h = s["commit_to_kafka_ms"], s["commit_to_handled_ms"]
         lines.append(
             f"| {s['offered_per_s']:g} | {s['committed_per_s']:,.0f} | "
             f"{s['end_to_end_per_s']:,.0f} | {_fmt(k.get('p99'))} | "
             f"{_fmt(h.get('p50'))} / {_fmt(h.get('p99'))} |"
         )
-    lines += ["", *_cpu_table(r["steps"])]
-    w = r["writer"]
-    lines += [
-        "",
-        f"Writer through the service layer (4 threads, consumers stopped, two alternating "
-        f"rounds each): "
-        f"{_fmt(w['without_cdc_per_s'])} orders/s with the connector stopped, "
-        f"{_fmt(w['with_cdc_per_s'])} with Debezium streaming: impact {w['impact']:.2f}.",
+    return lines
+
+
+def _writer(w: dict[str, Any]) -> list[str]:
+    return [
+        "Writer through the service layer (4 threads, consumers stopped, two alternating "
+        f"rounds each): {_fmt(w['without_cdc_per_s'])} orders/s with the connector stopped, "
+        f"{_fmt(w['with_cdc_per_s'])} with Debezium streaming: impact {w['impact']:.2f}."
     ]
-    lines += [
-        "",
+
+
+def _latency(lat: dict[str, Any]) -> list[str]:
+    quantiles = ("p50", "p95", "p99", "max")
+    lines = [
         "| latency at a fixed rate | commit→Kafka p50 / p95 / p99 / max ms "
         "| commit→handled p50 / p95 / p99 / max ms |",
         "| --- | ---: | ---: |",
@@ -80,44 +100,50 @@ def markdown(r: dict[str, Any]) -> str:
         k, h = s["commit_to_kafka_ms"], s["commit_to_handled_ms"]
         lines.append(
             f"| {name} (achieved {s['committed_per_s']:,.0f}/s) | "
-            + " / ".join(_fmt(k.get(q)) for q in ("p50", "p95", "p99", "max"))
+            + " / ".join(_fmt(k.get(q)) for q in quantiles)
             + " | "
-            + " / ".join(_fmt(h.get(q)) for q in ("p50", "p95", "p99", "max"))
+            + " / ".join(_fmt(h.get(q)) for q in quantiles)
             + " |"
         )
-    c = r["consumers"]
-    lines += [
-        "",
+    return lines
+
+
+def _consumers(c: dict[str, Any]) -> list[str]:
+    rates = ", ".join(
+        f"{n} {_fmt(h['per_s'])}/s ({h['ratio_to_poll_decode']:.2f}x)"
+        for n, h in c["handlers"].items()
+    )
+    return [
         f"Consumers on {c['messages']:,} messages: raw poll "
         f"{_fmt(c['raw_poll_per_s'])}/s, poll + decode {_fmt(c['raw_poll_decode_per_s'])}/s; "
-        + ", ".join(
-            f"{n} {_fmt(h['per_s'])}/s ({h['ratio_to_poll_decode']:.2f}x)"
-            for n, h in c["handlers"].items()
-        )
-        + ".",
-        "",
-        "| relay | p99 commit→Kafka at "
-        f"{r['relay']['rate']:g}/s, consumers stopped | statements/s idle "
-        "| backlog drain events/s |",
+        f"{rates}."
+    ]
+
+
+def _relay(relay: dict[str, Any]) -> list[str]:
+    return [
+        f"| relay | p99 commit→Kafka at {relay['rate']:g}/s, consumers stopped "
+        "| statements/s idle | backlog drain events/s |",
         "| --- | ---: | ---: | ---: |",
-        f"| Debezium (pgoutput) | {_fmt(r['relay']['debezium_p99_ms'])} ms | "
-        f"{r['relay']['debezium_idle_statements_per_s']:.2f} | "
-        f"{_fmt(r['relay']['debezium_drain_per_s'])} |",
-        f"| polling relay (SKIP LOCKED, 100 ms sleep) | {_fmt(r['relay']['p99_ms'])} ms | "
-        f"{r['relay']['idle_statements_per_s']:.2f} | {_fmt(r['relay']['drain_per_s'])} |",
+        f"| Debezium (pgoutput) | {_fmt(relay['debezium_p99_ms'])} ms | "
+        f"{relay['debezium_idle_statements_per_s']:.2f} | "
+        f"{_fmt(relay['debezium_drain_per_s'])} |",
+        f"| polling relay (SKIP LOCKED, 100 ms sleep) | {_fmt(relay['p99_ms'])} ms | "
+        f"{relay['idle_statements_per_s']:.2f} | {_fmt(relay['drain_per_s'])} |",
         "",
         "Idle statements are counted by pg_stat_statements per role; Debezium's are its "
         "heartbeat (one INSERT per heartbeat.interval.ms, which keeps the slot advancing, and "
         "a connection check). With the three consumer groups also running, Debezium's p99 "
-        f"commit→Kafka at {r['relay']['rate']:g}/s is "
-        f"{_fmt(r['relay'].get('debezium_in_pipeline_p99_ms'))} ms.",
-        "",
-        "| target | measured | holds |",
-        "| --- | --- | :---: |",
+        f"commit→Kafka at {relay['rate']:g}/s is "
+        f"{_fmt(relay.get('debezium_in_pipeline_p99_ms'))} ms.",
     ]
-    for t in r["targets"]:
+
+
+def _targets(targets: list[dict[str, Any]]) -> list[str]:
+    lines = ["| target | measured | holds |", "| --- | --- | :---: |"]
+    for t in targets:
         lines.append(f"| {t['target']} | {t['measured']} | {'yes' if t['holds'] else 'no'} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _cpu_table(steps: list[dict[str, Any]]) -> list[str]:

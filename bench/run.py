@@ -129,7 +129,52 @@ def _writer(
     }
 
 
+def _limits(
+    stack: StackSettings, app: ProducerSettings, quick: bool, secs: float
+) -> dict[str, Any]:
+    """What this machine can do without the pipeline: bare transactions, raw Kafka, Avro."""
+    with connector_stopped(stack.connect_url), scratch_producer_db(stack, app) as scratch:
+        encode, decode, size = limits.avro_codec(2_000 if quick else 20_000)
+        produce, consume = limits.kafka_raw(
+            stack.kafka_bootstrap_servers, messages=2_000 if quick else 50_000, size=size
+        )
+        return {
+            "bare_tx_1": limits.bare_transactions(scratch, seconds=secs, connections=1),
+            "bare_tx_4": limits.bare_transactions(scratch, seconds=secs, connections=4),
+            "produce": produce,
+            "consume": consume,
+            "encode": encode,
+            "decode": decode,
+            "message_bytes": size,
+        }
+
+
+def _load_steps(
+    step_at: Callable[[float, float], pipeline.Step], rates: list[int], secs: float
+) -> list[pipeline.Step]:
+    """Offered load stepped up until the writer cannot take more (committed < 0.9 x offered)."""
+    steps = []
+    for rate in rates:
+        s = step_at(rate, secs)
+        steps.append(s)
+        if s.committed_per_s < 0.9 * rate:
+            break
+    return steps
+
+
+def _latency(s: pipeline.Step) -> dict[str, Any]:
+    return {
+        **s.summary(),
+        "raw_commit_to_kafka_ms": s.commit_to_kafka_ms,
+        "raw_commit_to_handled_ms": s.commit_to_handled_ms,
+    }
+
+
 def run(quick: bool, out: Path, say: Callable[[str], None]) -> dict[str, Any]:
+    """The six phases in the order they run (their order matters: the limits first, on an
+    idle machine; the relay last, since it stops the connector). Each phase's work is its own
+    function; what stays here, past 60 lines, is the order, the shared setup and the progress.
+    """
     stack, app = StackSettings(), ProducerSettings()
     consumer = ConsumerSettings(stats_interval_seconds=3600)
     layout = Layout(ROOT)
@@ -163,20 +208,7 @@ def run(quick: bool, out: Path, say: Callable[[str], None]) -> dict[str, Any]:
             say(name)
 
         progress.update(task, description="limits (connector stopped: no decoding)")
-        with connector_stopped(stack.connect_url), scratch_producer_db(stack, app) as scratch:
-            encode, decode, size = limits.avro_codec(2_000 if quick else 20_000)
-            produce, consume = limits.kafka_raw(
-                stack.kafka_bootstrap_servers, messages=2_000 if quick else 50_000, size=size
-            )
-            result["limits"] = {
-                "bare_tx_1": limits.bare_transactions(scratch, seconds=secs, connections=1),
-                "bare_tx_4": limits.bare_transactions(scratch, seconds=secs, connections=4),
-                "produce": produce,
-                "consume": consume,
-                "encode": encode,
-                "decode": decode,
-                "message_bytes": size,
-            }
+        result["limits"] = _limits(stack, app, quick, secs)
         step("writer with and without CDC (consumers stopped)")
         result["writer"] = _writer(
             producer,
@@ -188,12 +220,7 @@ def run(quick: bool, out: Path, say: Callable[[str], None]) -> dict[str, Any]:
         )
 
         step("pipeline: offered load stepped up")
-        steps = []
-        for rate in [20, 40] if quick else [50, 100, 200, 400, 800, 1600]:
-            s = step_at(rate, secs)
-            steps.append(s)
-            if s.committed_per_s < 0.9 * rate:
-                break  # saturated: the writer cannot take more
+        steps = _load_steps(step_at, [20, 40] if quick else [50, 100, 200, 400, 800, 1600], secs)
         result["steps"] = [s.summary() for s in steps]
         saturation = max(s.end_to_end_per_s for s in steps)
 
@@ -203,14 +230,9 @@ def run(quick: bool, out: Path, say: Callable[[str], None]) -> dict[str, Any]:
             if quick
             else {"100/s": 100.0, "1000/s": 1000.0, "half saturation": float(round(saturation / 2))}
         )
-        result["latency"] = {}
-        for name, fixed_rate in fixed.items():
-            s = step_at(fixed_rate, secs * 1.5)
-            result["latency"][name] = {
-                **s.summary(),
-                "raw_commit_to_kafka_ms": s.commit_to_kafka_ms,
-                "raw_commit_to_handled_ms": s.commit_to_handled_ms,
-            }
+        result["latency"] = {
+            name: _latency(step_at(rate, secs * 1.5)) for name, rate in fixed.items()
+        }
 
         step("consumers vs raw poll + decode")
         result["consumers"] = consumer_rates.measure(
