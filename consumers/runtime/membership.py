@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kafka import ConsumerRebalanceListener, TopicPartition
+from kafka.errors import KafkaError
+
+from consumers.runtime.condition import Condition
 
 log = logging.getLogger("consumers.processor")
 
@@ -29,6 +32,40 @@ class Rejoin:
     members: Callable[[], list[str]]
     new_consumer: Callable[[], Any]
     after: float = 10.0
+
+
+class Watchdog:
+    """Why: kafka-python 3.0.12 was seen to drop out of its group after a rebalance
+    (partitions revoked, never rejoined) while still reporting its old assignment, then
+    busy-poll a core for good. Every ``rejoin.after`` seconds the instance asks the broker
+    whether its client id is among the group's members; missing twice in a row (once may be
+    mid-rebalance), it must close its client and join with a new one."""
+
+    def __init__(self, rejoin: Rejoin, clock: Callable[[], float]) -> None:
+        self.rejoin = rejoin
+        self._clock = clock
+        self._last_check: float | None = None
+        self._missing = 0
+
+    def lost(self, condition: Condition) -> bool:
+        """True when the instance should rejoin; at most one broker question per period."""
+        now = self._clock()
+        if self._last_check is not None and now - self._last_check < self.rejoin.after:
+            return False
+        self._last_check = now
+        try:
+            members = self.rejoin.members()
+        except KafkaError as exc:
+            condition.failing("kafka (group membership)", repr(exc))
+            return False  # cannot tell: look again next time
+        if self.rejoin.client_id in members:
+            self._missing = 0
+            return False
+        self._missing += 1
+        if self._missing < 2:
+            return False
+        self._missing = 0
+        return True
 
 
 class Listener(ConsumerRebalanceListener):  # type: ignore[misc]

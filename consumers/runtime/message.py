@@ -26,6 +26,19 @@ class Message:
     headers: tuple[tuple[str, bytes | None], ...]
     timestamp_ms: int = 0
 
+    @classmethod
+    def of(cls, record: Any) -> Message:
+        """From a kafka-python ``ConsumerRecord`` (headers may be None, timestamp -1/None)."""
+        return cls(
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key,
+            record.value,
+            tuple(record.headers or ()),
+            record.timestamp or 0,
+        )
+
     def header(self, name: str) -> str | None:
         for k, v in self.headers:
             if k == name and v is not None:

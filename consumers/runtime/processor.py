@@ -24,14 +24,14 @@ from typing import Any
 
 from kafka import TopicPartition
 from kafka.errors import KafkaError
-from kafka.structs import OffsetAndMetadata
 
 from consumers.runtime import middleware as mw
 from consumers.runtime.applier import BatchApplier
 from consumers.runtime.condition import Condition
 from consumers.runtime.errors import BatchConflict, Outage
-from consumers.runtime.membership import Listener, Rejoin
+from consumers.runtime.membership import Listener, Rejoin, Watchdog
 from consumers.runtime.message import Message, Transactions
+from consumers.runtime.offsets import Offsets, rewind
 from consumers.runtime.registry import Registration
 
 log = logging.getLogger("consumers.processor")
@@ -69,14 +69,11 @@ class EventProcessor:
         # Called after the database commit and before the offset commit; tests use it to
         # simulate a crash in exactly that gap.
         self._on_db_committed = on_db_committed
-        self._pending: dict[TopicPartition, int] = {}
         self._backoff = 0.0
         self._stopping = False
-        self._rejoin = rejoin
-        self._clock = clock
-        self._last_check: float | None = None
-        self._missing = 0
+        self._watchdog = Watchdog(rejoin, clock) if rejoin is not None else None
         self.stats: Counter[str] = Counter()
+        self._offsets = Offsets(self.stats)
         self.condition = Condition(clock)
         self._applier = BatchApplier(
             registration,
@@ -126,40 +123,21 @@ class EventProcessor:
         return True
 
     def _watch_assignment(self, done: Callable[[], bool] = lambda: False) -> None:
-        """Watchdog. kafka-python 3.0.12 was seen to drop out of its group after a rebalance
-        (partitions revoked, never rejoined) while still reporting its old assignment, then
-        busy-poll a core for good. Every ``rejoin.after`` seconds the instance asks the broker
-        whether its client id is among the group's members; missing twice in a row, it closes
-        its client and joins with a new one."""
-        if self._rejoin is None:
+        """The watchdog (``membership.Watchdog``): a client that fell out of its group
+        without noticing is closed and replaced by a new one, which subscribes again."""
+        if self._watchdog is None or not self._watchdog.lost(self.condition):
             return
-        now = self._clock()
-        if self._last_check is not None and now - self._last_check < self._rejoin.after:
-            return
-        self._last_check = now
-        try:
-            members = self._rejoin.members()
-        except KafkaError as exc:
-            self.condition.failing("kafka (group membership)", repr(exc))
-            return  # cannot tell: look again next time
-        if self._rejoin.client_id in members:
-            self._missing = 0
-            return
-        self._missing += 1
-        if self._missing < 2:
-            return  # may be mid-rebalance: look again next time
         log.warning(
             "not a member of group %s for %.0fs; rejoining with a new client",
             self.group,
-            self._rejoin.after,
+            self._watchdog.rejoin.after,
         )
         self.stats["rejoins"] += 1
-        self._missing = 0
-        self._pending.clear()  # offsets of the old membership: the new one cannot commit them
+        self._offsets.forget()
         self._consumer.close(autocommit=False)
         while not done():
             try:
-                self._consumer = self._rejoin.new_consumer()
+                self._consumer = self._watchdog.rejoin.new_consumer()
                 break
             except KafkaError as exc:
                 self.condition.failing("kafka (new client)", repr(exc))
@@ -197,19 +175,7 @@ class EventProcessor:
             return
         if (self.condition.trouble or "").startswith("kafka"):
             self.condition.ok()  # a poll answered; a database outage is judged by a batch
-        messages = [
-            Message(
-                r.topic,
-                r.partition,
-                r.offset,
-                r.key,
-                r.value,
-                tuple(r.headers or ()),
-                r.timestamp or 0,
-            )
-            for records in batch.values()
-            for r in records
-        ]
+        messages = [Message.of(r) for records in batch.values() for r in records]
         if messages:
             self.handle(messages)
 
@@ -239,39 +205,18 @@ class EventProcessor:
         if rest:  # the batch's time budget ran out: the rest is fetched again
             self.stats["budget_splits"] += 1
             self._rewind(rest)
-        for m in done:
-            tp = TopicPartition(m.topic, m.partition)
-            self._pending[tp] = max(self._pending.get(tp, -1), m.offset + 1)
+        self._offsets.applied(done)
         if self._on_db_committed is not None:
             self._on_db_committed()
         self.commit_pending()
 
     def _rewind(self, messages: list[Message]) -> None:
-        first: dict[TopicPartition, int] = {}
-        for m in messages:
-            tp = TopicPartition(m.topic, m.partition)
-            first[tp] = min(first.get(tp, m.offset), m.offset)
-        assigned = self._consumer.assignment()
-        for tp, offset in first.items():
-            if tp in assigned:
-                self._consumer.seek(tp, offset)
+        rewind(self._consumer, messages)
 
     def commit_pending(
         self, only: set[TopicPartition] | None = None, *, blocking: bool = True
     ) -> None:
-        offsets = {tp: off for tp, off in self._pending.items() if only is None or tp in only}
-        if not offsets:
-            return
-        commit = self._consumer.commit if blocking else self._consumer.commit_async
-        try:
-            commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
-        except KafkaError as exc:
-            # The database holds the effects; a redelivery will be absorbed as duplicates.
-            self.stats["commit_failures"] += 1
-            log.warning("offset commit failed, batch may be redelivered: %r", exc)
-            return
-        for tp in offsets:
-            self._pending.pop(tp, None)
+        self._offsets.commit(self._consumer, only, blocking=blocking)
 
     def log_stats(self) -> None:
         log.info("stats", extra={"fields": {"group": self.group, **dict(self.stats)}})

@@ -1,0 +1,67 @@
+"""Offsets are committed only after the database commit: the positions a batch reached are
+held here once its transaction committed, and committed to Kafka next. A failed offset commit
+loses nothing (the database holds the effects; a redelivery is absorbed as duplicates)."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from kafka import TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from consumers.runtime.message import Message
+
+log = logging.getLogger("consumers.processor")
+
+
+def _where(m: Message) -> TopicPartition:
+    return TopicPartition(m.topic, m.partition)
+
+
+class Offsets:
+    def __init__(self, stats: Counter[str]) -> None:
+        self._stats = stats
+        self._pending: dict[TopicPartition, int] = {}
+
+    def applied(self, messages: Iterable[Message]) -> None:
+        """These messages' effects are committed in the database: their offsets may go."""
+        for m in messages:
+            tp = _where(m)
+            self._pending[tp] = max(self._pending.get(tp, -1), m.offset + 1)
+
+    def forget(self) -> None:
+        """A new client joined: the old membership's offsets can no longer be committed."""
+        self._pending.clear()
+
+    def commit(
+        self, consumer: Any, only: set[TopicPartition] | None = None, *, blocking: bool = True
+    ) -> None:
+        offsets = {tp: off for tp, off in self._pending.items() if only is None or tp in only}
+        if not offsets:
+            return
+        commit = consumer.commit if blocking else consumer.commit_async
+        try:
+            commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
+        except KafkaError as exc:
+            self._stats["commit_failures"] += 1
+            log.warning("offset commit failed, batch may be redelivered: %r", exc)
+            return
+        for tp in offsets:
+            self._pending.pop(tp, None)
+
+
+def rewind(consumer: Any, messages: Iterable[Message]) -> None:
+    """Seek each partition this instance still owns back to the first of ``messages``: the
+    next poll fetches them again (after a rollback, or past a batch's time budget)."""
+    first: dict[TopicPartition, int] = {}
+    for m in messages:
+        tp = _where(m)
+        first[tp] = min(first.get(tp, m.offset), m.offset)
+    assigned = consumer.assignment()
+    for tp, offset in first.items():
+        if tp in assigned:
+            consumer.seek(tp, offset)
