@@ -45,3 +45,51 @@ def test_every_python_block_of_the_readme_compiles() -> None:
     assert len(blocks) >= 3
     for i, code in enumerate(blocks):
         compile(code, f"README.md python block {i}", "exec")
+
+
+def _guarantee_layers() -> tuple[str, ...]:
+    """The real chain's layers, users' middleware left out (the docs name it in words)."""
+    from consumers.events import OrderPlaced
+    from consumers.runtime.chain import build_chain
+    from consumers.runtime.registry import Registration
+    from contract import AvroCodec, SchemaRepository
+
+    registration = Registration.of("g", lambda e, c: None, OrderPlaced)
+    chain = build_chain(
+        registration,
+        AvroCodec(SchemaRepository.load()),
+        sink=None,  # type: ignore[arg-type]  # built, never run
+        attempts=1,
+        base=0,
+        cap=0,
+        timeout_s=1,
+        duplicate=True,
+    )
+    return chain.layers
+
+
+def test_the_middleware_order_written_in_the_module_is_the_real_chain() -> None:
+    doc = (ROOT / "consumers/runtime/middleware.py").read_text().split('"""')[1]
+    written = tuple(re.findall(r"^\d\. ``(\w+)``", doc, re.M))
+    assert written + ("handler",) == _guarantee_layers()
+
+
+def test_the_middleware_order_in_the_architecture_notes_is_the_real_chain() -> None:
+    text = " ".join(_text("docs/architecture.md").split())
+    found = re.search(r"\*\*Middleware order\*\*.*?\): ((?:[\w*' ]+ → )+\w+)\.", text)
+    assert found, "architecture.md lost its middleware order line"
+    written = tuple(n for n in found[1].split(" → ") if n != "*users' middleware*")
+    assert written == _guarantee_layers()
+
+
+def test_consumer_rates_in_the_architecture_notes_are_the_readme_benchmark() -> None:
+    """The README's benchmark section is written by ``make bench``; the architecture notes
+    quote its consumer rates, and must quote the same run."""
+    readme = " ".join(_text("README.md").split())
+    notes = " ".join(_text("docs/architecture.md").split())
+    measured = re.search(r"Consumers on ([\d,]+) messages: .*?; (.*?)\.", readme)
+    assert measured, "the README's benchmark has no consumer rates"
+    messages, rates = measured[1], dict(re.findall(r"([\w-]+) ([\d,]+)/s \(", measured[2]))
+    assert f"replaying {messages} events" in notes
+    for group, rate in rates.items():
+        assert f"{group} {rate}/s" in notes, (group, rate)
