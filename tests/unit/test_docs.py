@@ -71,7 +71,7 @@ def _guarantee_layers() -> tuple[str, ...]:
 def test_the_middleware_order_written_in_the_module_is_the_real_chain() -> None:
     doc = (ROOT / "consumers/runtime/middleware.py").read_text().split('"""')[1]
     written = tuple(re.findall(r"^\d\. ``(\w+)``", doc, re.M))
-    assert written + ("handler",) == _guarantee_layers()
+    assert (*written, "handler") == _guarantee_layers()
 
 
 def test_the_middleware_order_in_the_architecture_notes_is_the_real_chain() -> None:
