@@ -1,5 +1,6 @@
-"""The producer's migrations against a real Postgres, in a scratch database: every revision
-goes up and back down, and a revision that reshapes stored data keeps what it reshapes."""
+"""The producer's migrations against a real Postgres, in a scratch database and as the app
+role: every revision goes up and back down, and a revision that reshapes stored data keeps
+what it reshapes."""
 
 from __future__ import annotations
 
@@ -9,30 +10,21 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from bench.scratch import scratch_database
 from producer_app import migrate
 from producer_app.settings import ProducerSettings
 from stack.settings import StackSettings
+from tests.conftest import ROOT
 
 
 @pytest.fixture
 def scratch(postgres_up: StackSettings) -> Iterator[ProducerSettings]:
-    """A throwaway database with the ``orders`` schema, migrated as the superuser (the app
-    role's grants are the stack's business, not the migration's)."""
-    name = f"migrations_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres_up.admin_dsn(), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    settings = ProducerSettings(
-        postgres_host=postgres_up.postgres_host,
-        postgres_port=postgres_up.postgres_port,
-        postgres_db=name,
-        app_db_user=postgres_up.postgres_user,
-        app_db_password=postgres_up.postgres_password,
-    )
-    with psycopg.connect(settings.conninfo(), autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA orders")
-    yield settings
-    with psycopg.connect(postgres_up.admin_dsn(), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    """A throwaway database with the ``orders`` schema owned by the app role, which migrates
+    it as ``make db`` does; no revision applied yet."""
+    name = f"shop_migrations_{uuid.uuid4().hex[:8]}"
+    app = ProducerSettings(_env_file=ROOT / ".env")
+    with scratch_database(postgres_up, name, postgres_up.app_db_user, "orders", lambda db: None):
+        yield app.model_copy(update={"postgres_db": name})
 
 
 def _sql(settings: ProducerSettings, query: str) -> list[tuple[object, ...]]:
