@@ -22,6 +22,10 @@ SKU = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
 CURRENCIES = frozenset({"EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN"})
 CHANNELS = frozenset({"web", "mobile", "partner"})
 MAX_REASON = 500
+# Text a person typed: no NUL (Postgres text cannot hold it) and no other control character
+# (they forge log lines and break what consumers render). Tabs and newlines only in a reason.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_BUT_WHITESPACE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class OrderStatus(StrEnum):
@@ -105,6 +109,8 @@ class Order:
     ) -> Order:
         if not customer_id or len(customer_id) > 64:
             raise InvalidOrder("customer_id", "1-64 characters")
+        if CONTROL.search(customer_id):
+            raise InvalidOrder("customer_id", "no control characters (NUL, newline, ...)")
         if currency not in CURRENCIES:
             raise InvalidOrder("currency", f"one of {', '.join(sorted(CURRENCIES))}")
         if sales_channel not in CHANNELS:
@@ -129,6 +135,8 @@ class Order:
             raise OrderAlreadyCancelled(self.id)
         if not reason.strip() or len(reason) > MAX_REASON:
             raise InvalidOrder("reason", f"1-{MAX_REASON} characters")
+        if CONTROL_BUT_WHITESPACE.search(reason):
+            raise InvalidOrder("reason", "no control characters but tab and newline")
         self.status = OrderStatus.CANCELLED
         self.cancelled_at = now
         self.cancel_reason = reason

@@ -8,15 +8,13 @@ Validation errors are 422 and name the field (``detail[].loc``); domain rule vio
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from producer_app.bootstrap import Producer
 from producer_app.entrypoints import errors
+from producer_app.entrypoints.headers import SecurityHeaders
+from producer_app.entrypoints.limits import MAX_BODY_BYTES, BodyLimit
 from producer_app.entrypoints.routes import health_router, orders_router
-
-MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(producer: Producer) -> FastAPI:
@@ -27,15 +25,8 @@ def create_app(producer: Producer) -> FastAPI:
         description="Places orders and publishes their events through the outbox.",
     )
 
-    @app.middleware("http")
-    async def limit_body(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return errors.error(413, None, f"request body larger than {MAX_BODY_BYTES} bytes")
-        return await call_next(request)
-
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(SecurityHeaders)
     errors.install(app)
     app.include_router(orders_router(producer))
     app.include_router(health_router(producer))

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
 from producer_app.domain.model import DomainError, InvalidOrder, OrderAlreadyCancelled
+from producer_app.entrypoints.limits import BodyTooLarge, too_large
 from producer_app.service_layer import services
 from producer_app.service_layer.idempotency import KeyReused
 
@@ -77,9 +78,15 @@ async def _bad_request(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+async def _too_large(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BodyTooLarge)
+    return too_large(exc.limit)
+
+
 def install(app: FastAPI) -> None:
     """Most specific first is not needed: Starlette picks the handler of the closest class."""
     app.add_exception_handler(RequestValidationError, _bad_request)
+    app.add_exception_handler(BodyTooLarge, _too_large)
     app.add_exception_handler(InvalidOrder, _invalid)
     app.add_exception_handler(OrderAlreadyCancelled, _conflict)
     app.add_exception_handler(DomainError, _domain)

@@ -32,7 +32,9 @@ class LineIn(BaseModel):
 
 class OrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    customer_id: str = Field(min_length=1, max_length=64, examples=["cust-0042"])
+    customer_id: str = Field(
+        min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$", examples=["cust-0042"]
+    )
     currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])
     sales_channel: str = Field(default="web", pattern=r"^(web|mobile|partner)$")
     lines: list[LineIn] = Field(min_length=1, max_length=model.MAX_LINES)
@@ -40,4 +42,8 @@ class OrderIn(BaseModel):
 
 class CancelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=model.MAX_REASON)
+    reason: str = Field(
+        min_length=1,
+        max_length=model.MAX_REASON,
+        pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+$",  # tab and newline allowed
+    )

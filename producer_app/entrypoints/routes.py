@@ -3,6 +3,7 @@ result into a response (``STATUS`` maps it); no rule of the domain is decided he
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,8 @@ from producer_app.service_layer import services
 from producer_app.service_layer.idempotency import IdempotencyRequest
 from producer_app.service_layer.messages import TRACEPARENT, MessageContext, new_traceparent
 from producer_app.service_layer.results import Change, Result
+
+log = logging.getLogger("producer_app.api")
 
 # How HTTP says what a write use case did. A replay answers with the first request's status.
 STATUS = {Change.PLACED: 201, Change.CANCELLED: 200}
@@ -101,9 +104,10 @@ def health_router(producer: Producer) -> APIRouter:
         try:
             await run_in_threadpool(ping)
         except OperationalError as exc:
-            return JSONResponse(
-                {"status": "unhealthy", "database": str(exc.orig)[:200]}, status_code=503
-            )
+            # The cause stays in the log: libpq's message names the host, the port and, on a
+            # refused login, the role, none of which an unauthenticated caller should learn.
+            log.warning("health: database unreachable: %s", exc.orig)
+            return JSONResponse({"status": "unhealthy", "database": "unreachable"}, 503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
     return router
