@@ -103,7 +103,7 @@ def test_a_poison_message_goes_to_the_dead_letter_topic_and_the_group_goes_on(
     assert rig.notifications() == 1
     dlq = KafkaConsumer(
         f"dlq.{rig.group}",
-        bootstrap_servers=rig.bootstrap_servers,
+        **rig.bootstrap_servers.client(),
         auto_offset_reset="earliest",
         consumer_timeout_ms=10_000,
     )
@@ -158,7 +158,7 @@ def test_a_database_error_in_a_pipelined_batch_dead_letters_only_its_message(
     assert outcomes == {i: "dead_lettered" if i == bad else "handled" for i in rig.event_ids}
     dlq = KafkaConsumer(
         f"dlq.{rig.group}",
-        bootstrap_servers=rig.bootstrap_servers,
+        **rig.bootstrap_servers.client(),
         auto_offset_reset="earliest",
         consumer_timeout_ms=5_000,
     )
@@ -182,9 +182,14 @@ def test_two_instances_split_the_partitions_and_handle_each_message_once(rig: Ri
         for t in threads:
             t.start()
         # Produce only once both own partitions, or the first to join drains the topic alone.
-        deadline = time.monotonic() + 60
-        while not (a.processor.assignment() and b.processor.assignment()):
+        # "Own" means a settled split, held for a second: each reports its assignment as it
+        # sees it, and mid-rebalance the first still reports partitions it is about to lose.
+        deadline, settled_since = time.monotonic() + 60, None
+        while settled_since is None or time.monotonic() - settled_since < 1.0:
             assert time.monotonic() < deadline, "the two instances never shared the group"
+            pa, pb = a.processor.assignment(), b.processor.assignment()
+            split = bool(pa) and bool(pb) and not pa & pb and len(pa | pb) == 6
+            settled_since = (settled_since or time.monotonic()) if split else None
             time.sleep(0.2)
         rig.produce(rig.placed(60, partitions=6))
         for t in threads:
