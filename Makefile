@@ -9,10 +9,10 @@ PY := $(BIN)/python
 STACK ?= $(shell docker info >/dev/null 2>&1 && echo compose || echo native)
 PYTEST_ARGS ?=
 
--include .env
+# .env is not included: every tool reads it itself, and each part the stack starts gets only
+# its own secrets in its environment (stack/secrets.py), never all of them from make.
 # Progress lines reach CI logs as they happen, not when a buffer fills.
-PYTHONUNBUFFERED := 1
-export
+export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv jars env up down clean status logs register db test test-unit lint fmt \
         schemas-check seed consume topics inspect lag dlq-replay bench chaos

@@ -11,9 +11,11 @@ import time
 
 from kafka import KafkaConsumer, TopicPartition
 
+from contract.kafka import KafkaAccess
 
-def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    c = KafkaConsumer(bootstrap_servers=bootstrap)
+
+def end_offsets(bootstrap: KafkaAccess, topic: str) -> dict[TopicPartition, int]:
+    c = KafkaConsumer(**bootstrap.client())
     deadline = time.monotonic() + 10  # a topic created a moment ago may have no metadata yet
     while not (known := c.partitions_for_topic(topic)) and time.monotonic() < deadline:
         c.topics()
@@ -24,11 +26,15 @@ def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
 
 
 def drain_rate(
-    bootstrap: str, topic: str, since: dict[TopicPartition, int], count: int, timeout: float = 120
+    bootstrap: KafkaAccess,
+    topic: str,
+    since: dict[TopicPartition, int],
+    count: int,
+    timeout: float = 120,
 ) -> float:
     """Events/s between the first and the last of ``count`` records written after ``since``
     (Connect and our producer stamp create time on this machine's clock)."""
-    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    c = KafkaConsumer(**bootstrap.client(enable_auto_commit=False))
     c.assign(list(since))
     for tp, offset in since.items():
         c.seek(tp, offset)

@@ -27,7 +27,9 @@ from consumers.runtime.message import Outcome
 from consumers.settings import ConsumerSettings
 from contract import AvroCodec, SchemaRepository
 from contract.errors import ContractError
+from contract.kafka import KafkaAccess
 from contract.topics import dlq_topic
+from stack import kafka_auth
 from stack.settings import StackSettings
 
 log = logging.getLogger("bench")
@@ -44,18 +46,20 @@ class Rate:
         return self.messages / self.seconds if self.seconds else 0.0
 
 
-def topic_size(bootstrap_servers: str, topic: str) -> tuple[list[TopicPartition], int]:
-    c = KafkaConsumer(bootstrap_servers=bootstrap_servers)
+def topic_size(bootstrap_servers: KafkaAccess, topic: str) -> tuple[list[TopicPartition], int]:
+    c = KafkaConsumer(**bootstrap_servers.client())
     parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
     begin, end = c.beginning_offsets(parts), c.end_offsets(parts)
     c.close()
     return parts, sum(end[tp] - begin[tp] for tp in parts)
 
 
-def forget_group(bootstrap_servers: str, group: str, topics: list[str] | None = None) -> None:
+def forget_group(
+    bootstrap_servers: KafkaAccess, group: str, topics: list[str] | None = None
+) -> None:
     """A measurement's throwaway group (and ``topics`` of its own, such as its dead-letter
     topic) would otherwise stay listed by ``make lag`` and ``make topics`` for good."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = KafkaAdminClient(**bootstrap_servers.client())
     try:
         if topics:
             admin.delete_topics(topics)
@@ -70,12 +74,12 @@ def forget_group(bootstrap_servers: str, group: str, topics: list[str] | None = 
 
 
 def raw_loop(
-    bootstrap_servers: str, topic: str, total: int, *, decode: bool, max_records: int
+    bootstrap_servers: KafkaAccess, topic: str, total: int, *, decode: bool, max_records: int
 ) -> Rate:
     codec = AvroCodec(SchemaRepository.load())
     c = KafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap_servers,
+        **bootstrap_servers.client(),
         group_id=(group := f"bench-raw-{uuid.uuid4().hex[:8]}"),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -97,9 +101,17 @@ def raw_loop(
     return Rate("raw poll + decode" if decode else "raw poll", seen, seconds)
 
 
-def handler_rate(settings: ConsumerSettings, name: str, total: int) -> Rate:
+def handler_rate(settings: ConsumerSettings, tools: KafkaAccess, name: str, total: int) -> Rate:
     registration = REGISTRY[name]
     bench_registration = replace(registration, name=f"bench-{name}-{uuid.uuid4().hex[:6]}")
+    # A throwaway group is a principal of its own, granted what a group may do.
+    kafka_auth.grant_group(
+        tools,
+        settings.kafka_for(bench_registration.name),
+        bench_registration.name,
+        settings.topic,
+        settings.dlq_prefix,
+    )
     running = bootstrap(settings, bench_registration)
     processor = running.processor
     started: list[float] = []
@@ -115,18 +127,19 @@ def handler_rate(settings: ConsumerSettings, name: str, total: int) -> Rate:
     running.close()
     # Its dead letters (old poison on the topic) were counted; the topic goes with the group.
     group = bench_registration.name
-    forget_group(settings.kafka_bootstrap_servers, group, [dlq_topic(group, settings.dlq_prefix)])
+    forget_group(tools, group, [dlq_topic(group, settings.dlq_prefix)])
     return Rate(name, Outcome.settled(processor.stats), seconds)
 
 
 def measure(
     stack: StackSettings, consumer: ConsumerSettings, limit: int | None = None
 ) -> dict[str, object]:
-    _, total = topic_size(consumer.kafka_bootstrap_servers, consumer.topic)
+    tools = stack.kafka_as("tools")
+    _, total = topic_size(tools, consumer.topic)
     total = min(total, limit) if limit else total
     raw, decoded = (
         raw_loop(
-            consumer.kafka_bootstrap_servers,
+            tools,
             consumer.topic,
             total,
             decode=decode,
@@ -135,7 +148,7 @@ def measure(
         for decode in (False, True)
     )
     with scratch_consumer_db(stack, consumer) as scratch:
-        handlers = [handler_rate(scratch, name, total) for name in sorted(REGISTRY)]
+        handlers = [handler_rate(scratch, tools, name, total) for name in sorted(REGISTRY)]
     return {
         "topic": consumer.topic,
         "messages": total,

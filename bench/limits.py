@@ -17,6 +17,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
 from contract import AvroCodec, SchemaRepository
+from contract.kafka import KafkaAccess
 from producer_app.settings import ProducerSettings
 
 ORDER = (
@@ -80,16 +81,14 @@ def bare_transactions(settings: ProducerSettings, *, seconds: float, connections
     return sum(counts) / (time.monotonic() - started)
 
 
-def kafka_raw(bootstrap: str, *, messages: int, size: int) -> tuple[float, float]:
+def kafka_raw(bootstrap: KafkaAccess, *, messages: int, size: int) -> tuple[float, float]:
     """(produce msgs/s, consume msgs/s) for ``messages`` of ``size`` bytes on a fresh topic."""
     topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = KafkaAdminClient(**bootstrap.client())
     admin.create_topics([NewTopic(topic, 6, 1)])
     try:
         value = b"x" * size
-        producer = KafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", linger_ms=5, batch_size=256 * 1024
-        )
+        producer = KafkaProducer(**bootstrap.client(acks="all", linger_ms=5, batch_size=256 * 1024))
         started = time.perf_counter()
         for i in range(messages):
             producer.send(topic, key=str(i % 1000).encode(), value=value)
@@ -98,7 +97,7 @@ def kafka_raw(bootstrap: str, *, messages: int, size: int) -> tuple[float, float
         producer.close()
         consumer = KafkaConsumer(
             topic,
-            bootstrap_servers=bootstrap,
+            **bootstrap.client(),
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             group_id=f"bench-raw-{uuid.uuid4().hex[:6]}",

@@ -24,6 +24,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from bench import cpu
 from bench.backlog import end_offsets as backlog_offsets
+from contract.kafka import KafkaAccess
 from ops.kafka_io import admin, consumer
 from producer_app.bootstrap import Producer
 from producer_app.entrypoints.seed import SeedResult, seed
@@ -84,7 +85,7 @@ class Step:
         }
 
 
-def backlog(bootstrap: str, groups: list[str]) -> int:
+def backlog(bootstrap: KafkaAccess, groups: list[str]) -> int:
     """Order events not yet committed by the slowest of ``groups``."""
     with admin(bootstrap) as a:
         committed = {g: a.list_group_offsets(g).get(g, {}) for g in groups}
@@ -98,7 +99,7 @@ def backlog(bootstrap: str, groups: list[str]) -> int:
     return worst
 
 
-def wait_drained(bootstrap: str, groups: list[str], timeout: float = 600) -> float:
+def wait_drained(bootstrap: KafkaAccess, groups: list[str], timeout: float = 600) -> float:
     """Wait until every group has handled all earlier events, so that a step measures its
     own load and not the backlog of the one before. Returns the seconds waited."""
     started = time.monotonic()
@@ -110,11 +111,11 @@ def wait_drained(bootstrap: str, groups: list[str], timeout: float = 600) -> flo
 
 
 def _kafka_times(
-    bootstrap: str, start: dict[TopicPartition, int], ids: list[uuid.UUID], timeout: float
+    bootstrap: KafkaAccess, start: dict[TopicPartition, int], ids: list[uuid.UUID], timeout: float
 ) -> dict[uuid.UUID, float]:
     """Record timestamp (epoch s) of each order's first message after ``start``."""
     keys = {str(i) for i in ids}
-    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    c = KafkaConsumer(**bootstrap.client(enable_auto_commit=False))
     c.assign(list(start))
     for tp, off in start.items():
         c.seek(tp, off)
@@ -185,11 +186,11 @@ def commit_to_kafka(
 ) -> list[float]:
     """Commit→Kafka latencies (ms) of orders offered at ``rate``, nothing else measured: run
     with the consumers stopped, it compares with the polling relay under the same load."""
-    start = backlog_offsets(stack.kafka_bootstrap_servers, ORDER_TOPIC)
+    start = backlog_offsets(stack.kafka_as("tools"), ORDER_TOPIC)
     ids = offer(producer, orders=int(rate * seconds), rate=rate, workers=workers).placed_ids
     with psycopg.connect(stack.admin_dsn(), autocommit=True) as conn:
         committed = _commit_times(conn, ids)
-    arrived = _kafka_times(stack.kafka_bootstrap_servers, start, ids, 60)
+    arrived = _kafka_times(stack.kafka_as("tools"), start, ids, 60)
     return _ms_since_commit(committed, arrived)
 
 
@@ -206,15 +207,15 @@ def run_step(
 ) -> Step:
     """One load step, after the backlog of earlier ones is handled; CPU is attributed to the
     stack's parts from the first order to the moment the last one is handled by all groups."""
-    drained = wait_drained(stack.kafka_bootstrap_servers, groups)
-    start = backlog_offsets(stack.kafka_bootstrap_servers, ORDER_TOPIC)
+    drained = wait_drained(stack.kafka_as("tools"), groups)
+    start = backlog_offsets(stack.kafka_as("tools"), ORDER_TOPIC)
     before = cpu.snapshot(parts)
     result = offer(producer, orders=int(rate * seconds), rate=rate, workers=workers)
     ids = result.placed_ids
     step = Step(rate, len(ids), result.orders_per_second, drained_s=drained)
     committed, handled, step.complete = _handled_times(stack.admin_dsn(), ids, timeout)
     step.cores = cpu.cores_used(before, cpu.snapshot(parts))
-    arrived = _kafka_times(stack.kafka_bootstrap_servers, start, ids, timeout)
+    arrived = _kafka_times(stack.kafka_as("tools"), start, ids, timeout)
     step.commit_to_kafka_ms = _ms_since_commit(committed, arrived)
     step.commit_to_handled_ms = _ms_since_commit(committed, handled)
     if handled:

@@ -20,6 +20,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
 from bench import backlog
+from contract.kafka import KafkaAccess
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders.relay_outbox (
@@ -42,10 +43,16 @@ class RelayRun:
 
 class PollingRelay:
     def __init__(
-        self, dsn: str, bootstrap: str, topic: str, *, batch: int = 500, idle_sleep: float = 0.1
+        self,
+        dsn: str,
+        bootstrap: KafkaAccess,
+        topic: str,
+        *,
+        batch: int = 500,
+        idle_sleep: float = 0.1,
     ) -> None:
         self._dsn, self._topic, self._batch, self._idle = dsn, topic, batch, idle_sleep
-        self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+        self._producer = KafkaProducer(**bootstrap.client(acks="all", linger_ms=5))
         self.run_stats = RelayRun()
         self._stop = threading.Event()
 
@@ -95,10 +102,10 @@ def write_at_rate(dsn: str, *, rate: float, seconds: float, payload: bytes) -> i
 
 
 @contextmanager
-def relay_topic(dsn: str, bootstrap: str) -> Iterator[str]:
+def relay_topic(dsn: str, bootstrap: KafkaAccess) -> Iterator[str]:
     """A topic of its own (deleted afterwards) and the relay's outbox table."""
     topic = f"bench.relay.{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = KafkaAdminClient(**bootstrap.client())
     admin.create_topics([NewTopic(topic, 6, 1)])
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(SCHEMA)
@@ -128,7 +135,7 @@ def _wait_published(relay: PollingRelay, count: int, timeout: float = 60) -> Non
 
 def measure(
     dsn: str,
-    bootstrap: str,
+    bootstrap: KafkaAccess,
     *,
     rate: float,
     seconds: float,
@@ -152,7 +159,7 @@ def measure(
     }
 
 
-def drain(dsn: str, bootstrap: str, *, count: int, payload: bytes) -> float:
+def drain(dsn: str, bootstrap: KafkaAccess, *, count: int, payload: bytes) -> float:
     """Events/s publishing ``count`` rows that were already waiting when the relay started."""
     with relay_topic(dsn, bootstrap) as topic:
         with psycopg.connect(dsn, autocommit=True) as conn:

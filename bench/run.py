@@ -32,9 +32,10 @@ from contract import AvroCodec, SchemaRepository
 from producer_app.bootstrap import Producer, bootstrap
 from producer_app.settings import ProducerSettings
 from stack import connect
-from stack.health import StackError, http_json
+from stack.health import StackError
 from stack.layout import Layout
 from stack.parts import Part, app_parts, groups_probe, stack_parts
+from stack.rest import ConnectRest
 from stack.settings import StackSettings
 
 CONNECTOR = "orders-outbox"
@@ -43,17 +44,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def connector_stopped(url: str) -> Iterator[None]:
+def connector_stopped(rest: ConnectRest) -> Iterator[None]:
     """The connector's task shut down (Connect's stop, not pause: a paused Debezium task keeps
     decoding the WAL into its queue), so the slot is inactive and nothing is decoded. On
     resume it streams from the slot's confirmed position: nothing is lost."""
-    http_json(f"{url}/connectors/{CONNECTOR}/stop", method="PUT")
-    _wait_state(url, "STOPPED")
+    rest.call(f"/connectors/{CONNECTOR}/stop", method="PUT")
+    _wait_state(rest, "STOPPED")
     try:
         yield
     finally:
-        http_json(f"{url}/connectors/{CONNECTOR}/resume", method="PUT")
-        _wait_state(url, "RUNNING")
+        rest.call(f"/connectors/{CONNECTOR}/resume", method="PUT")
+        _wait_state(rest, "RUNNING")
 
 
 @contextmanager
@@ -69,10 +70,10 @@ def stopped(part: Part) -> Iterator[bool]:
             part.up()
 
 
-def _wait_state(url: str, state: str, timeout: float = 60) -> None:
+def _wait_state(rest: ConnectRest, state: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        st = connect.status(url, CONNECTOR)
+        st = connect.status(rest, CONNECTOR)
         if st is not None and st.state == state and all(t[1] == state for t in st.tasks):
             return
         time.sleep(0.3)
@@ -85,7 +86,7 @@ def heartbeat_seconds(connector_file: Path) -> float:
 
 
 def _require_consumers(stack: StackSettings) -> None:
-    probe = groups_probe(stack.kafka_bootstrap_servers, lambda: GROUPS)
+    probe = groups_probe(stack.kafka_as("tools"), lambda: GROUPS)
     deadline = time.monotonic() + 30  # a group may still be settling after make up
     while (groups := probe()) is not None and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -104,7 +105,7 @@ def _writer(
     """With the consumers stopped: order transactions/s through the service layer without
     and with CDC; how fast Debezium streams the n orders written while it was stopped; and
     commit→Kafka at the polling relay's rate, under the same load the relay is measured."""
-    kafka = stack.kafka_bootstrap_servers
+    kafka = stack.kafka_as("tools")
     # Alternated (without, with, without, with), so a slow spell of this shared machine does
     # not land on one side only; each figure is orders over the seconds of its rounds.
     rounds, part = 2, n // 2
@@ -112,7 +113,7 @@ def _writer(
     drains = []
     with stopped(consumers) as consumers_stopped:
         for _ in range(rounds):
-            with connector_stopped(stack.connect_url):
+            with connector_stopped(stack.connect_rest()):
                 since = backlog.end_offsets(kafka, pipeline.ORDER_TOPIC)
                 seconds_without += pipeline.offer(producer, orders=part, workers=4).seconds
             drains.append(backlog.drain_rate(kafka, pipeline.ORDER_TOPIC, since, part))
@@ -133,10 +134,10 @@ def _limits(
     stack: StackSettings, app: ProducerSettings, quick: bool, secs: float
 ) -> dict[str, Any]:
     """What this machine can do without the pipeline: bare transactions, raw Kafka, Avro."""
-    with connector_stopped(stack.connect_url), scratch_producer_db(stack, app) as scratch:
+    with connector_stopped(stack.connect_rest()), scratch_producer_db(stack, app) as scratch:
         encode, decode, size = limits.avro_codec(2_000 if quick else 20_000)
         produce, consume = limits.kafka_raw(
-            stack.kafka_bootstrap_servers, messages=2_000 if quick else 50_000, size=size
+            stack.kafka_as("tools"), messages=2_000 if quick else 50_000, size=size
         )
         return {
             "bare_tx_1": limits.bare_transactions(scratch, seconds=secs, connections=1),
@@ -264,7 +265,7 @@ def _relay(
         dsn = scratch.conninfo()
         r = relay.measure(
             dsn,
-            stack.kafka_bootstrap_servers,
+            stack.kafka_as("tools"),
             rate=rate,
             seconds=2.0 if quick else 8.0,
             idle_seconds=idle_s / 3,  # polling is steady: a third of the window shows it
@@ -274,7 +275,7 @@ def _relay(
             ),
         )
         drain = relay.drain(
-            dsn, stack.kafka_bootstrap_servers, count=100 if quick else 1_000, payload=payload
+            dsn, stack.kafka_as("tools"), count=100 if quick else 1_000, payload=payload
         )
     in_pipeline = result["latency"].get(f"{rate:g}/s", {})
     alone = result["writer"].pop("debezium_alone_commit_to_kafka_ms")

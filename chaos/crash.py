@@ -15,7 +15,6 @@ from chaos import network, records
 from chaos.disk import small_tablespace
 from chaos.faults import ORDER_TOPIC, Context, recovered, until_consumed, wait_until
 from stack import postgres
-from stack.health import http_json
 from stack.process import group_members
 
 Fault = Callable[[Context], float]
@@ -114,31 +113,29 @@ def disk_full(ctx: Context) -> float:
 def _notifications_caught_up(ctx: Context) -> bool:
     from ops.lag import group_lag
 
-    return (
-        sum(r.lag for r in group_lag(ctx.settings.kafka_bootstrap_servers, ["notifications"])) == 0
-    )
+    return sum(r.lag for r in group_lag(ctx.settings.kafka_as("tools"), ["notifications"])) == 0
 
 
 def reconfigure_connector(ctx: Context) -> float:
     """A config change mid-stream (Connect restarts the task with it), a restart of the
     connector and its task, then the original config back."""
     started = time.monotonic()
-    url = f"{ctx.settings.connect_url}/connectors/orders-outbox"
-    original = http_json(f"{url}/config")
+    rest, path = ctx.settings.connect_rest(), "/connectors/orders-outbox"
+    original = rest.call(f"{path}/config")
     assert isinstance(original, dict)
     changed = {**original, "max.batch.size": "512", "poll.interval.ms": "50"}
-    http_json(f"{url}/config", method="PUT", body=changed)
+    rest.call(f"{path}/config", method="PUT", body=changed)
     time.sleep(3)
-    http_json(f"{url}/restart?includeTasks=true", method="POST")
+    rest.call(f"{path}/restart?includeTasks=true", method="POST")
     time.sleep(3)
-    http_json(f"{url}/config", method="PUT", body=original)
+    rest.call(f"{path}/config", method="PUT", body=original)
     return recovered(ctx, started)
 
 
 def odd_records(ctx: Context) -> float:
     """A null record, a tombstone and an oversized record on the event topic."""
     started = time.monotonic()
-    bootstrap = ctx.settings.kafka_bootstrap_servers
+    bootstrap = ctx.settings.kafka_as("tools")
     before = records.ends(bootstrap, ORDER_TOPIC)
     records.null_record(ctx.layout, bootstrap, ORDER_TOPIC)
     records.tombstone_and_oversized(bootstrap, ORDER_TOPIC, b"chaos-odd", partition=0)

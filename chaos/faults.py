@@ -19,7 +19,6 @@ from pathlib import Path
 from kafka import KafkaProducer
 
 from stack import connect, postgres
-from stack.health import http_json
 from stack.layout import Layout
 from stack.parts import Part, app_parts, groups_probe, stack_parts
 from stack.process import read_pid
@@ -70,11 +69,15 @@ def wait_until(check: Callable[[], bool], timeout: float = 180) -> None:
 
 
 def healthy(ctx: Context) -> bool:
-    st = connect.status(ctx.settings.connect_url, "orders-outbox") if _up(ctx, "connect") else None
+    st = (
+        connect.status(ctx.settings.connect_rest(), "orders-outbox")
+        if _up(ctx, "connect")
+        else None
+    )
     return (
         st is not None
         and st.running
-        and groups_probe(ctx.settings.kafka_bootstrap_servers, lambda: GROUPS)() is None
+        and groups_probe(ctx.settings.kafka_as("tools"), lambda: GROUPS)() is None
         and ctx.part("api").probe() is None
     )
 
@@ -138,10 +141,10 @@ def kill_consumer_in_gap(ctx: Context) -> float:
 
 def pause_connector(ctx: Context) -> float:
     started = time.monotonic()
-    url = f"{ctx.settings.connect_url}/connectors/orders-outbox"
-    http_json(f"{url}/pause", method="PUT")
+    rest, path = ctx.settings.connect_rest(), "/connectors/orders-outbox"
+    rest.call(f"{path}/pause", method="PUT")
     time.sleep(3)
-    http_json(f"{url}/resume", method="PUT")
+    rest.call(f"{path}/resume", method="PUT")
     return recovered(ctx, started)
 
 
@@ -163,7 +166,7 @@ def rebalance(ctx: Context) -> float:
 def poison(ctx: Context) -> float:
     """Bytes that are not our events, on the order topic: every group must dead-letter them."""
     started = time.monotonic()
-    producer = KafkaProducer(bootstrap_servers=ctx.settings.kafka_bootstrap_servers)
+    producer = KafkaProducer(**ctx.settings.kafka_as("tools").client())
     for _ in range(3):
         meta = producer.send(
             ORDER_TOPIC,

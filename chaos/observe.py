@@ -13,11 +13,12 @@ from kafka import KafkaConsumer, TopicPartition
 
 from chaos import faults
 from chaos.checks import EVENTS, PROCESSED
+from contract.kafka import KafkaAccess
 from ops.lag import group_lag
 
 
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    c = KafkaConsumer(bootstrap_servers=bootstrap)
+def end_offsets(bootstrap: KafkaAccess, topic: str) -> dict[int, int]:
+    c = KafkaConsumer(**bootstrap.client())
     try:
         parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
         return {tp.partition: off for tp, off in c.end_offsets(parts).items()}
@@ -25,8 +26,8 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         c.close()
 
 
-def messages_since(bootstrap: str, topic: str, since: dict[int, int]) -> list[Any]:
-    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+def messages_since(bootstrap: KafkaAccess, topic: str, since: dict[int, int]) -> list[Any]:
+    c = KafkaConsumer(**bootstrap.client(enable_auto_commit=False))
     parts = [TopicPartition(topic, p) for p in since]
     end = c.end_offsets(parts)
     c.assign(parts)
@@ -66,7 +67,7 @@ def settle(ctx: faults.Context, dsn: str, lsn: str, timeout: float = 300) -> Non
     while time.monotonic() < deadline:
         expected = scalar(dsn, EVENTS)
         if all(scalar(dsn, PROCESSED, g) >= expected for g in faults.GROUPS):
-            lag = sum(r.lag for r in group_lag(ctx.settings.kafka_bootstrap_servers, faults.GROUPS))
+            lag = sum(r.lag for r in group_lag(ctx.settings.kafka_as("tools"), faults.GROUPS))
             if lag == 0 and slot_behind(dsn, lsn) == 0:
                 return
         time.sleep(1)

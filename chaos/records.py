@@ -12,8 +12,10 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
 from contract.codec import MARKER
+from contract.kafka import KafkaAccess
 from stack import jvm
 from stack.layout import Layout
+from stack.secrets import write_private
 
 # Kafka's default request and message limit. The oversized record is the largest that still
 # fits it (within a few bytes): accepted by the broker, but not once the dead-letter headers
@@ -29,13 +31,18 @@ def largest_value(key: bytes) -> int:
     return LIMIT - MARGIN - overhead
 
 
-def null_record(layout: Layout, bootstrap: str, topic: str) -> None:
-    """One record with no key and no value, through Kafka's own Java console producer."""
+def null_record(layout: Layout, bootstrap: KafkaAccess, topic: str) -> None:
+    """One record with no key and no value, through Kafka's own Java console producer (its
+    login in a 0600 properties file, not on the command line, where ``ps`` would show it)."""
+    login = layout.conf / "chaos-producer.properties"
+    write_private(login, jvm.properties(bootstrap.java_properties()))
     cmd = jvm.tool_command(
         layout,
         "org.apache.kafka.tools.ConsoleProducer",
         "--bootstrap-server",
-        bootstrap,
+        bootstrap.bootstrap_servers,
+        "--command-config",
+        str(login),
         "--topic",
         topic,
         "--reader-property",
@@ -50,9 +57,11 @@ def null_record(layout: Layout, bootstrap: str, topic: str) -> None:
         raise RuntimeError(f"console producer failed: {done.stderr[-1500:]}")
 
 
-def tombstone_and_oversized(bootstrap: str, topic: str, key: bytes, partition: int = 0) -> int:
+def tombstone_and_oversized(
+    bootstrap: KafkaAccess, topic: str, key: bytes, partition: int = 0
+) -> int:
     """A tombstone, then an oversized record, both under ``key``; returns the value size."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=LIMIT)
+    producer = KafkaProducer(**bootstrap.client(acks="all", max_request_size=LIMIT))
     try:
         producer.send(topic, key=key, value=None, partition=partition)
         big = MARKER + b"x" * (largest_value(key) - len(MARKER))
@@ -63,8 +72,8 @@ def tombstone_and_oversized(bootstrap: str, topic: str, key: bytes, partition: i
     return len(big)
 
 
-def ends(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    c = KafkaConsumer(bootstrap_servers=bootstrap)
+def ends(bootstrap: KafkaAccess, topic: str) -> dict[TopicPartition, int]:
+    c = KafkaConsumer(**bootstrap.client())
     try:
         parts = [TopicPartition(topic, p) for p in c.partitions_for_topic(topic) or ()]
         return dict(c.end_offsets(parts))
@@ -72,10 +81,12 @@ def ends(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
         c.close()
 
 
-def odd_since(bootstrap: str, before: dict[TopicPartition, int]) -> list[tuple[str, int, int]]:
+def odd_since(
+    bootstrap: KafkaAccess, before: dict[TopicPartition, int]
+) -> list[tuple[str, int, int]]:
     """Positions of the records written since ``before`` that are not outbox events (no id
     header): the odd ones this fault wrote, wherever the partitioner put them."""
-    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    c = KafkaConsumer(**bootstrap.client(enable_auto_commit=False))
     try:
         end = c.end_offsets(list(before))
         c.assign(list(before))

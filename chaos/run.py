@@ -103,7 +103,7 @@ class Before:
 
     @classmethod
     def take(cls, ctx: faults.Context) -> Before:
-        bootstrap = ctx.settings.kafka_bootstrap_servers
+        bootstrap = ctx.settings.kafka_as("tools")
         with psycopg.connect(ctx.settings.admin_dsn(), autocommit=True) as conn:
             orders = [r[0] for r in conn.execute("SELECT id FROM orders.orders")]
         return cls(
@@ -166,7 +166,7 @@ def _run(
 def _judge(
     ctx: faults.Context, report: Report, before: Before, client: workload.WorkloadLog, lsn: str
 ) -> None:
-    dsn, bootstrap = ctx.settings.admin_dsn(), ctx.settings.kafka_bootstrap_servers
+    dsn, bootstrap = ctx.settings.admin_dsn(), ctx.settings.kafka_as("tools")
     report.client_orders, report.client_retries = len(client.placed), client.retries
     report.client_gave_up = client.gave_up
     report.orders = observe.scalar(dsn, "SELECT count(*) FROM orders.orders")

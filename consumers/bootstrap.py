@@ -24,11 +24,12 @@ from consumers.runtime.processor import EventProcessor
 from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
 from contract import AvroCodec, SchemaRepository
+from contract.kafka import KafkaAccess
 from contract.topics import dlq_topic
 
 
-def ensure_topic(bootstrap_servers: str, name: str, partitions: int = 1) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="consumers-admin")
+def ensure_topic(access: KafkaAccess, name: str, partitions: int = 1) -> None:
+    admin = KafkaAdminClient(**access.client(client_id="consumers-admin"))
     try:
         admin.create_topics([NewTopic(name, partitions, 1)])
     except TopicAlreadyExistsError:
@@ -37,9 +38,9 @@ def ensure_topic(bootstrap_servers: str, name: str, partitions: int = 1) -> None
         admin.close()
 
 
-def group_members(bootstrap_servers: str, group: str) -> list[str]:
+def group_members(access: KafkaAccess, group: str) -> list[str]:
     """Client ids of the group's members, as the group coordinator sees them."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="consumers-admin")
+    admin = KafkaAdminClient(**access.client(client_id="consumers-admin"))
     try:
         return [m["client_id"] for m in admin.describe_groups([group])[group]["members"]]
     finally:
@@ -71,19 +72,16 @@ def until_reachable(
         return made
 
 
-def _ensure_topics(settings: ConsumerSettings, name: str) -> None:
-    """The source topic too (Connect would create it on the first event, with as many
-    partitions), so a consumer started before any order does not poll a missing topic."""
-    servers = settings.kafka_bootstrap_servers
-    until_reachable(
-        lambda: ensure_topic(servers, settings.topic, settings.topic_partitions), "kafka"
-    )
-    until_reachable(lambda: ensure_topic(servers, dlq_topic(name, settings.dlq_prefix)), "kafka")
+def _ensure_dead_letter_topic(settings: ConsumerSettings, name: str) -> None:
+    """The group's own dead-letter topic; the only topic its principal may create. (The event
+    topic is Connect's, made by ``make up``; until it exists the processor waits for it.)"""
+    access = settings.kafka_for(name)
+    until_reachable(lambda: ensure_topic(access, dlq_topic(name, settings.dlq_prefix)), "kafka")
 
 
 def dead_letter_producer(settings: ConsumerSettings, name: str) -> KafkaProducer:
     return KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **settings.kafka_for(name).client(),
         acks="all",
         retries=5,
         client_id=f"{name}-dlq",
@@ -97,9 +95,11 @@ def client_id(group: str) -> str:
     return f"{group}-{os.getpid()}"
 
 
-def kafka_consumer(settings: ConsumerSettings, group: str) -> KafkaConsumer:
+def kafka_consumer(settings: ConsumerSettings, name: str, group: str) -> KafkaConsumer:
+    """``name``: the handler's (its principal); ``group``: the Kafka group id, the handler's
+    name too except in a dead-letter replay (``<name>.replay``)."""
     return KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **settings.kafka_for(name).client(),
         group_id=group,  # the handler's name: see consumers.runtime.registry
         client_id=client_id(group),
         enable_auto_commit=False,
@@ -148,7 +148,7 @@ def bootstrap(
     ``consumers.runtime.middleware`` for where it sits among the guarantees)."""
     codec = AvroCodec(schemas or SchemaRepository.load())
     group = kafka_group or registration.name
-    _ensure_topics(settings, registration.name)
+    _ensure_dead_letter_topic(settings, registration.name)
     producer = until_reachable(lambda: dead_letter_producer(settings, registration.name), "kafka")
     bound_ms = int(settings.handler_timeout_seconds * 1000)
     transactions = PostgresTransactions(
@@ -170,7 +170,8 @@ def bootstrap(
     )
     processor = EventProcessor(
         registration,
-        consumer=consumer or until_reachable(lambda: kafka_consumer(settings, group), "kafka"),
+        consumer=consumer
+        or until_reachable(lambda: kafka_consumer(settings, registration.name, group), "kafka"),
         topic=settings.topic,
         transactions=transactions,
         chain=chain,
@@ -181,15 +182,15 @@ def bootstrap(
         on_db_committed=on_db_committed,
         batch_budget=settings.batch_budget_seconds,
         handler_bound=settings.handler_timeout_seconds,
-        rejoin=None if consumer is not None else watchdog(settings, group),
+        rejoin=None if consumer is not None else watchdog(settings, registration.name, group),
     )
     return Running(processor, transactions, producer)
 
 
-def watchdog(settings: ConsumerSettings, group: str) -> Rejoin:
+def watchdog(settings: ConsumerSettings, name: str, group: str) -> Rejoin:
     """How an instance checks it is still in its group, and rejoins with a fresh client."""
     return Rejoin(
         client_id=client_id(group),
-        members=lambda: group_members(settings.kafka_bootstrap_servers, group),
-        new_consumer=lambda: kafka_consumer(settings, group),
+        members=lambda: group_members(settings.kafka_for(name), group),
+        new_consumer=lambda: kafka_consumer(settings, name, group),
     )

@@ -9,6 +9,7 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy.engine import URL
 
 from contract.database import PostgresSettings
+from contract.kafka import KafkaAccess, group_password, group_principal
 from contract.topics import DLQ_PREFIX
 
 
@@ -19,6 +20,10 @@ class ConsumerSettings(PostgresSettings):
     consumer_db_password: SecretStr
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Each group logs in to Kafka as its own principal, its password derived from this one
+    # secret (contract.kafka.group_password): its ACLs let it read the event topic and its own
+    # group, and write only its own dead-letter topic.
+    kafka_consumers_secret: SecretStr
     topic: str = "outbox.event.order"
     topic_partitions: int = 6  # as connectors/orders-outbox.json's topic.creation.default
     dlq_prefix: str = DLQ_PREFIX
@@ -86,6 +91,14 @@ class ConsumerSettings(PostgresSettings):
                 "a healthy instance out of its group"
             )
         return self
+
+    def kafka_for(self, group: str) -> KafkaAccess:
+        """The group's own Kafka principal (``consumer-<group>``)."""
+        return KafkaAccess(
+            self.kafka_bootstrap_servers,
+            group_principal(group),
+            group_password(self.kafka_consumers_secret, group),
+        )
 
     def conninfo(self) -> str:
         return self.conninfo_for(self.consumer_db_user, self.consumer_db_password)

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contract.headers import DLQ_HEADERS
+from contract.kafka import KafkaAccess
 from contract.topics import dlq_topic
 from ops.errors import Unreachable
 
@@ -22,7 +23,7 @@ def _json(data: Any) -> None:
     print(json.dumps(data, default=str, indent=2))
 
 
-def cmd_topics(args: argparse.Namespace, bootstrap: str) -> int:
+def cmd_topics(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
     from ops.topics import list_topics
 
     topics = list_topics(bootstrap)
@@ -50,7 +51,7 @@ def cmd_topics(args: argparse.Namespace, bootstrap: str) -> int:
     return 0
 
 
-def cmd_inspect(args: argparse.Namespace, bootstrap: str) -> int:
+def cmd_inspect(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
     from contract import AvroCodec, SchemaRepository
     from ops.inspect import messages
 
@@ -96,7 +97,7 @@ def cmd_inspect(args: argparse.Namespace, bootstrap: str) -> int:
     return 0
 
 
-def cmd_lag(args: argparse.Namespace, bootstrap: str) -> int:
+def cmd_lag(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
     from ops.lag import group_lag
 
     rows = group_lag(bootstrap, [args.group] if args.group else None)
@@ -133,7 +134,7 @@ def cmd_lag(args: argparse.Namespace, bootstrap: str) -> int:
     return 0
 
 
-def cmd_status(args: argparse.Namespace, bootstrap: str) -> int:
+def cmd_status(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
     from ops.status import collect
     from stack.settings import StackSettings
 
@@ -166,7 +167,7 @@ def cmd_status(args: argparse.Namespace, bootstrap: str) -> int:
     return 0 if status.healthy else 1
 
 
-def cmd_replay(args: argparse.Namespace, bootstrap: str) -> int:
+def cmd_replay(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
     from consumers.settings import ConsumerSettings
     from ops.replay import finished, replay
 
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in sub.choices.values():
         p.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    bootstrap = StackSettings().kafka_bootstrap_servers
+    bootstrap = StackSettings().kafka_as("admin")
     handlers = {
         "topics": cmd_topics,
         "inspect": cmd_inspect,

@@ -19,6 +19,7 @@ from kafka import KafkaConsumer, TopicPartition
 from contract import AvroCodec
 from contract import headers as h
 from contract.errors import ContractError
+from contract.kafka import KafkaAccess
 from ops.kafka_io import consumer, partitions
 
 
@@ -119,7 +120,7 @@ def start_offsets(
 
 
 def messages(
-    bootstrap: str,
+    bootstrap: KafkaAccess,
     topic: str,
     codec: AvroCodec,
     *,

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from contract.kafka import KafkaAccess
 from ops.errors import Unreachable
 
 T = TypeVar("T", KafkaAdminClient, KafkaConsumer)
@@ -32,23 +33,22 @@ def _guarded(bootstrap: str, make: Callable[[], T]) -> Iterator[T]:
         client.close()
 
 
-def admin(bootstrap: str) -> AbstractContextManager[KafkaAdminClient]:
+def admin(access: KafkaAccess) -> AbstractContextManager[KafkaAdminClient]:
     return _guarded(
-        bootstrap,
+        access.bootstrap_servers,
         lambda: KafkaAdminClient(
-            bootstrap_servers=bootstrap,
-            request_timeout_ms=5000,
-            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
-            client_id="ops",
+            **access.client(
+                request_timeout_ms=5000, bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS, client_id="ops"
+            )
         ),
     )
 
 
-def consumer(bootstrap: str, **config: Any) -> AbstractContextManager[KafkaConsumer]:
+def consumer(access: KafkaAccess, **config: Any) -> AbstractContextManager[KafkaConsumer]:
     return _guarded(
-        bootstrap,
+        access.bootstrap_servers,
         lambda: KafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **access.client(),
             enable_auto_commit=False,
             request_timeout_ms=10_000,
             bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,

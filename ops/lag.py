@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contract.kafka import KafkaAccess
 from ops.kafka_io import admin, consumer
 
 
@@ -20,7 +21,7 @@ class PartitionLag:
         return self.end - (self.committed or 0)
 
 
-def group_lag(bootstrap: str, groups: list[str] | None = None) -> list[PartitionLag]:
+def group_lag(bootstrap: KafkaAccess, groups: list[str] | None = None) -> list[PartitionLag]:
     with admin(bootstrap) as a:
         if groups is None:
             groups = sorted(

@@ -35,10 +35,11 @@ def replay(
     registration = registration or REGISTRY[group]
     topic = dlq_topic(group, settings.dlq_prefix)
     kafka_group = f"{group}.replay" if ids is None else f"{group}.replay-{uuid.uuid4().hex[:8]}"
-    with consumer(settings.kafka_bootstrap_servers) as c:
+    access = settings.kafka_for(group)  # the group's own principal: it may read its DLQ
+    with consumer(access) as c:
         parts = partitions(c, topic)
         begin, end = c.beginning_offsets(parts), c.end_offsets(parts)
-    with admin(settings.kafka_bootstrap_servers) as a:
+    with admin(access) as a:
         done = a.list_group_offsets(kafka_group).get(kafka_group, {}) if ids is None else {}
     todo = sum(end[tp] - max(begin[tp], done[tp].offset if tp in done else 0) for tp in parts)
     stats: Counter[str] = Counter()

@@ -72,7 +72,7 @@ def collect(root: Path, settings: StackSettings, *, warn_bytes: int) -> Status:
             status.problems.append(f"{part.name}: {reason}")
     try:
         for config in connect.load_connector_files(root / "connectors"):
-            st = connect.status(settings.connect_url, config["name"])
+            st = connect.status(settings.connect_rest(), config["name"])
             entry: dict[str, Any] = {"name": config["name"], "state": "NOT REGISTERED", "tasks": []}
             if st is not None:
                 entry.update(

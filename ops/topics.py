@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from kafka.admin import ConfigResource, ConfigResourceType
 
+from contract.kafka import KafkaAccess
 from contract.topics import is_dlq
 from ops.kafka_io import admin, consumer, partitions
 
@@ -38,7 +39,7 @@ def kind_of(name: str) -> str:
     return "other"
 
 
-def list_topics(bootstrap: str) -> list[TopicInfo]:
+def list_topics(bootstrap: KafkaAccess) -> list[TopicInfo]:
     with admin(bootstrap) as a:
         names = sorted(a.list_topics())
         configs = a.describe_configs(

@@ -6,16 +6,18 @@ Each verb prints what it did in a line or two and exits non-zero with the reason
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from stack import connect, dbinit, jvm
+from contract.topics import DLQ_PREFIX, ORDER_EVENTS
+from stack import connect, dbinit, jvm, kafka_auth
 from stack.health import StackError
 from stack.layout import Layout
-from stack.parts import Part, app_parts, stack_parts
+from stack.parts import Part, app_parts, consumer_groups, stack_parts
 from stack.process import tail
 from stack.secrets import ensure_env_file
 from stack.settings import StackSettings
@@ -48,6 +50,8 @@ def cmd_up(layout: Layout, settings: StackSettings) -> list[Part]:
         print(f"{part.name:<9} {verb}, healthy at {part.where} ({waited:.1f}s, pid {part.pid()})")
         if part.name == "postgres":
             cmd_db(layout, settings)
+        if part.name == "kafka":
+            cmd_kafka_auth(layout, settings)
     print(f"stack     up in {time.monotonic() - t0:.1f}s")
     return started_now
 
@@ -63,6 +67,12 @@ def cmd_with(layout: Layout, settings: StackSettings, command: list[str]) -> int
         for part in reversed(started):
             part.halt()
             print(f"{part.name:<9} stopped (started for this run)")
+
+
+def cmd_kafka_auth(layout: Layout, settings: StackSettings) -> None:
+    """Kafka's principals, their ACLs and the event topic (idempotent; stack.kafka_auth)."""
+    principals = kafka_auth.apply(settings, consumer_groups(), ORDER_EVENTS, DLQ_PREFIX)
+    print(f"kafka     {principals} principals and their ACLs applied")
 
 
 def cmd_db(layout: Layout, settings: StackSettings) -> None:
@@ -108,7 +118,7 @@ def cmd_status(layout: Layout, settings: StackSettings) -> int:
         print(f"{part.name:<9} {state:<10} pid {pid:<8} {part.where}")
     if not bad:
         for connector in connect.load_connector_files(layout.root / "connectors"):
-            st = connect.status(settings.connect_url, connector["name"])
+            st = connect.status(settings.connect_rest(), connector["name"])
             print(f"connector {st.describe() if st else connector['name'] + ': not registered'}")
             bad += st is None or not st.running
     return 1 if bad else 0
@@ -117,7 +127,7 @@ def cmd_status(layout: Layout, settings: StackSettings) -> int:
 def cmd_register(layout: Layout, settings: StackSettings) -> None:
     for connector in connect.load_connector_files(layout.root / "connectors"):
         t0 = time.monotonic()
-        st = connect.register(settings.connect_url, connector)
+        st = connect.register(settings.connect_rest(), connector)
         print(f"connector {st.describe()} ({time.monotonic() - t0:.1f}s)")
 
 
@@ -142,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root")
     sub = parser.add_subparsers(dest="verb", required=True)
-    for verb in ("up", "apps", "down", "status", "clean", "db", "register", "jars", "env"):
+    verbs = ("up", "apps", "down", "status", "clean", "db", "register", "jars", "env", "kafka-auth")
+    for verb in verbs:
         sub.add_parser(verb)
     with_ = sub.add_parser("with", help="run a command with the stack up (-- CMD ...)")
     with_.add_argument("command", nargs=argparse.REMAINDER)
@@ -151,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     logs.add_argument("-n", "--lines", type=int, default=40)
     args = parser.parse_args(argv)
     layout = Layout(args.root.resolve())
-    if ensure_env_file(layout.root / ".env"):
+    # In a container (compose) each service is given its own secrets in its environment and
+    # there is no .env to write (see compose.yaml); natively the first run generates it.
+    if not os.environ.get("STACK_SECRETS_FROM_ENVIRONMENT") and ensure_env_file(
+        layout.root / ".env"
+    ):
         print(f"secrets   generated {layout.root / '.env'} (git-ignored)")
     if args.verb == "env":
         return 0
@@ -176,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             "clean": cmd_clean,
             "db": cmd_db,
             "register": cmd_register,
+            "kafka-auth": cmd_kafka_auth,
         }[args.verb](layout, settings)
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)

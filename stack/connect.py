@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from stack.health import StackError, http_json
+from stack.health import StackError
+from stack.rest import ConnectRest
 
 
 @dataclass(frozen=True)
@@ -54,30 +55,30 @@ def load_connector_files(directory: Path) -> list[dict[str, Any]]:
     return [cast(dict[str, Any], json.loads(f.read_text())) for f in files]
 
 
-def status(url: str, name: str) -> ConnectorStatus | None:
+def status(rest: ConnectRest, name: str) -> ConnectorStatus | None:
     try:
-        return parse_status(cast(dict[str, Any], http_json(f"{url}/connectors/{name}/status")))
+        return parse_status(cast(dict[str, Any], rest.call(f"/connectors/{name}/status")))
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             return None
         raise
 
 
-def register(url: str, connector: dict[str, Any], *, timeout: float = 90.0) -> ConnectorStatus:
+def register(
+    rest: ConnectRest, connector: dict[str, Any], *, timeout: float = 90.0
+) -> ConnectorStatus:
     name = connector["name"]
     try:
-        http_json(
-            f"{url}/connectors/{name}/config", method="PUT", body=connector["config"], timeout=30
-        )
+        rest.call(f"/connectors/{name}/config", method="PUT", body=connector["config"], timeout=30)
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode("utf-8", "replace")
         raise StackError(f"Connect refused {name} ({exc.code}): {detail}") from exc
     except (urllib.error.URLError, OSError) as exc:
-        raise StackError(f"Kafka Connect not reachable at {url}: {exc}") from exc
+        raise StackError(f"Kafka Connect not reachable at {rest}: {exc}") from exc
     deadline = time.monotonic() + timeout
     current = None
     while time.monotonic() < deadline:
-        current = status(url, name)
+        current = status(rest, name)
         if current is not None and current.failed:
             traces = "\n".join(t[2] for t in current.tasks if t[2])
             raise StackError(f"{current.describe()}\n{traces}")
@@ -88,9 +89,9 @@ def register(url: str, connector: dict[str, Any], *, timeout: float = 90.0) -> C
     raise StackError(f"{name} not RUNNING after {timeout:.0f}s ({seen})")
 
 
-def delete(url: str, name: str) -> bool:
+def delete(rest: ConnectRest, name: str) -> bool:
     try:
-        http_json(f"{url}/connectors/{name}", method="DELETE")
+        rest.call(f"/connectors/{name}", method="DELETE")
         return True
     except urllib.error.HTTPError as exc:
         if exc.code == 404:

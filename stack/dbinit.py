@@ -44,11 +44,18 @@ def bootstrap_roles(settings: StackSettings) -> None:
     )
     with psycopg.connect(settings.admin_dsn("postgres"), autocommit=True) as conn:
         cur = conn.cursor()
-        _ensure_role(cur, app, settings.app_db_password.get_secret_value(), replication=False)
         _ensure_role(
-            cur, consumer, settings.consumer_db_password.get_secret_value(), replication=False
+            cur, app, settings.need("app_db_password").get_secret_value(), replication=False
         )
-        _ensure_role(cur, dbz, settings.debezium_db_password.get_secret_value(), replication=True)
+        _ensure_role(
+            cur,
+            consumer,
+            settings.need("consumer_db_password").get_secret_value(),
+            replication=False,
+        )
+        _ensure_role(
+            cur, dbz, settings.need("debezium_db_password").get_secret_value(), replication=True
+        )
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (settings.postgres_db,))
         if cur.fetchone() is None:
             cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(settings.postgres_db)))

@@ -6,15 +6,15 @@ until a deadline and then raises ``StackError`` with the reason and the end of t
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from contract.kafka import KafkaAccess
 from stack.process import tail
+from stack.rest import ConnectRest
 
 Probe = Callable[[], str | None]
 
@@ -80,8 +80,10 @@ def postgres_probe(dsn: str) -> Probe:
     return probe
 
 
-def kafka_probe(bootstrap: str) -> Probe:
-    """Healthy when the broker answers a metadata request (not just an open port)."""
+def kafka_probe(access: KafkaAccess) -> Probe:
+    """Healthy when the broker authenticates the principal and answers a metadata request
+    (not just an open port)."""
+    bootstrap = access.bootstrap_servers
 
     def probe() -> str | None:
         from kafka import KafkaAdminClient
@@ -89,10 +91,9 @@ def kafka_probe(bootstrap: str) -> Probe:
 
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=bootstrap,
-                request_timeout_ms=3000,
-                bootstrap_timeout_ms=3000,
-                client_id="stack-health",
+                **access.client(
+                    request_timeout_ms=3000, bootstrap_timeout_ms=3000, client_id="stack-health"
+                )
             )
         except KafkaError as exc:
             return f"kafka metadata at {bootstrap}: {exc!r}"
@@ -107,30 +108,15 @@ def kafka_probe(bootstrap: str) -> Probe:
     return probe
 
 
-def http_json(
-    url: str, *, method: str = "GET", body: object = None, timeout: float = 5.0
-) -> object:
-    """Small JSON-over-HTTP helper for the Connect REST API (stdlib only)."""
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"not an HTTP URL: {url}")
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (scheme checked)
-    req.add_header("Accept", "application/json")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
-        raw = resp.read()
-    return json.loads(raw) if raw else None
-
-
-def connect_probe(url: str) -> Probe:
-    """Healthy when the Connect REST API answers and lists its plugins (workers joined)."""
+def connect_probe(rest: ConnectRest) -> Probe:
+    """Healthy when the Connect REST API answers an authenticated request and lists its
+    plugins (workers joined)."""
 
     def probe() -> str | None:
         try:
-            http_json(f"{url}/connector-plugins")
+            rest.call("/connector-plugins")
             return None
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            return f"connect REST at {url}: {exc}"
+            return f"connect REST at {rest}: {exc}"
 
     return probe

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from stack.health import StackError
 from stack.layout import Layout
+from stack.secrets import own_secrets, write_private
 from stack.settings import StackSettings
 
 MIN_JAVA = 17
@@ -46,9 +47,11 @@ def java_binary() -> str:
 
 
 def jars_present(layout: Layout) -> bool:
-    return (layout.kafka_jars / "kafka_2.13-4.3.0.jar").exists() and any(
-        layout.plugins.glob("debezium-connector-postgres/debezium-connector-postgres-*.jar")
-    )
+    kafka = layout.kafka_jars
+    return all(
+        (kafka / jar).exists()
+        for jar in ("kafka_2.13-4.3.0.jar", "connect-basic-auth-extension-4.3.0.jar")
+    ) and any(layout.plugins.glob("debezium-connector-postgres/debezium-connector-postgres-*.jar"))
 
 
 def fetch_jars(layout: Layout) -> bool:
@@ -71,11 +74,16 @@ def fetch_jars(layout: Layout) -> bool:
 
 
 def render(layout: Layout, name: str, values: dict[str, object]) -> Path:
+    """The template with ``values`` filled in, written 0600 (the configs hold passwords)."""
     template = string.Template((layout.conf_templates / name).read_text())
-    layout.conf.mkdir(parents=True, exist_ok=True)
     target = layout.conf / name
-    target.write_text(template.substitute({k: str(v) for k, v in values.items()}))
+    write_private(target, template.substitute({k: str(v) for k, v in values.items()}))
     return target
+
+
+def properties(values: dict[str, str]) -> str:
+    """Java properties text; values here never hold a newline."""
+    return "".join(f"{k}={v}\n" for k, v in values.items())
 
 
 def _classpath(layout: Layout) -> str:
@@ -108,9 +116,14 @@ def kafka_config(layout: Layout, settings: StackSettings) -> Path:
         layout,
         "server.properties",
         {
-            "kafka_port": settings.kafka_port,
-            "controller_port": settings.kafka_controller_port,
+            "controller_address": f"127.0.0.1:{settings.kafka_controller_port}",
+            "listeners": f"CLIENTS://127.0.0.1:{settings.kafka_port},"
+            f"CONTROLLER://127.0.0.1:{settings.kafka_controller_port}",
+            "advertised_listeners": f"CLIENTS://127.0.0.1:{settings.kafka_port}",
+            "protocol_map": "CONTROLLER:SASL_PLAINTEXT,CLIENTS:SASL_PLAINTEXT",
             "kafka_data": layout.kafka_data,
+            "broker_password": settings.need("kafka_broker_password").get_secret_value(),
+            "controller_password": settings.need("kafka_controller_password").get_secret_value(),
         },
     )
 
@@ -126,16 +139,39 @@ def cluster_id(new: Callable[[], uuid.UUID] = uuid.uuid4) -> str:
 
 
 def format_kafka_storage(layout: Layout, settings: StackSettings) -> bool:
-    """Format the KRaft log directory once with a fresh cluster id; True if done now."""
+    """Format the KRaft log directory once with a fresh cluster id and the SCRAM credentials
+    of the broker and the admin principal (the others are created by ``stack.kafka_auth``
+    once the broker runs); True if done now. A directory formatted before Kafka required
+    authentication has no credentials, and no client could log in: say so, and how to fix."""
     config = kafka_config(layout, settings)
+    marker = layout.kafka_data / ".scram"
     if (layout.kafka_data / "meta.properties").exists():
+        if not marker.exists():
+            raise StackError(
+                f"Kafka's data in {layout.kafka_data} was formatted before the broker required "
+                "authentication, so no principal could log in. `make clean` deletes the local "
+                "data (orders, topics, read models), then `make up` starts afresh."
+            )
         return False
+    scram = []
+    for name in ("broker", "admin"):
+        password = settings.kafka_as(name).password.get_secret_value()
+        scram += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
     cmd = _java_cmd(
-        layout, "256m", "kafka.tools.StorageTool", "format", "-t", cluster_id(), "-c", str(config)
+        layout,
+        "256m",
+        "kafka.tools.StorageTool",
+        "format",
+        "-t",
+        cluster_id(),
+        "-c",
+        str(config),
+        *scram,
     )
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+    marker.write_text("SCRAM-SHA-512 credentials for broker and admin added at format time\n")
     return True
 
 
@@ -145,7 +181,27 @@ def kafka_command(layout: Layout, settings: StackSettings) -> list[str]:
     )
 
 
+def _connect_rest_auth(layout: Layout, settings: StackSettings) -> Path:
+    """The JAAS file naming the REST API's password file (both 0600 under .stack/conf)."""
+    passwords = layout.conf / "connect-rest.passwords"
+    password = settings.need("connect_rest_password").get_secret_value()
+    write_private(passwords, f"{settings.connect_rest_user}: {password}\n")
+    jaas = layout.conf / "connect-rest.jaas"
+    write_private(
+        jaas,
+        "KafkaConnect {\n"
+        "  org.apache.kafka.connect.rest.basic.auth.extension.PropertyFileLoginModule required\n"
+        f'  file="{passwords}";\n'
+        "};\n",
+    )
+    return jaas
+
+
 def connect_command(layout: Layout, settings: StackSettings) -> list[str]:
+    access = settings.kafka_as("connect")
+    login = {}
+    for prefix in ("", "producer.", "consumer.", "admin."):
+        login.update(access.java_properties(prefix))
     config = render(
         layout,
         "connect-distributed.properties",
@@ -153,26 +209,30 @@ def connect_command(layout: Layout, settings: StackSettings) -> list[str]:
             "bootstrap": settings.kafka_bootstrap_servers,
             "connect_port": settings.connect_port,
             "plugin_path": layout.plugins,
+            "kafka_login": properties(login),
         },
     )
-    return _java_cmd(
+    java, *rest = _java_cmd(
         layout,
         settings.connect_heap,
         "org.apache.kafka.connect.cli.ConnectDistributed",
         str(config),
     )
+    jaas = _connect_rest_auth(layout, settings)
+    return [java, f"-Djava.security.auth.login.config={jaas}", *rest]
 
 
 def connect_env(settings: StackSettings) -> dict[str, str]:
-    """The worker's environment: what its EnvVarConfigProvider can resolve in connector JSON."""
-    env = dict(os.environ)
+    """The worker's environment: no secret but the Debezium role's, which is all its
+    EnvVarConfigProvider may resolve in connector JSON (the allowlist in its properties)."""
+    env = own_secrets(os.environ)
     env.update(
         {
             "POSTGRES_HOST": settings.postgres_host,
             "POSTGRES_PORT": str(settings.postgres_port),
             "POSTGRES_DB": settings.postgres_db,
             "DEBEZIUM_DB_USER": settings.debezium_db_user,
-            "DEBEZIUM_DB_PASSWORD": settings.debezium_db_password.get_secret_value(),
+            "DEBEZIUM_DB_PASSWORD": settings.need("debezium_db_password").get_secret_value(),
         }
     )
     return env

@@ -6,18 +6,19 @@ Kafka, the DB bootstrap needs Postgres); ``down`` stops them in reverse order.
 
 from __future__ import annotations
 
+import os
 import sys
 import urllib.error
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract.kafka import KafkaAccess
 from stack import jvm, postgres
 from stack.health import (
     Probe,
     StackError,
     connect_probe,
-    http_json,
     kafka_probe,
     postgres_probe,
     tcp_probe,
@@ -25,6 +26,8 @@ from stack.health import (
 )
 from stack.layout import Layout
 from stack.process import running_pid, spawn, stop
+from stack.rest import http_json
+from stack.secrets import own_secrets
 from stack.settings import StackSettings
 
 
@@ -120,7 +123,7 @@ def stack_parts(layout: Layout, settings: StackSettings) -> list[Part]:
         ("127.0.0.1", settings.kafka_port),
         90,
         lambda: jvm.kafka_command(layout, settings),
-        kafka_probe(settings.kafka_bootstrap_servers),
+        kafka_probe(settings.kafka_as("admin")),
         before=lambda: jvm.format_kafka_storage(layout, settings),
     )
     connect = background_part(
@@ -130,7 +133,7 @@ def stack_parts(layout: Layout, settings: StackSettings) -> list[Part]:
         ("127.0.0.1", settings.connect_port),
         180,
         lambda: jvm.connect_command(layout, settings),
-        connect_probe(settings.connect_url),
+        connect_probe(settings.connect_rest()),
         env=lambda: jvm.connect_env(settings),
     )
     return [pg, kafka, connect]
@@ -149,7 +152,7 @@ def http_probe(url: str) -> Probe:
     return probe
 
 
-def groups_probe(bootstrap: str, groups: Callable[[], list[str]]) -> Probe:
+def groups_probe(access: KafkaAccess, groups: Callable[[], list[str]]) -> Probe:
     """Healthy when every consumer group is Stable with at least one live member."""
 
     def probe() -> str | None:
@@ -158,14 +161,14 @@ def groups_probe(bootstrap: str, groups: Callable[[], list[str]]) -> Probe:
 
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=bootstrap, request_timeout_ms=3000, bootstrap_timeout_ms=3000
+                **access.client(request_timeout_ms=3000, bootstrap_timeout_ms=3000)
             )
             try:
                 described = admin.describe_groups(groups())
             finally:
                 admin.close()
         except KafkaError as exc:
-            return f"kafka at {bootstrap}: {exc!r}"
+            return f"kafka at {access.bootstrap_servers}: {exc!r}"
         waiting = [
             f"{g} {d['group_state']} with {len(d['members'])} members"
             for g, d in described.items()
@@ -176,7 +179,12 @@ def groups_probe(bootstrap: str, groups: Callable[[], list[str]]) -> Probe:
     return probe
 
 
-def _consumer_groups() -> list[str]:
+# What each app's process environment may hold (they also read their settings from .env).
+API_SECRETS = ("APP_DB_PASSWORD",)
+CONSUMER_SECRETS = ("CONSUMER_DB_PASSWORD", "KAFKA_CONSUMERS_SECRET")
+
+
+def consumer_groups() -> list[str]:
     from consumers.handlers import REGISTRY
 
     return sorted(REGISTRY)
@@ -193,14 +201,16 @@ def app_parts(layout: Layout, settings: StackSettings) -> list[Part]:
         30,
         lambda: [sys.executable, "-m", "producer_app", "serve"],
         http_probe(f"{api_url}/health"),
+        env=lambda: own_secrets(os.environ, keep=API_SECRETS),
     )
     consumers = background_part(
         layout,
         "consumers",
-        "groups " + ", ".join(_consumer_groups()),
+        "groups " + ", ".join(consumer_groups()),
         None,
         60,
         lambda: [sys.executable, "-m", "consumers", "run-all"],
-        groups_probe(settings.kafka_bootstrap_servers, _consumer_groups),
+        groups_probe(settings.kafka_as("admin"), consumer_groups),
+        env=lambda: own_secrets(os.environ, keep=CONSUMER_SECRETS),
     )
     return [api, consumers]

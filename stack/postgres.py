@@ -18,6 +18,7 @@ from typing import Any
 
 from stack.health import StackError
 from stack.layout import Layout
+from stack.secrets import own_secrets
 from stack.settings import StackSettings
 
 # Logical decoding for Debezium; a few spare slots and senders for tests and tools.
@@ -60,6 +61,8 @@ def _real(path: Path) -> Path:
 
 def _run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     # cwd=/ because the clone's folder may be unreadable for the postgres user.
+    # No part's secret in the server's environment (own_secrets): it needs none of them.
+    kwargs.setdefault("env", own_secrets(os.environ))
     return subprocess.run(_as_postgres(argv), cwd="/", text=True, check=False, **kwargs)
 
 
@@ -100,7 +103,7 @@ def initdb(layout: Layout, settings: StackSettings) -> bool:
     prepare_dir(layout)
     bin_dir = find_bin_dir()
     with tempfile.NamedTemporaryFile("w", dir=_real(layout.pg), delete=False) as pw:
-        pw.write(settings.postgres_password.get_secret_value())
+        pw.write(settings.need("postgres_password").get_secret_value())
     if os.geteuid() == 0:
         shutil.chown(pw.name, "postgres", "postgres")
     try:

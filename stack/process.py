@@ -15,6 +15,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from stack.secrets import own_secrets
+
 
 def read_pid(pid_file: Path) -> int | None:
     try:
@@ -64,7 +66,8 @@ def spawn(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> int:
-    """Start ``argv`` in the background in a new session; record its pid; return it."""
+    """Start ``argv`` in the background in a new session; record its pid; return it. Without
+    ``env`` it inherits this environment minus every secret (``stack.secrets.own_secrets``)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
@@ -73,7 +76,7 @@ def spawn(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=dict(env) if env is not None else None,
+            env=dict(env) if env is not None else own_secrets(os.environ),
             cwd=cwd,
             start_new_session=True,
         )

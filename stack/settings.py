@@ -1,8 +1,9 @@
 """Typed settings for the stack: ports, hosts and secrets, all from the environment.
 
 The variable names are the ones ``compose.yaml`` uses, so a connector config or an app setting
-means the same thing in both stacks. Passwords have no default on purpose: ``make up`` writes a
-git-ignored ``.env`` with random ones (see ``stack.secrets``) and never commits them.
+means the same thing in both stacks. Passwords have no value in any committed file: ``make up``
+writes a git-ignored ``.env`` with random ones (see ``stack.secrets``). Each is optional here
+because in compose a service is given only its own; ``need()`` names one that is missing.
 """
 
 from __future__ import annotations
@@ -10,24 +11,40 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from contract.database import PostgresSettings
+from contract.kafka import KafkaAccess, group_password, group_principal
+from stack.health import StackError
+from stack.rest import ConnectRest
 
 
 class StackSettings(PostgresSettings):
     """Where each part listens and which credentials the bootstrap hands out."""
 
     postgres_user: str = "postgres"
-    postgres_password: SecretStr
+    postgres_password: SecretStr | None = None
 
     app_db_user: str = "app"
-    app_db_password: SecretStr
+    app_db_password: SecretStr | None = None
     consumer_db_user: str = "consumer"
-    consumer_db_password: SecretStr
+    consumer_db_password: SecretStr | None = None
     debezium_db_user: str = "debezium"
-    debezium_db_password: SecretStr
+    debezium_db_password: SecretStr | None = None
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_controller_port: int = 9093
+    # Kafka principals (SASL/SCRAM-SHA-512; the controller listener uses PLAIN): the broker
+    # itself, the operator tools and the stack's bootstrap (admin), the Connect worker, the
+    # consumer groups (one principal each, derived from one secret: contract.kafka) and the
+    # bench and chaos tools.
+    kafka_controller_password: SecretStr | None = None
+    kafka_broker_password: SecretStr | None = None
+    kafka_admin_password: SecretStr | None = None
+    kafka_connect_password: SecretStr | None = None
+    kafka_consumers_secret: SecretStr | None = None
+    kafka_tools_password: SecretStr | None = None
+
     connect_url: str = "http://127.0.0.1:8083"
+    connect_rest_user: str = "operator"
+    connect_rest_password: SecretStr | None = None
     api_port: int = 8000
 
     kafka_heap: str = "1g"
@@ -41,6 +58,32 @@ class StackSettings(PostgresSettings):
     def connect_port(self) -> int:
         return int(self.connect_url.rsplit(":", 1)[1].rstrip("/"))
 
+    def need(self, field: str) -> SecretStr:
+        """A secret this process was given, or a clear error: in compose each service gets
+        only its own (``stack.secrets``), so a verb that needs another's says which."""
+        value = getattr(self, field)
+        if not isinstance(value, SecretStr):
+            raise StackError(f"{field.upper()} is not set: this process was not given it")
+        return value
+
+    def kafka_as(self, principal: str) -> KafkaAccess:
+        """``admin``, ``connect``, ``tools`` or ``broker``: that principal's client access."""
+        password = self.need(f"kafka_{principal}_password")
+        return KafkaAccess(self.kafka_bootstrap_servers, principal, password)
+
+    def kafka_group(self, group: str) -> KafkaAccess:
+        """A consumer group's own principal (``consumer-<group>``)."""
+        return KafkaAccess(
+            self.kafka_bootstrap_servers,
+            group_principal(group),
+            group_password(self.need("kafka_consumers_secret"), group),
+        )
+
+    def connect_rest(self) -> ConnectRest:
+        return ConnectRest(
+            self.connect_url, self.connect_rest_user, self.need("connect_rest_password")
+        )
+
     def admin_dsn(self, dbname: str | None = None) -> str:
         """libpq conninfo for the superuser; only the bootstrap and tests use it."""
-        return self.conninfo_for(self.postgres_user, self.postgres_password, dbname)
+        return self.conninfo_for(self.postgres_user, self.need("postgres_password"), dbname)

@@ -10,10 +10,12 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from contract.kafka import KafkaAccess
 from producer_app.bootstrap import Producer, bootstrap
 from producer_app.entrypoints.api import create_app
 from producer_app.settings import ProducerSettings
 from stack.health import connect_probe, kafka_probe, postgres_probe
+from stack.rest import ConnectRest
 from stack.settings import StackSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,15 +45,18 @@ def postgres_up(stack_settings: StackSettings) -> StackSettings:
 
 
 @pytest.fixture(scope="session")
-def kafka_up(stack_settings: StackSettings) -> str:
-    _require("kafka", kafka_probe(stack_settings.kafka_bootstrap_servers)())
-    return stack_settings.kafka_bootstrap_servers
+def kafka_up(stack_settings: StackSettings) -> KafkaAccess:
+    """Kafka, as the admin principal (tests set up and inspect; the parts use their own)."""
+    access = stack_settings.kafka_as("admin")
+    _require("kafka", kafka_probe(access)())
+    return access
 
 
 @pytest.fixture(scope="session")
-def connect_up(stack_settings: StackSettings, kafka_up: str) -> str:
-    _require("kafka connect", connect_probe(stack_settings.connect_url)())
-    return stack_settings.connect_url
+def connect_up(stack_settings: StackSettings, kafka_up: KafkaAccess) -> ConnectRest:
+    rest = stack_settings.connect_rest()
+    _require("kafka connect", connect_probe(rest)())
+    return rest
 
 
 @pytest.fixture
@@ -72,3 +77,19 @@ def producer(postgres_up: StackSettings) -> Iterator[Producer]:
 def api(producer: Producer) -> Iterator[TestClient]:
     with TestClient(create_app(producer)) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def apps_running(stack_settings: StackSettings, connect_up: ConnectRest) -> Iterator[None]:
+    """The API and the consumers as ``make up`` leaves them (stack parts with their own
+    environments); stopped after the module if started for it."""
+    from stack.layout import Layout
+    from stack.parts import app_parts
+
+    started = []
+    for part in app_parts(Layout(ROOT), stack_settings):
+        if part.up()[0]:
+            started.append(part)
+    yield
+    for part in reversed(started):
+        part.halt()

@@ -10,15 +10,17 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from contract.kafka import KafkaAccess
 from stack import connect
+from stack.rest import ConnectRest
 from tests.conftest import ROOT
 
 ORDER_TOPIC = "outbox.event.order"
 
 
-def register_connector(connect_url: str) -> None:
+def register_connector(rest: ConnectRest) -> None:
     config = json.loads((ROOT / "connectors/orders-outbox.json").read_text())
-    assert connect.register(connect_url, config).running
+    assert connect.register(rest, config).running
 
 
 def wait_for_topic(c: KafkaConsumer, topic: str, timeout: float = 60) -> list[TopicPartition]:
@@ -44,8 +46,8 @@ def read_until(
     raise AssertionError("message not seen in time")
 
 
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    c = KafkaConsumer(bootstrap_servers=bootstrap)
+def end_offsets(bootstrap: KafkaAccess, topic: str) -> dict[int, int]:
+    c = KafkaConsumer(**bootstrap.client())
     try:
         parts = wait_for_topic(c, topic)
         return {tp.partition: off for tp, off in c.end_offsets(parts).items()}

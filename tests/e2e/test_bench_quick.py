@@ -16,8 +16,10 @@ import pytest
 from consumers.bootstrap import Running, bootstrap
 from consumers.handlers import REGISTRY
 from consumers.settings import ConsumerSettings
+from contract.kafka import KafkaAccess
 from stack.layout import Layout
 from stack.parts import app_parts, groups_probe
+from stack.rest import ConnectRest
 from stack.settings import StackSettings
 from tests.conftest import ROOT
 from tests.kafka_helpers import register_connector
@@ -26,7 +28,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def consumers_running(connect_up: str) -> Iterator[None]:
+def consumers_running(connect_up: ConnectRest, kafka_up: KafkaAccess) -> Iterator[None]:
     """The benchmark follows orders to the three groups; run them for its duration."""
     register_connector(connect_up)
     settings = ConsumerSettings(_env_file=ROOT / ".env", stats_interval_seconds=3600)
@@ -38,7 +40,7 @@ def consumers_running(connect_up: str) -> Iterator[None]:
     ]
     for t in threads:
         t.start()
-    probe = groups_probe(settings.kafka_bootstrap_servers, lambda: sorted(REGISTRY))
+    probe = groups_probe(kafka_up, lambda: sorted(REGISTRY))
     deadline = time.monotonic() + 60
     while probe() is not None and time.monotonic() < deadline:
         time.sleep(0.5)

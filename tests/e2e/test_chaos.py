@@ -13,6 +13,7 @@ import pytest
 from chaos.run import FAULTS, run
 from stack.layout import Layout
 from stack.parts import app_parts
+from stack.rest import ConnectRest
 from stack.settings import StackSettings
 from tests.conftest import ROOT
 from tests.kafka_helpers import register_connector
@@ -50,7 +51,7 @@ def apps_stopped_afterwards(stack_settings: StackSettings) -> Iterator[None]:
 
 
 def test_short_chaos_run_loses_nothing_and_applies_nothing_twice(
-    connect_up: str, apps_stopped_afterwards: None
+    connect_up: ConnectRest, apps_stopped_afterwards: None
 ) -> None:
     assert set(SUBSET) <= set(FAULTS)
     register_connector(connect_up)

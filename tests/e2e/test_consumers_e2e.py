@@ -16,8 +16,10 @@ from chaos.checks import EVENTS, VIOLATIONS
 from consumers.bootstrap import Running, bootstrap
 from consumers.handlers import REGISTRY
 from consumers.settings import ConsumerSettings
+from contract.kafka import KafkaAccess
 from producer_app.bootstrap import Producer
 from producer_app.entrypoints.seed import seed
+from stack.rest import ConnectRest
 from stack.settings import StackSettings
 from tests.conftest import ROOT
 from tests.kafka_helpers import end_offsets, headers_of, register_connector
@@ -25,8 +27,8 @@ from tests.kafka_helpers import end_offsets, headers_of, register_connector
 pytestmark = pytest.mark.e2e
 
 
-def dead_letter_reasons(bootstrap: str, group: str, since: dict[int, int]) -> list[str]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+def dead_letter_reasons(bootstrap: KafkaAccess, group: str, since: dict[int, int]) -> list[str]:
+    consumer = KafkaConsumer(**bootstrap.client(), enable_auto_commit=False)
     parts = [TopicPartition(f"dlq.{group}", p) for p in since]
     consumer.assign(parts)
     for tp in parts:
@@ -45,7 +47,7 @@ def scalar(conn: psycopg.Connection[Any], query: str, *params: Any) -> int:
 
 
 def test_read_models_equal_the_orders_table(
-    producer: Producer, connect_up: str, stack_settings: StackSettings
+    producer: Producer, connect_up: ConnectRest, stack_settings: StackSettings
 ) -> None:
     register_connector(connect_up)
     result = seed(producer, orders=2000, cancel_ratio=0.15, workers=4, show_progress=False)
@@ -64,7 +66,7 @@ def test_read_models_equal_the_orders_table(
             )
 
     running: list[Running] = [bootstrap(settings, r) for r in REGISTRY.values()]
-    dlq_before = {g: end_offsets(settings.kafka_bootstrap_servers, f"dlq.{g}") for g in REGISTRY}
+    dlq_before = {g: end_offsets(stack_settings.kafka_as("admin"), f"dlq.{g}") for g in REGISTRY}
     deadline = time.monotonic() + 240
 
     def work(r: Running) -> None:
@@ -88,7 +90,7 @@ def test_read_models_equal_the_orders_table(
     # Only bytes that are not our events may have been dead-lettered (a dev topic can hold
     # older poison); every committed event was handled, none was dead-lettered.
     for group, before in dlq_before.items():
-        for reason in dead_letter_reasons(settings.kafka_bootstrap_servers, group, before):
+        for reason in dead_letter_reasons(stack_settings.kafka_as("admin"), group, before):
             assert reason.startswith("poison: not Avro single-object encoding"), reason
     violations = {name: scalar(admin, query) for name, query in VIOLATIONS.items()}
     assert violations == dict.fromkeys(VIOLATIONS, 0)

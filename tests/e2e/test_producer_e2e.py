@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from kafka import KafkaConsumer
 
 from contract import AvroCodec, SchemaRepository
+from contract.kafka import KafkaAccess
+from stack.rest import ConnectRest
 from tests import factories
 from tests.kafka_helpers import (
     ORDER_TOPIC,
@@ -25,9 +27,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def consumer(kafka_up: str, connect_up: str) -> Iterator[KafkaConsumer]:
+def consumer(kafka_up: KafkaAccess, connect_up: ConnectRest) -> Iterator[KafkaConsumer]:
     register_connector(connect_up)
-    c = KafkaConsumer(bootstrap_servers=kafka_up, enable_auto_commit=False)
+    c = KafkaConsumer(**kafka_up.client(), enable_auto_commit=False)
     c.assign(wait_for_topic(c, ORDER_TOPIC))
     c.seek_to_end()
     for tp in c.assignment():

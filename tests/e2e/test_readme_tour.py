@@ -14,14 +14,10 @@ import re
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 
-from stack.layout import Layout
-from stack.parts import app_parts
-from stack.settings import StackSettings
 from tests.conftest import ROOT
 from tests.readme import block
 
@@ -50,19 +46,9 @@ def sh(command: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="module")
-def apps(stack_settings: StackSettings, connect_up: str) -> Iterator[None]:
-    """The API and the consumers, as ``make up`` leaves them; stopped again if started here."""
-    started = []
-    for part in app_parts(Layout(ROOT), stack_settings):
-        if part.up()[0]:
-            started.append(part)
-    yield
-    for part in reversed(started):
-        part.halt()
-
-
-def test_the_guided_tour(apps: None, admin_conn: psycopg.Connection[tuple[object, ...]]) -> None:
+def test_the_guided_tour(
+    apps_running: None, admin_conn: psycopg.Connection[tuple[object, ...]]
+) -> None:
     tour = commands("readme-tour")
     assert tour[0] == "make up", tour
     assert len(tour) >= 7, tour
@@ -107,7 +93,7 @@ def _replayed(done: subprocess.CompletedProcess[str]) -> None:
 
 
 def test_the_dead_letter_walk_through(
-    apps: None, admin_conn: psycopg.Connection[tuple[object, ...]]
+    apps_running: None, admin_conn: psycopg.Connection[tuple[object, ...]]
 ) -> None:
     prelude, *steps = commands("readme-dead-letter")
     assert prelude.startswith("set -a; . ./.env"), prelude

@@ -11,15 +11,17 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from contract import AvroCodec, SchemaRepository
+from contract.kafka import KafkaAccess
 from producer_app.bootstrap import Producer
 from producer_app.entrypoints.seed import seed
+from stack.rest import ConnectRest
 from tests.kafka_helpers import ORDER_TOPIC, end_offsets, headers_of, register_connector
 
 pytestmark = pytest.mark.e2e
 
 
 def test_one_message_per_committed_event(
-    producer: Producer, kafka_up: str, connect_up: str
+    producer: Producer, kafka_up: KafkaAccess, connect_up: ConnectRest
 ) -> None:
     register_connector(connect_up)
     before = end_offsets(kafka_up, ORDER_TOPIC)
@@ -34,7 +36,7 @@ def test_one_message_per_committed_event(
     codec = AvroCodec(SchemaRepository.load())
     seen: Counter[tuple[uuid.UUID, str]] = Counter()
     event_ids: Counter[str] = Counter()
-    consumer = KafkaConsumer(bootstrap_servers=kafka_up, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka_up.client(), enable_auto_commit=False)
     parts = [TopicPartition(ORDER_TOPIC, p) for p in before]
     consumer.assign(parts)
     for tp in parts:

@@ -11,7 +11,9 @@ import psycopg
 import pytest
 from kafka import KafkaConsumer
 
+from contract.kafka import KafkaAccess
 from stack import connect
+from stack.rest import ConnectRest
 from stack.settings import StackSettings
 from tests.kafka_helpers import read_until, register_connector, wait_for_topic
 
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def connector_running(connect_up: str) -> str:
+def connector_running(connect_up: ConnectRest) -> ConnectRest:
     register_connector(connect_up)
     return connect_up
 
@@ -30,19 +32,19 @@ def _app_conn(settings: StackSettings) -> psycopg.Connection[tuple[object, ...]]
         port=settings.postgres_port,
         dbname=settings.postgres_db,
         user=settings.app_db_user,
-        password=settings.app_db_password.get_secret_value(),
+        password=settings.need("app_db_password").get_secret_value(),
     )
 
 
 @pytest.fixture
-def consumer(kafka_up: str) -> Iterator[KafkaConsumer]:
-    c = KafkaConsumer(bootstrap_servers=kafka_up, enable_auto_commit=False, consumer_timeout_ms=500)
+def consumer(kafka_up: KafkaAccess) -> Iterator[KafkaConsumer]:
+    c = KafkaConsumer(**kafka_up.client(), enable_auto_commit=False, consumer_timeout_ms=500)
     yield c
     c.close()
 
 
 def test_outbox_row_is_routed_with_key_bytes_and_headers(
-    connector_running: str, postgres_up: StackSettings, consumer: KafkaConsumer
+    connector_running: ConnectRest, postgres_up: StackSettings, consumer: KafkaConsumer
 ) -> None:
     event_id, order_id = uuid.uuid4(), str(uuid.uuid4())
     payload = bytes(range(256)) + b"\x00\xff"  # not valid UTF-8 or JSON: must pass untouched
@@ -76,7 +78,7 @@ def test_outbox_row_is_routed_with_key_bytes_and_headers(
 
 
 def test_heartbeat_passes_and_connector_keeps_running(
-    connector_running: str,
+    connector_running: ConnectRest,
     consumer: KafkaConsumer,
     admin_conn: psycopg.Connection[tuple[object, ...]],
 ) -> None:

@@ -24,6 +24,10 @@ from consumers.handlers.notifications import notify
 from consumers.runtime.processor import EventProcessor
 from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
+from contract.kafka import KafkaAccess
+from contract.topics import DLQ_PREFIX
+from stack import kafka_auth
+from stack.rest import ConnectRest
 from stack.settings import StackSettings
 from tests import factories
 from tests.conftest import ROOT
@@ -31,7 +35,7 @@ from tests.conftest import ROOT
 
 @dataclass
 class Rig:
-    bootstrap_servers: str
+    bootstrap_servers: KafkaAccess  # the admin principal: the rig sets up and inspects
     topic: str
     group: str
     admin_dsn: str
@@ -59,7 +63,7 @@ class Rig:
         return bootstrap(self.settings(), self.registration(instance), **kwargs)
 
     def produce(self, messages: list[tuple[int, bytes | None, bytes, list[Any]]]) -> None:
-        producer = KafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all")
+        producer = KafkaProducer(**self.bootstrap_servers.client(), acks="all")
         for partition, key, value, headers in messages:
             producer.send(self.topic, key=key, value=value, headers=headers, partition=partition)
         producer.flush()
@@ -98,14 +102,17 @@ def run_until(
 
 
 @pytest.fixture
-def rig(kafka_up: str, postgres_up: StackSettings) -> Iterator[Rig]:
+def rig(kafka_up: KafkaAccess, postgres_up: StackSettings) -> Iterator[Rig]:
     suffix = uuid.uuid4().hex[:8]
     r = Rig(kafka_up, f"it.orders.{suffix}", f"it-notifications-{suffix}", postgres_up.admin_dsn())
-    admin = KafkaAdminClient(bootstrap_servers=kafka_up)
+    admin = KafkaAdminClient(**kafka_up.client())
     admin.create_topics([NewTopic(r.topic, 6, 1)])
+    # The rig's group logs in as its own principal, with the ACLs any group gets.
+    settings = r.settings()
+    kafka_auth.grant_group(kafka_up, settings.kafka_for(r.group), r.group, r.topic, DLQ_PREFIX)
     yield r
     admin.close()  # a test may have restarted the broker under it: ask with a fresh client
-    admin = KafkaAdminClient(bootstrap_servers=kafka_up)
+    admin = KafkaAdminClient(**kafka_up.client())
     for name in (r.topic, f"dlq.{r.group}"):  # a test may not have made the second
         with contextlib.suppress(UnknownTopicOrPartitionError):
             admin.delete_topics([name])
@@ -115,7 +122,7 @@ def rig(kafka_up: str, postgres_up: StackSettings) -> Iterator[Rig]:
 
 
 @pytest.fixture
-def restart_connector_after(connect_up: str, postgres_up: StackSettings) -> Iterator[None]:
+def restart_connector_after(connect_up: ConnectRest, postgres_up: StackSettings) -> Iterator[None]:
     yield
     # Stopping Postgres cuts Debezium's replication connection. The connector reports RUNNING
     # while its task waits out a restart backoff; it is back only when its slot is active again.

@@ -73,7 +73,7 @@ class Background:
 
 def committed(rig: Rig, group: str | None = None) -> int:
     """Offsets the group committed on the test topic, summed over partitions."""
-    admin = KafkaAdminClient(bootstrap_servers=rig.bootstrap_servers)
+    admin = KafkaAdminClient(**rig.bootstrap_servers.client())
     try:
         name = group or rig.group
         offsets = admin.list_group_offsets(name).get(name, {})
@@ -85,7 +85,7 @@ def committed(rig: Rig, group: str | None = None) -> int:
 def dead_letters(rig: Rig) -> list[Any]:
     c = KafkaConsumer(
         f"dlq.{rig.group}",
-        bootstrap_servers=rig.bootstrap_servers,
+        **rig.bootstrap_servers.client(),
         auto_offset_reset="earliest",
         consumer_timeout_ms=5_000,
         max_partition_fetch_bytes=4 << 20,
@@ -136,7 +136,7 @@ def test_null_tombstone_and_oversized_records_are_dead_lettered_and_the_group_go
         again.close()
     assert again.processor.stats["dead_lettered"] == 0
     assert len(dead_letters(rig)) == 3
-    admin = KafkaAdminClient(bootstrap_servers=rig.bootstrap_servers)
+    admin = KafkaAdminClient(**rig.bootstrap_servers.client())
     admin.delete_groups([f"{rig.group}-again"])
     admin.close()
 
@@ -308,7 +308,7 @@ def test_kafka_gone_longer_than_the_session_timeout_is_waited_out(
             second.wait(lambda p: p.stats["duplicate"] >= 10, timeout=120)
         finally:
             second.stop()
-            admin = KafkaAdminClient(bootstrap_servers=rig.bootstrap_servers)
+            admin = KafkaAdminClient(**rig.bootstrap_servers.client())
             admin.delete_groups([f"{rig.group}-b"])
             admin.close()
     finally:

@@ -22,6 +22,7 @@ from consumers.events import OrderCancelled, OrderPlaced
 from consumers.handlers.notifications import notify
 from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
+from contract.kafka import KafkaAccess
 from ops.replay import replay
 from stack.settings import StackSettings
 from tests import factories
@@ -43,24 +44,24 @@ def ops(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 @pytest.fixture
-def topic(kafka_up: str) -> Iterator[str]:
+def topic(kafka_up: KafkaAccess) -> Iterator[str]:
     name = f"it.ops.{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=kafka_up)
+    admin = KafkaAdminClient(**kafka_up.client())
     admin.create_topics([NewTopic(name, 2, 1)])
     yield name
     admin.delete_topics([name])
     admin.close()
 
 
-def produce(bootstrap: str, topic: str, *messages: tuple[bytes, bytes, list[Any]]) -> None:
-    p = KafkaProducer(bootstrap_servers=bootstrap)
+def produce(bootstrap: KafkaAccess, topic: str, *messages: tuple[bytes, bytes, list[Any]]) -> None:
+    p = KafkaProducer(**bootstrap.client())
     for key, value, headers in messages:
         p.send(topic, key=key, value=value, headers=headers, partition=0)
     p.flush()
     p.close()
 
 
-def test_topics_lists_kinds_counts_and_retention(topic: str, kafka_up: str) -> None:
+def test_topics_lists_kinds_counts_and_retention(topic: str, kafka_up: KafkaAccess) -> None:
     produce(kafka_up, topic, (b"k", b"v", []))
     human = ops("topics")
     assert human.returncode == 0, human.stderr
@@ -74,7 +75,7 @@ def test_topics_lists_kinds_counts_and_retention(topic: str, kafka_up: str) -> N
 
 
 def test_inspect_decodes_events_and_shows_bad_bytes_as_hex_with_reason(
-    topic: str, kafka_up: str
+    topic: str, kafka_up: KafkaAccess
 ) -> None:
     good = factories.kafka_message(factories.placed_record(sales_channel="partner"))
     produce(
@@ -98,10 +99,10 @@ def test_inspect_decodes_events_and_shows_bad_bytes_as_hex_with_reason(
     assert "OrderPlaced" not in human  # the key filter left the good one out
 
 
-def test_a_lagging_group_trips_the_threshold(topic: str, kafka_up: str) -> None:
+def test_a_lagging_group_trips_the_threshold(topic: str, kafka_up: KafkaAccess) -> None:
     produce(kafka_up, topic, *[(b"k", b"v", [])] * 5)
     group = f"it-lag-{uuid.uuid4().hex[:8]}"
-    c = KafkaConsumer(bootstrap_servers=kafka_up, group_id=group, enable_auto_commit=False)
+    c = KafkaConsumer(**kafka_up.client(), group_id=group, enable_auto_commit=False)
     c.commit(
         {
             TopicPartition(topic, 0): OffsetAndMetadata(2, "", -1),
@@ -121,7 +122,7 @@ def test_a_lagging_group_trips_the_threshold(topic: str, kafka_up: str) -> None:
         } == {(0, 2, 5, 3), (1, 0, 0, 0)}
         assert "lag above 2" in over.stderr
     finally:
-        KafkaAdminClient(bootstrap_servers=kafka_up).delete_groups([group])
+        KafkaAdminClient(**kafka_up.client()).delete_groups([group])
 
 
 def test_status_reports_the_connector_and_a_slot_holding_wal(
@@ -155,7 +156,7 @@ def test_status_reports_the_connector_and_a_slot_holding_wal(
 
 
 def test_a_replayed_dead_letter_is_handled_once(
-    topic: str, kafka_up: str, stack_settings: StackSettings
+    topic: str, kafka_up: KafkaAccess, stack_settings: StackSettings
 ) -> None:
     group = f"it-replay-{uuid.uuid4().hex[:8]}"
     broken = {"on": True}
@@ -191,7 +192,7 @@ def test_a_replayed_dead_letter_is_handled_once(
         )
         conn.execute("DELETE FROM consumers.processed_events WHERE consumer_group = %s", (group,))
     assert rows == (1,)
-    KafkaAdminClient(bootstrap_servers=kafka_up).delete_topics([f"dlq.{group}"])
+    KafkaAdminClient(**kafka_up.client()).delete_topics([f"dlq.{group}"])
 
 
 def test_unreachable_kafka_and_postgres_are_named() -> None:

@@ -64,7 +64,7 @@ def test_the_readme_handler_applies_events_once(
     assert (running.processor.stats["handled"], running.processor.stats["duplicate"]) == (3, 1)
     rows = admin_conn.execute("SELECT order_id, points FROM consumers.loyalty_points").fetchall()
     assert rows == [(kept["order_id"], int(kept["total"]))]
-    admin = KafkaAdminClient(bootstrap_servers=rig.bootstrap_servers)
+    admin = KafkaAdminClient(**rig.bootstrap_servers.client())
     admin.delete_topics(["dlq.loyalty"])
     admin.close()
     admin_conn.execute(

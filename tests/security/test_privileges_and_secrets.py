@@ -12,7 +12,8 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from stack.health import http_json
+from stack.rest import ConnectRest
+from stack.secrets import SECRET_VARS
 from stack.settings import StackSettings
 from tests.conftest import ROOT
 from tests.kafka_helpers import register_connector
@@ -52,7 +53,7 @@ def test_debezium_role_can_neither_read_orders_nor_write_anything(
         connect_as(
             postgres_up,
             postgres_up.debezium_db_user,
-            postgres_up.debezium_db_password.get_secret_value(),
+            postgres_up.need("debezium_db_password").get_secret_value(),
         ) as conn,
         pytest.raises(errors.InsufficientPrivilege),
     ):
@@ -63,7 +64,7 @@ def test_debezium_role_has_exactly_what_cdc_needs(postgres_up: StackSettings) ->
     with connect_as(
         postgres_up,
         postgres_up.debezium_db_user,
-        postgres_up.debezium_db_password.get_secret_value(),
+        postgres_up.need("debezium_db_password").get_secret_value(),
     ) as conn:
         conn.execute("SELECT count(*) FROM orders.outbox")
         with conn.transaction():
@@ -78,9 +79,9 @@ def test_debezium_role_has_exactly_what_cdc_needs(postgres_up: StackSettings) ->
 @pytest.mark.parametrize("role", ["app", "consumer"])
 def test_app_roles_cannot_create_replication_slots(postgres_up: StackSettings, role: str) -> None:
     user, password = (
-        (postgres_up.app_db_user, postgres_up.app_db_password)
+        (postgres_up.app_db_user, postgres_up.need("app_db_password"))
         if role == "app"
-        else (postgres_up.consumer_db_user, postgres_up.consumer_db_password)
+        else (postgres_up.consumer_db_user, postgres_up.need("consumer_db_password"))
     )
     with (
         connect_as(postgres_up, user, password.get_secret_value()) as conn,
@@ -94,7 +95,7 @@ def test_consumer_role_cannot_touch_the_orders_schema(postgres_up: StackSettings
         connect_as(
             postgres_up,
             postgres_up.consumer_db_user,
-            postgres_up.consumer_db_password.get_secret_value(),
+            postgres_up.need("consumer_db_password").get_secret_value(),
         ) as conn,
         pytest.raises(errors.InsufficientPrivilege),
     ):
@@ -102,25 +103,18 @@ def test_consumer_role_cannot_touch_the_orders_schema(postgres_up: StackSettings
 
 
 def _secrets(settings: StackSettings) -> dict[str, str]:
-    return {
-        name: getattr(settings, name).get_secret_value()
-        for name in (
-            "postgres_password",
-            "app_db_password",
-            "consumer_db_password",
-            "debezium_db_password",
-        )
-    }
+    """Every generated secret (Postgres roles, Kafka principals, Connect's operator)."""
+    return {name: settings.need(name.lower()).get_secret_value() for name in SECRET_VARS}
 
 
 def test_connect_rest_api_shows_the_reference_not_the_password(
-    connect_up: str, stack_settings: StackSettings
+    connect_up: ConnectRest, stack_settings: StackSettings
 ) -> None:
     register_connector(connect_up)
-    config = http_json(f"{connect_up}/connectors/orders-outbox/config")
+    config = connect_up.call("/connectors/orders-outbox/config")
     assert isinstance(config, dict)
     assert config["database.password"] == "${env:DEBEZIUM_DB_PASSWORD}"
-    everything = str(http_json(f"{connect_up}/connectors?expand=info&expand=status"))
+    everything = str(connect_up.call("/connectors?expand=info&expand=status"))
     for name, secret in _secrets(stack_settings).items():
         assert secret not in str(config), name
         assert secret not in everything, name

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from stack import dbinit, jvm, postgres
+from stack.secrets import SECRET_VARS
 from stack.settings import StackSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,13 +40,8 @@ def connector() -> dict[str, str]:
 
 
 def _defaults() -> StackSettings:
-    return StackSettings(
-        postgres_password="x",
-        app_db_password="x",
-        consumer_db_password="x",
-        debezium_db_password="x",
-        _env_file=None,
-    )
+    secrets: dict[str, Any] = {name.lower(): "x" for name in SECRET_VARS}
+    return StackSettings(_env_file=None, **secrets)
 
 
 def test_images_pin_the_versions_of_the_native_jars(
@@ -63,10 +59,81 @@ def test_images_pin_the_versions_of_the_native_jars(
 def test_host_ports_match_the_native_defaults(compose: dict[str, Any]) -> None:
     settings = _defaults()
     services = compose["services"]
-    assert f"{settings.postgres_port}:5432" in services["postgres"]["ports"]
-    assert f"{settings.kafka_port}:9092" in services["kafka"]["ports"]
-    assert f"{settings.connect_port}:8083" in services["connect"]["ports"]
-    assert f"{settings.api_port}:8000" in services["api"]["ports"]
+    assert f"127.0.0.1:{settings.postgres_port}:5432" in services["postgres"]["ports"]
+    assert f"127.0.0.1:{settings.kafka_port}:9092" in services["kafka"]["ports"]
+    assert f"127.0.0.1:{settings.connect_port}:8083" in services["connect"]["ports"]
+    assert f"127.0.0.1:{settings.api_port}:8000" in services["api"]["ports"]
+
+
+def test_every_published_port_is_on_localhost_only(compose: dict[str, Any]) -> None:
+    published = [
+        (name, str(port))
+        for name, service in compose["services"].items()
+        for port in service.get("ports", [])
+    ]
+    assert published, "compose publishes nothing"
+    for name, port in published:
+        assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+
+
+# The secrets each service may be given (stack.secrets.SECRET_VARS names them all).
+OWN_SECRETS = {
+    "postgres": {"POSTGRES_PASSWORD"},
+    "kafka": {"KAFKA_BROKER_PASSWORD", "KAFKA_CONTROLLER_PASSWORD", "KAFKA_ADMIN_PASSWORD"},
+    "kafka-auth": {
+        "KAFKA_ADMIN_PASSWORD",
+        "KAFKA_CONNECT_PASSWORD",
+        "KAFKA_CONSUMERS_SECRET",
+        "KAFKA_TOOLS_PASSWORD",
+    },
+    "connect": {"DEBEZIUM_DB_PASSWORD", "KAFKA_CONNECT_PASSWORD", "CONNECT_REST_PASSWORD"},
+    "migrate": {
+        "POSTGRES_PASSWORD",
+        "APP_DB_PASSWORD",
+        "CONSUMER_DB_PASSWORD",
+        "DEBEZIUM_DB_PASSWORD",
+    },
+    "register": {"CONNECT_REST_PASSWORD"},
+    "api": {"APP_DB_PASSWORD"},
+    "consumers": {"CONSUMER_DB_PASSWORD", "KAFKA_CONSUMERS_SECRET"},
+}
+
+
+def test_each_service_gets_only_its_own_secrets(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services) == set(OWN_SECRETS)
+    for name, service in services.items():
+        assert "env_file" not in service, f"{name} reads every secret from an env_file"
+        given = {
+            var
+            for var in SECRET_VARS
+            for key, value in (service.get("environment") or {}).items()
+            if var in str(value) or key == var
+        }
+        assert given == OWN_SECRETS[name], name
+    superuser = "${POSTGRES_PASSWORD"
+    holders = [n for n, s in services.items() if superuser in str(s.get("environment"))]
+    assert sorted(holders) == ["migrate", "postgres"]
+
+
+def test_both_stacks_authenticate_kafka_and_connect(compose: dict[str, Any]) -> None:
+    connect = compose["services"]["connect"]["environment"]
+    for prefix in ("CONNECT_", "CONNECT_PRODUCER_", "CONNECT_CONSUMER_", "CONNECT_ADMIN_"):
+        assert connect[f"{prefix}SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+        assert connect[f"{prefix}SASL_MECHANISM"] == "SCRAM-SHA-512"
+    extension = "org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension"
+    assert connect["CONNECT_REST_EXTENSION_CLASSES"] == extension
+    native = (ROOT / "stack/conf/connect-distributed.properties").read_text()
+    assert f"rest.extension.classes={extension}" in native
+    allow = "config.providers.env.param.allowlist.pattern="
+    native_allow = next(line for line in native.splitlines() if line.startswith(allow))
+    assert native_allow.split("=", 1)[1].replace("$$", "$") == connect[
+        "CONNECT_CONFIG_PROVIDERS_ENV_PARAM_ALLOWLIST_PATTERN"
+    ].replace("$$", "$")
+    server = (ROOT / "stack/conf/server.properties").read_text()
+    assert "allow.everyone.if.no.acl.found=false" in server
+    assert "PLAINTEXT:PLAINTEXT" not in server
+    assert compose["services"]["kafka"]["entrypoint"] == ["/stack/docker/kafka.sh"]
 
 
 def test_connector_env_refs_are_provided_by_both_stacks(
