@@ -6,7 +6,7 @@ the broker runs, as the admin principal.
 - ``connect``: its group and the ``connect-*`` topics; create and write ``outbox.*`` and
   Debezium's heartbeat topics;
 - ``consumer-<group>``: read ``outbox.event.order`` in group ``<group>`` (and in
-  ``<group>.replay*``, the dead-letter replays); create, write and read ``dlq.<group>`` only;
+  ``<group>.*``, such as the dead-letter replays); create, write and read ``dlq.<group>`` only;
 - ``tools``: the bench and chaos tools, a super user of their own (see ``TOOLS``).
 
 So only Connect writes the event topics, a consumer group cannot write another group's dead
@@ -63,7 +63,9 @@ def group_grants(group: str, topic: str, dlq_prefix: str) -> list[Grant]:
     return [
         (ResourceType.TOPIC, topic, LITERAL, (Op.READ, Op.DESCRIBE)),
         (ResourceType.GROUP, group, LITERAL, (Op.READ, Op.DESCRIBE)),
-        (ResourceType.GROUP, f"{group}.replay", PREFIXED, (Op.READ, Op.DESCRIBE)),
+        # Its own Kafka groups besides: ``<group>.replay`` (dead-letter replays) and any
+        # ``<group>.<name>``. The dot keeps ``sales`` from matching ``sales-projection``.
+        (ResourceType.GROUP, f"{group}.", PREFIXED, (Op.READ, Op.DESCRIBE)),
         (
             ResourceType.TOPIC,
             dlq_topic(group, dlq_prefix),

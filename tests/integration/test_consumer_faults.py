@@ -129,7 +129,7 @@ def test_null_tombstone_and_oversized_records_are_dead_lettered_and_the_group_go
 
     # The same records read again from the start (a reset, a new instance): their marks in
     # processed_events make them duplicates, and nothing is dead-lettered twice.
-    again = bootstrap(rig.settings(), rig.registration(), kafka_group=f"{rig.group}-again")
+    again = bootstrap(rig.settings(), rig.registration(), kafka_group=f"{rig.group}.again")
     try:
         run_until(again.processor, lambda p: p.stats["duplicate"] >= 6)
     finally:
@@ -137,7 +137,7 @@ def test_null_tombstone_and_oversized_records_are_dead_lettered_and_the_group_go
     assert again.processor.stats["dead_lettered"] == 0
     assert len(dead_letters(rig)) == 3
     admin = KafkaAdminClient(**rig.bootstrap_servers.client())
-    admin.delete_groups([f"{rig.group}-again"])
+    admin.delete_groups([f"{rig.group}.again"])
     admin.close()
 
 
@@ -290,7 +290,7 @@ def test_kafka_gone_longer_than_the_session_timeout_is_waited_out(
         late: dict[str, Running] = {}
         starter = threading.Thread(
             target=lambda: late.setdefault(
-                "r", bootstrap(settings, rig.registration("b"), kafka_group=f"{rig.group}-b")
+                "r", bootstrap(settings, rig.registration("b"), kafka_group=f"{rig.group}.b")
             ),
             daemon=True,
         )
@@ -309,7 +309,7 @@ def test_kafka_gone_longer_than_the_session_timeout_is_waited_out(
         finally:
             second.stop()
             admin = KafkaAdminClient(**rig.bootstrap_servers.client())
-            admin.delete_groups([f"{rig.group}-b"])
+            admin.delete_groups([f"{rig.group}.b"])
             admin.close()
     finally:
         bg.stop()

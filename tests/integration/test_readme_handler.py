@@ -14,6 +14,8 @@ from kafka import KafkaAdminClient
 
 from consumers.bootstrap import bootstrap
 from consumers.runtime.handlers import group_registrations
+from contract.topics import DLQ_PREFIX
+from stack import kafka_auth
 from tests import factories, readme
 from tests.integration.conftest import Rig, run_until
 
@@ -51,10 +53,14 @@ def test_the_readme_handler_applies_events_once(
     cancel = factories.kafka_message(factories.cancelled_record(gone["order_id"]), "OrderCancelled")
     rig.event_ids += [kept["event_id"], gone["event_id"]]
     rig.produce([(0, m.key, m.value, list(m.headers)) for m in (*messages, cancel, messages[0])])
+    # A new group is a new Kafka principal: `make up` grants the stack's; here, the test does.
+    settings = rig.settings()
+    access = settings.kafka_for("loyalty")
+    kafka_auth.grant_group(rig.bootstrap_servers, access, "loyalty", rig.topic, DLQ_PREFIX)
     running = bootstrap(
-        rig.settings(),
+        settings,
         registration,
-        kafka_group=rig.group,
+        kafka_group=f"loyalty.{rig.group}",
         middleware=[readme.module("readme-middleware").timed],
     )
     try:
