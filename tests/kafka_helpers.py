@@ -10,8 +10,9 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from consumers.settings import ConsumerSettings
 from contract.kafka import KafkaAccess
-from stack import connect
+from stack import connect, kafka_auth
 from stack.rest import ConnectRest
 from tests.conftest import ROOT
 
@@ -57,3 +58,9 @@ def end_offsets(bootstrap: KafkaAccess, topic: str) -> dict[int, int]:
 
 def headers_of(m: ConsumerRecord) -> dict[str, Any]:
     return {k: v.decode() if v is not None else None for k, v in m.headers}
+
+
+def grant(admin: KafkaAccess, settings: ConsumerSettings, group: str, topic: str) -> None:
+    """A test's own consumer group gets its principal and ACLs, as `make up` gives the
+    stack's groups theirs (without them it would wait for Kafka to let it in, for good)."""
+    kafka_auth.grant_group(admin, settings.kafka_for(group), group, topic, settings.dlq_prefix)

@@ -25,12 +25,11 @@ from consumers.runtime.processor import EventProcessor
 from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
 from contract.kafka import KafkaAccess
-from contract.topics import DLQ_PREFIX
-from stack import kafka_auth
 from stack.rest import ConnectRest
 from stack.settings import StackSettings
 from tests import factories
 from tests.conftest import ROOT
+from tests.kafka_helpers import grant
 
 
 @dataclass
@@ -108,8 +107,7 @@ def rig(kafka_up: KafkaAccess, postgres_up: StackSettings) -> Iterator[Rig]:
     admin = KafkaAdminClient(**kafka_up.client())
     admin.create_topics([NewTopic(r.topic, 6, 1)])
     # The rig's group logs in as its own principal, with the ACLs any group gets.
-    settings = r.settings()
-    kafka_auth.grant_group(kafka_up, settings.kafka_for(r.group), r.group, r.topic, DLQ_PREFIX)
+    grant(kafka_up, r.settings(), r.group, r.topic)
     yield r
     admin.close()  # a test may have restarted the broker under it: ask with a fresh client
     admin = KafkaAdminClient(**kafka_up.client())

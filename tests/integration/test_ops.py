@@ -27,6 +27,7 @@ from ops.replay import replay
 from stack.settings import StackSettings
 from tests import factories
 from tests.conftest import ROOT
+from tests.kafka_helpers import grant
 
 pytestmark = pytest.mark.integration
 
@@ -171,6 +172,7 @@ def test_a_replayed_dead_letter_is_handled_once(
     m = factories.kafka_message(record)
     produce(kafka_up, topic, (m.key, m.value, list(m.headers)))
     settings = ConsumerSettings(_env_file=ROOT / ".env", topic=topic, retry_base_seconds=0.01)
+    grant(kafka_up, settings, group, topic)
     from consumers.bootstrap import bootstrap
 
     running = bootstrap(settings, registration)

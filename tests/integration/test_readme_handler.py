@@ -14,10 +14,9 @@ from kafka import KafkaAdminClient
 
 from consumers.bootstrap import bootstrap
 from consumers.runtime.handlers import group_registrations
-from contract.topics import DLQ_PREFIX
-from stack import kafka_auth
 from tests import factories, readme
 from tests.integration.conftest import Rig, run_until
+from tests.kafka_helpers import grant
 
 pytestmark = pytest.mark.integration
 
@@ -55,8 +54,7 @@ def test_the_readme_handler_applies_events_once(
     rig.produce([(0, m.key, m.value, list(m.headers)) for m in (*messages, cancel, messages[0])])
     # A new group is a new Kafka principal: `make up` grants the stack's; here, the test does.
     settings = rig.settings()
-    access = settings.kafka_for("loyalty")
-    kafka_auth.grant_group(rig.bootstrap_servers, access, "loyalty", rig.topic, DLQ_PREFIX)
+    grant(rig.bootstrap_servers, settings, "loyalty", rig.topic)
     running = bootstrap(
         settings,
         registration,
