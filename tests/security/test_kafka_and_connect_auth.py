@@ -5,23 +5,28 @@ and ACLs and Connect's REST extension (see stack/kafka_auth.py for who may do wh
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAuthorizationFailedError
 from pydantic import SecretStr
 
+from consumers.settings import ConsumerSettings
 from contract.kafka import KafkaAccess
 from contract.topics import ORDER_EVENTS, dlq_topic
 from stack.rest import ConnectRest
 from stack.settings import StackSettings
 from tests import factories
 from tests.conftest import ROOT
+from tests.kafka_helpers import grant
 
 pytestmark = pytest.mark.integration
 FAST = {"request_timeout_ms": 3000, "bootstrap_timeout_ms": 3000}
@@ -63,15 +68,35 @@ def notifications(stack_settings: StackSettings, kafka_up: KafkaAccess) -> Kafka
     return stack_settings.kafka_group("notifications")
 
 
+@pytest.fixture
+def throwaway(kafka_up: KafkaAccess) -> Iterator[tuple[str, KafkaAccess]]:
+    """A group of its own, granted exactly what `make up` grants every group, so the allowed
+    write lands in its own dead-letter topic, never in one a real replay would read."""
+    settings = ConsumerSettings(_env_file=ROOT / ".env")
+    group = f"sec-{uuid.uuid4().hex[:8]}"
+    grant(kafka_up, settings, group, ORDER_EVENTS)
+    admin = KafkaAdminClient(**kafka_up.client())
+    admin.create_topics([NewTopic(dlq_topic(group), 1, 1)])  # as its consumers would
+    yield group, settings.kafka_for(group)
+    with contextlib.suppress(KafkaError):
+        admin.delete_topics([dlq_topic(group)])
+    admin.close()
+
+
 def test_a_group_cannot_forge_an_event(notifications: KafkaAccess) -> None:
     with pytest.raises(TopicAuthorizationFailedError):
         _send(notifications, ORDER_EVENTS)
 
 
-def test_a_group_cannot_write_another_groups_dead_letters(notifications: KafkaAccess) -> None:
+def test_a_group_cannot_write_another_groups_dead_letters(
+    notifications: KafkaAccess, throwaway: tuple[str, KafkaAccess]
+) -> None:
     with pytest.raises(TopicAuthorizationFailedError):
         _send(notifications, dlq_topic("inventory"))
-    _send(notifications, dlq_topic("notifications"))  # its own: the ACLs are not deny-all
+    group, access = throwaway
+    with pytest.raises(TopicAuthorizationFailedError):
+        _send(access, dlq_topic("notifications"))
+    _send(access, dlq_topic(group))  # its own: the same ACLs are not deny-all
 
 
 def test_a_group_cannot_read_a_topic_it_has_no_business_with(
@@ -80,8 +105,6 @@ def test_a_group_cannot_read_a_topic_it_has_no_business_with(
     topic = f"secret.{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(**kafka_up.client())
     try:
-        from kafka.admin import NewTopic
-
         admin.create_topics([NewTopic(topic, 1, 1)])
         consumer = KafkaConsumer(**notifications.client(request_timeout_ms=5000))
         try:
