@@ -6,56 +6,17 @@ machine without a Docker engine. The assertions then read the loaded model, not 
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.compose.conftest import load
 from tests.conftest import ROOT
 
 CHECKER = Path(__file__).parent
 ONE_SHOT = {"migrate", "kafka-auth", "register"}
-
-
-def _go() -> str:
-    go = shutil.which("go") or (
-        "/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None
-    )
-    if go is None:
-        pytest.fail("Go is needed to load compose.yaml with compose-go (apt-get install golang)")
-    return go
-
-
-@pytest.fixture(scope="session")
-def checker(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    binary = tmp_path_factory.mktemp("compose") / "checker"
-    built = subprocess.run(
-        [_go(), "build", "-o", str(binary), "."],
-        cwd=CHECKER,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert built.returncode == 0, built.stderr
-    return binary
-
-
-def _load(checker: Path, compose: Path, env: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(checker), str(compose), str(env)], capture_output=True, text=True, timeout=60
-    )
-
-
-@pytest.fixture(scope="session")
-def project(checker: Path) -> dict[str, Any]:
-    loaded = _load(checker, ROOT / "compose.yaml", ROOT / ".env.example")
-    assert loaded.returncode == 0, loaded.stderr
-    return json.loads(loaded.stdout)  # type: ignore[no-any-return]
 
 
 def test_every_awaited_service_is_healthchecked_or_a_one_shot(project: dict[str, Any]) -> None:
@@ -130,6 +91,6 @@ def test_the_loader_refuses_a_broken_file(checker: Path, tmp_path: Path, mutatio
     (tmp_path / "compose.yaml").write_text(broken)
     for folder in ("stack",):  # bind mounts are resolved against the file's folder
         (tmp_path / folder).symlink_to(ROOT / folder)
-    loaded = _load(checker, tmp_path / "compose.yaml", ROOT / ".env.example")
+    loaded = load(checker, tmp_path / "compose.yaml", ROOT / ".env.example")
     assert loaded.returncode != 0, mutation
     assert loaded.stderr.strip(), "refused without saying why"
