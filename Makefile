@@ -39,6 +39,7 @@ jars: venv ## fetch the Kafka and Debezium jars (cached in .stack/jars)
 
 up: venv ## the whole pipeline: stack, connector registered, apps
 ifeq ($(STACK),compose)
+	@$(PY) -m stack env
 	docker compose up -d --build --wait
 	@echo "stack     compose services up (docker compose ps)"
 else
