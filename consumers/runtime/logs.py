@@ -51,3 +51,7 @@ def configure(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    # kafka-python warns on every SASL login over a plain connection (2,000 lines an hour
+    # here). SCRAM never sends the password itself, and the stack's Kafka listens on loopback
+    # or the compose network; across hosts, TLS (SASL_SSL) is the fix, not this warning.
+    logging.getLogger("kafka.net.sasl.scram").setLevel(logging.ERROR)
