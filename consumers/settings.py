@@ -9,7 +9,7 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy.engine import URL
 
 from contract.database import PostgresSettings
-from contract.kafka import KafkaAccess, group_password, group_principal
+from contract.kafka import KafkaAccess, group_access
 from contract.topics import DLQ_PREFIX
 
 
@@ -94,11 +94,7 @@ class ConsumerSettings(PostgresSettings):
 
     def kafka_for(self, group: str) -> KafkaAccess:
         """The group's own Kafka principal (``consumer-<group>``)."""
-        return KafkaAccess(
-            self.kafka_bootstrap_servers,
-            group_principal(group),
-            group_password(self.kafka_consumers_secret, group),
-        )
+        return group_access(self.kafka_bootstrap_servers, self.kafka_consumers_secret, group)
 
     def conninfo(self) -> str:
         return self.conninfo_for(self.consumer_db_user, self.consumer_db_password)

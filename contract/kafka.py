@@ -67,3 +67,9 @@ class KafkaAccess:
             f"{prefix}sasl.mechanism": MECHANISM,
             f"{prefix}sasl.jaas.config": jaas,
         }
+
+
+def group_access(bootstrap_servers: str, secret: SecretStr, group: str) -> KafkaAccess:
+    """A consumer group's own principal: what the consumers log in as and what the stack
+    creates, from the same derivation."""
+    return KafkaAccess(bootstrap_servers, group_principal(group), group_password(secret, group))

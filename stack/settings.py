@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from contract.database import PostgresSettings
-from contract.kafka import KafkaAccess, group_password, group_principal
+from contract.kafka import KafkaAccess, group_access
 from stack.health import StackError
 from stack.rest import ConnectRest
 
@@ -73,10 +73,8 @@ class StackSettings(PostgresSettings):
 
     def kafka_group(self, group: str) -> KafkaAccess:
         """A consumer group's own principal (``consumer-<group>``)."""
-        return KafkaAccess(
-            self.kafka_bootstrap_servers,
-            group_principal(group),
-            group_password(self.need("kafka_consumers_secret"), group),
+        return group_access(
+            self.kafka_bootstrap_servers, self.need("kafka_consumers_secret"), group
         )
 
     def connect_rest(self) -> ConnectRest:
