@@ -22,6 +22,7 @@ from consumers.runtime.message import Message, Middleware
 from consumers.runtime.postgres import PostgresTransactions
 from consumers.runtime.processor import EventProcessor
 from consumers.runtime.registry import Registration
+from consumers.runtime.telemetry import Telemetry
 from consumers.settings import ConsumerSettings
 from contract import AvroCodec, SchemaRepository
 from contract.kafka import KafkaAccess
@@ -139,13 +140,15 @@ def bootstrap(
     select: Callable[[Message], bool] | None = None,
     revive_dead_letters: bool = False,
     middleware: Sequence[Middleware] = (),
+    telemetry: Telemetry | None = None,
 ) -> Running:
     """``kafka_group`` overrides the Kafka group id (a dead-letter replay tracks its progress
     apart from the live group); idempotency stays keyed by the handler's name. ``select``
     lets only some messages through (the others are counted as ignored).
     ``revive_dead_letters`` (a replay) may run events whose only mark is a dead letter.
     ``middleware``: the processor's own, around every handler call (see
-    ``consumers.runtime.middleware`` for where it sits among the guarantees)."""
+    ``consumers.runtime.middleware`` for where it sits among the guarantees).
+    ``telemetry``: where the processor reports (Prometheus in ``python -m consumers``)."""
     codec = AvroCodec(schemas or SchemaRepository.load())
     group = kafka_group or registration.name
     _ensure_dead_letter_topic(settings, registration.name)
@@ -183,6 +186,7 @@ def bootstrap(
         batch_budget=settings.batch_budget_seconds,
         handler_bound=settings.handler_timeout_seconds,
         rejoin=None if consumer is not None else watchdog(settings, registration.name, group),
+        telemetry=telemetry,
     )
     return Running(processor, transactions, producer)
 

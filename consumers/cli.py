@@ -7,17 +7,20 @@ current batch finishes, its offsets are committed, and the instance leaves its g
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from consumers.observability import server
+from consumers.observability.server import process_died
 from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
 
@@ -67,17 +70,23 @@ def overrun_hook(registration: Registration, path: Path | None, seconds: float) 
 
 
 def run_one(name: str, duplicate: bool = False) -> None:
+    from prometheus_client import CollectorRegistry
+
     from consumers.bootstrap import bootstrap
     from consumers.handlers import REGISTRY
+    from consumers.observability.metrics import PrometheusTelemetry
     from consumers.runtime.logs import configure
 
     configure()
     settings = ConsumerSettings()
+    telemetry = PrometheusTelemetry(CollectorRegistry())
+    telemetry.started(name)
     running = bootstrap(
         settings,
         overrun_hook(REGISTRY[name], settings.fault_overrun_file, settings.handler_timeout_seconds),
         duplicate=duplicate,
         on_db_committed=fault_hook(settings.fault_kill_file),
+        telemetry=telemetry,
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -120,6 +129,8 @@ def supervise(names: list[str], instances: int, duplicate: bool) -> int:
         for slot, p in list(procs.items()):
             if not p.is_alive() and not stopping:
                 log.warning("%s exited with %s; starting it again", p.name, p.exitcode)
+                if p.pid is not None:
+                    process_died(p.pid)
                 time.sleep(1)
                 procs[slot] = start(*slot)
         time.sleep(0.5)
@@ -158,7 +169,46 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<18} group={name:<18} events={','.join(sorted(reg.event_types))}")
         return 0
     names = [args.handler] if args.verb == "run" else sorted(REGISTRY)
-    if len(names) == 1 and args.instances == 1:
-        run_one(names[0], args.duplicate)
-        return 0
-    return supervise(names, args.instances, args.duplicate)
+    from consumers.runtime.logs import configure
+
+    configure()
+    with serving(ConsumerSettings(), names):
+        if len(names) == 1 and args.instances == 1:
+            run_one(names[0], args.duplicate)
+            return 0
+        return supervise(names, args.instances, args.duplicate)
+
+
+@contextlib.contextmanager
+def serving(settings: ConsumerSettings, names: list[str]) -> Iterator[None]:
+    """The metrics and health port for every process started inside (see
+    ``consumers.observability.server``); none when the port is 0."""
+    owned = server.ENV not in os.environ
+    directory = server.prepare()
+    http = None
+    if settings.consumer_metrics_port:
+        try:
+            http = server.serve(
+                settings.consumer_metrics_host,
+                settings.consumer_metrics_port,
+                groups=names,
+                stale_after=settings.max_poll_interval_ms / 1000,
+            )
+        except OSError as exc:
+            raise SystemExit(
+                f"error: cannot serve metrics on {settings.consumer_metrics_host}:"
+                f"{settings.consumer_metrics_port} ({exc.strerror}); another consumers process "
+                "holds it? Set CONSUMER_METRICS_PORT (0: no port)"
+            ) from exc
+        logging.getLogger("consumers").info(
+            "metrics and health on http://%s:%d/metrics",
+            settings.consumer_metrics_host,
+            settings.consumer_metrics_port,
+        )
+    try:
+        yield
+    finally:
+        if http is not None:
+            http.shutdown()
+        if owned:
+            server.cleanup(directory)

@@ -56,6 +56,10 @@ class ConsumerSettings(PostgresSettings):
     max_poll_interval_ms: int = 0
     outage_max_backoff_seconds: float = 5.0
     stats_interval_seconds: float = 10.0
+    # /metrics, /health/live and /health/ready of every process python -m consumers runs
+    # (consumers.observability.server); port 0: none (an extra instance next to make up's).
+    consumer_metrics_host: str = "127.0.0.1"
+    consumer_metrics_port: int = 9400
     # Fault injection (make chaos only): see consumers.cli.fault_hook and overrun_hook.
     fault_kill_file: Path | None = None
     fault_overrun_file: Path | None = None

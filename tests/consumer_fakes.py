@@ -125,7 +125,7 @@ class FakeConsumer:
                     "key": m.key,
                     "value": m.value,
                     "headers": list(m.headers),
-                    "timestamp": 0,
+                    "timestamp": m.timestamp_ms,
                 },
             )
             out.setdefault(TopicPartition(m.topic, m.partition), []).append(record)
@@ -133,6 +133,9 @@ class FakeConsumer:
 
     def assignment(self) -> set[TopicPartition]:
         return {TopicPartition("t", p) for p in range(6)}
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return None  # never fetched, as far as lag is concerned
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.seeks.append((tp, offset))

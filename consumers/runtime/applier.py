@@ -37,6 +37,7 @@ from consumers.runtime.message import (
 )
 from consumers.runtime.optimistic import Claims, OptimisticTransaction, claimable
 from consumers.runtime.registry import Registration
+from consumers.runtime.telemetry import Quiet, Telemetry
 
 log = logging.getLogger("consumers.processor")
 
@@ -53,6 +54,7 @@ class BatchApplier:
         budget: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         bound: float = 10.0,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._registration = registration
         self._transactions = transactions
@@ -63,6 +65,7 @@ class BatchApplier:
         self._bound = bound
         self._clock = clock
         self._deadline = 0.0
+        self._telemetry = telemetry or Quiet()
 
     @property
     def group(self) -> str:
@@ -105,9 +108,21 @@ class BatchApplier:
             self._stats["isolations"] += 1
             return self.isolated(messages)
 
-    def _committed(self, outcomes: list[Outcome]) -> list[Outcome]:
+    def _committed(self, messages: list[Message], outcomes: list[Outcome]) -> list[Outcome]:
         self._stats.update(o.value for o in outcomes)
+        self._telemetry.settled(self.group, messages, outcomes)
         return outcomes
+
+    def _run(self, delivery: Delivery) -> Outcome:
+        """The chain for one message, timed; its retries counted (even if rolled back
+        later: they were attempts all the same)."""
+        started = time.perf_counter()
+        try:
+            return self._chain(delivery)
+        finally:
+            self._telemetry.timed(self.group, time.perf_counter() - started)
+            if delivery.attempts > 1:
+                self._stats["retries"] += delivery.attempts - 1
 
     def isolated(self, messages: list[Message]) -> list[Outcome]:
         """One savepoint per message; stops starting messages once the budget is spent (the
@@ -117,8 +132,8 @@ class BatchApplier:
             for m in messages:
                 if outcomes and self._spent():
                     break
-                outcomes.append(self._chain(Delivery(m, self.group, tx)))
-        return self._committed(outcomes)
+                outcomes.append(self._run(Delivery(m, self.group, tx)))
+        return self._committed(messages[: len(outcomes)], outcomes)
 
     def optimistic(self, messages: list[Message]) -> list[Outcome]:
         """Raises ``Isolate`` (its ``at`` naming the failing message when one did)."""
@@ -133,7 +148,7 @@ class BatchApplier:
             outcomes = []
             for i, m in enumerate(messages):
                 try:
-                    outcomes.append(self._chain(Delivery(m, self.group, tx, batch=batch)))
+                    outcomes.append(self._run(Delivery(m, self.group, tx, batch=batch)))
                 except Isolate as exc:
                     exc.at = i
                     raise
@@ -141,4 +156,4 @@ class BatchApplier:
                 with tx.savepoint():  # a failure here is Isolate: rerun per event
                     handle_batch(batch)
             tx.check_claims()
-        return self._committed(outcomes)
+        return self._committed(messages, outcomes)

@@ -4,6 +4,7 @@ and what happens when partitions are revoked, assigned or lost (``Listener``).""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -69,8 +70,9 @@ class Watchdog:
 
 
 class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, processor: Pending) -> None:
+    def __init__(self, processor: Pending, stats: Counter[str] | None = None) -> None:
         self._processor = processor
+        self._stats = stats if stats is not None else Counter()
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         # Commit whatever the database already holds before another instance takes over.
@@ -79,6 +81,7 @@ class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         log.info("partitions revoked: %s", sorted(tp.partition for tp in revoked))
 
     def on_partitions_assigned(self, assigned: Any) -> None:
+        self._stats["rebalances"] += 1
         log.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
 
     def on_partitions_lost(self, lost: Any) -> None:

@@ -39,19 +39,54 @@ class Offsets:
 
     def commit(
         self, consumer: Any, only: set[TopicPartition] | None = None, *, blocking: bool = True
-    ) -> None:
+    ) -> bool:
+        """True when offsets were committed (or, not blocking, sent)."""
         offsets = {tp: off for tp, off in self._pending.items() if only is None or tp in only}
         if not offsets:
-            return
+            return False
         commit = consumer.commit if blocking else consumer.commit_async
         try:
             commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
         except KafkaError as exc:
             self._stats["commit_failures"] += 1
             log.warning("offset commit failed, batch may be redelivered: %r", exc)
-            return
+            return False
         for tp in offsets:
             self._pending.pop(tp, None)
+        return True
+
+
+class Progress:
+    """Per partition, the next offset this instance will handle (the last applied + 1), and
+    from it the lag: the high-water mark the broker last sent with a fetch, minus that. Before
+    the instance handled anything from a partition, the client's fetch position stands in."""
+
+    def __init__(self) -> None:
+        self._next: dict[int, int] = {}
+
+    def applied(self, messages: Iterable[Message]) -> None:
+        for m in messages:
+            self._next[m.partition] = max(self._next.get(m.partition, 0), m.offset + 1)
+
+    def lag(self, consumer: Any, owned: set[TopicPartition]) -> dict[int, int | None]:
+        mine = {tp.partition for tp in owned}
+        for p in set(self._next) - mine:  # moved away: another instance's progress now
+            del self._next[p]
+        return {tp.partition: self._lag_of(consumer, tp) for tp in owned}
+
+    def _lag_of(self, consumer: Any, tp: TopicPartition) -> int | None:
+        try:
+            high = consumer.highwater(tp)
+            if high is None:
+                return None
+            at = self._next.get(tp.partition)
+            if at is None:
+                at = consumer.position(tp, timeout_ms=0)
+        except KafkaError:
+            return None
+        if at is None:
+            return None
+        return int(max(0, high - at))
 
 
 def rewind(consumer: Any, messages: Iterable[Message]) -> None:

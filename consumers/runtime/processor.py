@@ -31,8 +31,9 @@ from consumers.runtime.condition import Condition
 from consumers.runtime.errors import BatchConflict, Outage
 from consumers.runtime.membership import Listener, Rejoin, Watchdog
 from consumers.runtime.message import Message, Transactions
-from consumers.runtime.offsets import Offsets, rewind
+from consumers.runtime.offsets import Offsets, Progress, rewind
 from consumers.runtime.registry import Registration
+from consumers.runtime.telemetry import Quiet, Telemetry, Turn
 
 log = logging.getLogger("consumers.processor")
 
@@ -57,6 +58,8 @@ class EventProcessor:
         optimistic: bool = True,
         batch_budget: float = 30.0,
         handler_bound: float = 10.0,
+        telemetry: Telemetry | None = None,
+        lag_interval: float = 5.0,
     ) -> None:
         self.registration = registration
         self._consumer = consumer
@@ -74,6 +77,12 @@ class EventProcessor:
         self._watchdog = Watchdog(rejoin, clock) if rejoin is not None else None
         self.stats: Counter[str] = Counter()
         self._offsets = Offsets(self.stats)
+        self._telemetry = telemetry or Quiet()
+        self._lag_interval = lag_interval
+        self._lag: dict[int, int | None] = {}
+        self._lag_at: float | None = None
+        self._progress = Progress()
+        self._clock = clock
         self.condition = Condition(clock)
         self._applier = BatchApplier(
             registration,
@@ -84,6 +93,7 @@ class EventProcessor:
             budget=batch_budget,
             clock=clock,
             bound=handler_bound,
+            telemetry=self._telemetry,
         )
 
     @property
@@ -109,6 +119,7 @@ class EventProcessor:
             while not done():
                 self.poll_once()
                 self._watch_assignment(done)
+                self._turned()
                 if time.monotonic() - last_stats >= self._stats_interval:
                     self.log_stats()
                     last_stats = time.monotonic()
@@ -119,7 +130,7 @@ class EventProcessor:
         """Subscribe once the topic's partitions are known; False if told to stop first."""
         if not self._wait_for_partitions(done):
             return False
-        self._consumer.subscribe([self._topic], listener=Listener(self))
+        self._consumer.subscribe([self._topic], listener=Listener(self, self.stats))
         return True
 
     def _watch_assignment(self, done: Callable[[], bool] = lambda: False) -> None:
@@ -160,6 +171,7 @@ class EventProcessor:
                 self.condition.failing("kafka (topic metadata)", f"no partitions for {self._topic}")
             except KafkaError as exc:
                 self.condition.failing("kafka (topic metadata)", repr(exc))
+            self._turned()  # waiting for the broker is the loop turning, not a hang
             self._sleep(0.5)
         return False
 
@@ -177,6 +189,7 @@ class EventProcessor:
             self.condition.ok()  # a poll answered; a database outage is judged by a batch
         messages = [Message.of(r) for records in batch.values() for r in records]
         if messages:
+            self._telemetry.batch(self.group, len(messages))
             self.handle(messages)
 
     def _next_backoff(self) -> float:
@@ -206,6 +219,7 @@ class EventProcessor:
             self.stats["budget_splits"] += 1
             self._rewind(rest)
         self._offsets.applied(done)
+        self._progress.applied(done)
         if self._on_db_committed is not None:
             self._on_db_committed()
         self.commit_pending()
@@ -216,7 +230,17 @@ class EventProcessor:
     def commit_pending(
         self, only: set[TopicPartition] | None = None, *, blocking: bool = True
     ) -> None:
-        self._offsets.commit(self._consumer, only, blocking=blocking)
+        if self._offsets.commit(self._consumer, only, blocking=blocking):
+            self._telemetry.committed(self.group)
+
+    def _turned(self) -> None:
+        owned = self.assignment()
+        now = self._clock()
+        if self._lag_at is None or now - self._lag_at >= self._lag_interval:
+            self._lag_at = now
+            self._lag = self._progress.lag(self._consumer, owned)
+        ready = bool(owned) and self.condition.trouble is None
+        self._telemetry.turned(Turn(self.group, ready, dict(self._lag), self.stats))
 
     def log_stats(self) -> None:
         log.info("stats", extra={"fields": {"group": self.group, **dict(self.stats)}})

@@ -1,0 +1,1 @@
+"""What the consumers show the outside: Prometheus metrics, health probes, traces."""
