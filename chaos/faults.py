@@ -154,6 +154,8 @@ def rebalance(ctx: Context) -> float:
     extra = subprocess.Popen(
         [sys.executable, "-m", "consumers", "run", "notifications"],
         cwd=ctx.layout.root,
+        # The group's running processes hold the metrics port; this one serves none.
+        env={**os.environ, "CONSUMER_METRICS_PORT": "0"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

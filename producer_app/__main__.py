@@ -31,7 +31,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from producer_app.bootstrap import bootstrap
 
-    producer = bootstrap(settings)
+    metrics = None
+    if args.verb == "serve":
+        from prometheus_client import CollectorRegistry
+
+        from producer_app.entrypoints.metrics import ApiMetrics
+
+        metrics = ApiMetrics(CollectorRegistry())
+    producer = bootstrap(settings, written=metrics.written if metrics else lambda types: None)
     try:
         if args.verb == "serve":
             import uvicorn
@@ -39,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             from producer_app.entrypoints.api import create_app
 
             uvicorn.run(
-                create_app(producer),
+                create_app(producer, metrics),
                 host=settings.api_host,
                 port=settings.api_port,
                 log_level="info",

@@ -6,7 +6,7 @@ app connects to nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -41,7 +41,10 @@ def bootstrap(
     *,
     schemas: SchemaRepository | None = None,
     clock: Callable[[], datetime] = utc_now,
+    written: Callable[[Sequence[str]], None] = lambda event_types: None,
 ) -> Producer:
+    """``written``: told the event types of every committed unit of work (the API's
+    metrics count them)."""
     engine = create_engine(
         settings.database_url(),
         pool_size=settings.db_pool_size,
@@ -55,6 +58,6 @@ def bootstrap(
         return Session(engine, expire_on_commit=False)
 
     def uow(context: MessageContext) -> UnitOfWork:
-        return SqlUnitOfWork(session_factory, serializer, context, ttl)
+        return SqlUnitOfWork(session_factory, serializer, context, ttl, written)
 
     return Producer(settings, engine, uow, clock)

@@ -21,6 +21,8 @@ class OutboxEventBus:
         self._session = session
         self._serializer = serializer
         self._context = context
+        # Event types written in this transaction, for the metrics once it commits.
+        self.published: list[str] = []
 
     def publish(self, event: Event) -> None:
         event_type, payload = self._serializer.serialize(event)
@@ -37,3 +39,4 @@ class OutboxEventBus:
         )
         # Delete-after-insert: the INSERT is in the WAL for Debezium; the table stays empty.
         self._session.execute(delete(_outbox).where(_outbox.c.id == event.event_id))
+        self.published.append(event_type)

@@ -3,7 +3,7 @@ with the SQL implementations of the service layer's ports."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import Self
@@ -28,17 +28,20 @@ class SqlUnitOfWork:
         serializer: EventSerializer,
         context: MessageContext,
         idempotency_ttl: timedelta,
+        written: Callable[[Sequence[str]], None] = lambda event_types: None,
     ) -> None:
         self._session_factory = session_factory
         self._serializer = serializer
         self._context = context
         self._ttl = idempotency_ttl
+        self._written = written
 
     def __enter__(self) -> Self:
         self.session = self._session_factory()
         self._orders = SqlOrderRepository(self.session)
         self.orders: OrderRepository = self._orders
-        self.events: EventBus = OutboxEventBus(self.session, self._serializer, self._context)
+        self._bus = OutboxEventBus(self.session, self._serializer, self._context)
+        self.events: EventBus = self._bus
         self.idempotency: IdempotencyStore = SqlIdempotencyStore(self.session, self._ttl)
         return self
 
@@ -55,6 +58,8 @@ class SqlUnitOfWork:
         publish_raised_events(self.orders, self.events)
         self._orders.save_changes()
         self.session.commit()
+        self._written(self._bus.published)  # told only what a commit made durable
+        self._bus.published = []
 
     def rollback(self) -> None:
         self.session.rollback()

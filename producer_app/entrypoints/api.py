@@ -9,16 +9,20 @@ Validation errors are 422 and name the field (``detail[].loc``); domain rule vio
 from __future__ import annotations
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from producer_app.bootstrap import Producer
 from producer_app.entrypoints import errors
 from producer_app.entrypoints.headers import SecurityHeaders
 from producer_app.entrypoints.limits import MAX_BODY_BYTES, BodyLimit
+from producer_app.entrypoints.metrics import ApiMetrics, RequestMetrics, metrics_router
 from producer_app.entrypoints.routes import health_router, orders_router
 
 
-def create_app(producer: Producer) -> FastAPI:
-    """The app: the orders routes, the errors mapped to status codes, a body size limit."""
+def create_app(producer: Producer, metrics: ApiMetrics | None = None) -> FastAPI:
+    """The app: the orders routes, the errors mapped to status codes, a body size limit,
+    and ``/metrics`` (``metrics``' registry; a fresh one if none is given)."""
+    metrics = metrics or ApiMetrics(CollectorRegistry())
     app = FastAPI(
         title="Orders API",
         version="1.0.0",
@@ -27,7 +31,9 @@ def create_app(producer: Producer) -> FastAPI:
 
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics, metrics=metrics)
     errors.install(app)
     app.include_router(orders_router(producer))
     app.include_router(health_router(producer))
+    app.include_router(metrics_router(metrics))
     return app
