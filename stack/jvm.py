@@ -13,7 +13,7 @@ import shutil
 import string
 import subprocess
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from stack.health import StackError
@@ -22,6 +22,7 @@ from stack.secrets import own_secrets, write_private
 from stack.settings import StackSettings
 
 MIN_JAVA = 17
+JMX_EXPORTER = "0.20.0"  # as stack/jars/pom.xml's jmx.exporter.version
 # G1 with short pauses; heaps sized for a 2-core / 24 GiB machine shared with Postgres and Python.
 JVM_FLAGS = [
     "-XX:+UseG1GC",
@@ -48,10 +49,17 @@ def java_binary() -> str:
 
 def jars_present(layout: Layout) -> bool:
     kafka = layout.kafka_jars
-    return all(
-        (kafka / jar).exists()
-        for jar in ("kafka_2.13-4.3.0.jar", "connect-basic-auth-extension-4.3.0.jar")
-    ) and any(layout.plugins.glob("debezium-connector-postgres/debezium-connector-postgres-*.jar"))
+    agent = layout.jars / "agent" / f"jmx_prometheus_javaagent-{JMX_EXPORTER}.jar"
+    return (
+        all(
+            (kafka / jar).exists()
+            for jar in ("kafka_2.13-4.3.0.jar", "connect-basic-auth-extension-4.3.0.jar")
+        )
+        and agent.exists()
+        and any(
+            layout.plugins.glob("debezium-connector-postgres/debezium-connector-postgres-*.jar")
+        )
+    )
 
 
 def fetch_jars(layout: Layout) -> bool:
@@ -90,13 +98,23 @@ def _classpath(layout: Layout) -> str:
     return f"{layout.kafka_jars}/*"
 
 
-def _java_cmd(layout: Layout, heap: str, main: str, *args: str) -> list[str]:
+def metrics_agent(layout: Layout, port: int, rules: str) -> list[str]:
+    """The Prometheus JMX exporter as a java agent on 127.0.0.1:``port``, reading only the
+    MBeans ``rules`` (stack/conf) names."""
+    jar = layout.jars / "agent" / f"jmx_prometheus_javaagent-{JMX_EXPORTER}.jar"
+    return [f"-javaagent:{jar}=127.0.0.1:{port}:{layout.conf_templates / rules}"]
+
+
+def _java_cmd(
+    layout: Layout, heap: str, main: str, *args: str, agent: Sequence[str] = ()
+) -> list[str]:
     log4j = layout.conf_templates / "log4j2.properties"
     return [
         java_binary(),
         f"-Xms{heap}",
         f"-Xmx{heap}",
         *JVM_FLAGS,
+        *agent,
         f"-Dlog4j2.configurationFile={log4j}",
         "-cp",
         _classpath(layout),
@@ -177,7 +195,11 @@ def format_kafka_storage(layout: Layout, settings: StackSettings) -> bool:
 
 def kafka_command(layout: Layout, settings: StackSettings) -> list[str]:
     return _java_cmd(
-        layout, settings.kafka_heap, "kafka.Kafka", str(kafka_config(layout, settings))
+        layout,
+        settings.kafka_heap,
+        "kafka.Kafka",
+        str(kafka_config(layout, settings)),
+        agent=metrics_agent(layout, settings.kafka_metrics_port, "jmx-kafka.yml"),
     )
 
 
@@ -217,6 +239,7 @@ def connect_command(layout: Layout, settings: StackSettings) -> list[str]:
         settings.connect_heap,
         "org.apache.kafka.connect.cli.ConnectDistributed",
         str(config),
+        agent=metrics_agent(layout, settings.connect_metrics_port, "jmx-connect.yml"),
     )
     jaas = _connect_rest_auth(layout, settings)
     return [java, f"-Djava.security.auth.login.config={jaas}", *rest]

@@ -46,6 +46,14 @@ class StackSettings(PostgresSettings):
     connect_rest_user: str = "operator"
     connect_rest_password: SecretStr | None = None
     api_port: int = 8000
+    # Prometheus endpoints (docs/observability.md): the consumers' port is theirs
+    # (CONSUMER_METRICS_PORT); the JVMs' come from the JMX exporter agent; the exporter is
+    # ops' (the replication slot and the groups' lag as the broker sees it).
+    consumer_metrics_port: int = 9400
+    connect_metrics_port: int = 9404
+    kafka_metrics_port: int = 9405
+    exporter_port: int = 9406
+    prometheus_port: int = 9090
 
     kafka_heap: str = "1g"
     connect_heap: str = "1g"
