@@ -1,4 +1,4 @@
-"""``python -m ops topics | inspect | lag | status | dlq-replay`` (see each module)."""
+"""``python -m ops topics | inspect | lag | status | dlq-replay | exporter`` (see each module)."""
 
 from __future__ import annotations
 
@@ -221,9 +221,23 @@ def main(argv: list[str] | None = None) -> int:
     rp = sub.add_parser("dlq-replay", help="run a group's dead letters through it again")
     rp.add_argument("group")
     rp.add_argument("--ids", help="comma-separated event ids; default: every new dead letter")
+    ex = sub.add_parser("exporter", help="Prometheus metrics: replication slot, broker-side lag")
+    ex.add_argument("--host", default="127.0.0.1")
+    ex.add_argument("--port", type=int, default=None, help="default: EXPORTER_PORT (9406)")
     for p in sub.choices.values():
         p.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.verb == "exporter":  # a long-running part with its own, least, privileges
+        from ops.exporter import serve
+
+        settings = StackSettings()
+        serve(
+            args.host,
+            args.port or settings.exporter_port,
+            settings.monitor_dsn(),
+            settings.kafka_as("monitor"),
+        )
+        return 0
     bootstrap = StackSettings().kafka_as("admin")
     handlers = {
         "topics": cmd_topics,

@@ -2,7 +2,8 @@
 
 Order matters and is idempotent, so ``up`` can run it every time:
 
-1. ``bootstrap_roles`` (superuser): one login role per deployable and one for Debezium, each
+1. ``bootstrap_roles`` (superuser): one login role per deployable, one for Debezium and one
+   for the metrics exporter (``monitor``: ``pg_monitor``'s statistics, no table), each
    with its password from the environment; the ``shop`` database; schema ``orders`` owned by the
    app, schema ``consumers`` owned by the consumers. Nobody else may create objects.
 2. each deployable migrates its own schema as its own role (``python -m producer_app migrate``).
@@ -56,6 +57,12 @@ def bootstrap_roles(settings: StackSettings) -> None:
         _ensure_role(
             cur, dbz, settings.need("debezium_db_password").get_secret_value(), replication=True
         )
+        monitor = settings.monitor_db_user
+        _ensure_role(
+            cur, monitor, settings.need("monitor_db_password").get_secret_value(), replication=False
+        )
+        # Replication slots' positions and the WAL position: statistics, not data.
+        cur.execute(sql.SQL("GRANT pg_monitor TO {}").format(sql.Identifier(monitor)))
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (settings.postgres_db,))
         if cur.fetchone() is None:
             cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(settings.postgres_db)))
@@ -64,8 +71,11 @@ def bootstrap_roles(settings: StackSettings) -> None:
         for stmt in (
             sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db),
             sql.SQL("REVOKE ALL ON SCHEMA public FROM PUBLIC"),
-            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}, {}, {}").format(
-                db, sql.Identifier(app), sql.Identifier(consumer), sql.Identifier(dbz)
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                db,
+                sql.SQL(", ").join(
+                    sql.Identifier(r) for r in (app, consumer, dbz, settings.monitor_db_user)
+                ),
             ),
             sql.SQL("CREATE SCHEMA IF NOT EXISTS orders AUTHORIZATION {}").format(
                 sql.Identifier(app)

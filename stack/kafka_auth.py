@@ -7,7 +7,9 @@ the broker runs, as the admin principal.
   Debezium's heartbeat topics;
 - ``consumer-<group>``: read ``outbox.event.order`` in group ``<group>`` (and in
   ``<group>.*``, such as the dead-letter replays); create, write and read ``dlq.<group>`` only;
-- ``tools``: the bench and chaos tools, a super user of their own (see ``TOOLS``).
+- ``tools``: the bench and chaos tools, a super user of their own (see ``TOOLS``);
+- ``monitor``: the metrics exporter: describe topics and groups, read their offsets; nothing
+  it can consume, write or change.
 
 So only Connect writes the event topics, a consumer group cannot write another group's dead
 letters or forge an event, and only the admin administers. Nothing is allowed where no ACL
@@ -56,6 +58,15 @@ def connect_grants() -> list[Grant]:
         (ResourceType.TOPIC, "connect-", PREFIXED, (Op.READ, *write)),
         (ResourceType.TOPIC, "outbox.", PREFIXED, write),
         (ResourceType.TOPIC, "__debezium-heartbeat", PREFIXED, write),
+    ]
+
+
+def monitor_grants() -> list[Grant]:
+    """Enough to list groups and their committed offsets and the topics' end offsets."""
+    return [
+        (ResourceType.CLUSTER, "kafka-cluster", LITERAL, (Op.DESCRIBE,)),
+        (ResourceType.TOPIC, "*", LITERAL, (Op.DESCRIBE,)),
+        (ResourceType.GROUP, "*", LITERAL, (Op.DESCRIBE,)),
     ]
 
 
@@ -119,9 +130,10 @@ def apply(
     here so that consumers started before the first order find it; as many partitions as
     ``topic.creation.default.partitions`` in connectors/). Returns how many principals."""
     users = {
-        p: settings.kafka_as(p).password.get_secret_value() for p in ("connect", TOOLS, "admin")
+        p: settings.kafka_as(p).password.get_secret_value()
+        for p in ("connect", TOOLS, "admin", "monitor")
     }
-    acls = _acls("connect", connect_grants())
+    acls = _acls("connect", connect_grants()) + _acls("monitor", monitor_grants())
     for group in groups:
         access = settings.kafka_group(group)
         users[access.username] = access.password.get_secret_value()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,6 +153,20 @@ def http_probe(url: str) -> Probe:
     return probe
 
 
+def text_probe(url: str) -> Probe:
+    """Healthy when ``url`` answers 2xx (any body: a metrics endpoint's is not JSON)."""
+
+    def probe() -> str | None:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our URL
+                response.read()
+            return None
+        except (urllib.error.URLError, OSError) as exc:
+            return f"{url}: {exc}"
+
+    return probe
+
+
 def groups_probe(access: KafkaAccess, groups: Callable[[], list[str]]) -> Probe:
     """Healthy when every consumer group is Stable with at least one live member."""
 
@@ -182,6 +197,7 @@ def groups_probe(access: KafkaAccess, groups: Callable[[], list[str]]) -> Probe:
 # What each app's process environment may hold (they also read their settings from .env).
 API_SECRETS = ("APP_DB_PASSWORD",)
 CONSUMER_SECRETS = ("CONSUMER_DB_PASSWORD", "KAFKA_CONSUMERS_SECRET")
+EXPORTER_SECRETS = ("MONITOR_DB_PASSWORD", "KAFKA_MONITOR_PASSWORD")
 
 
 def consumer_groups() -> list[str]:
@@ -213,4 +229,15 @@ def app_parts(layout: Layout, settings: StackSettings) -> list[Part]:
         groups_probe(settings.kafka_as("admin"), consumer_groups),
         env=lambda: own_secrets(os.environ, keep=CONSUMER_SECRETS),
     )
-    return [api, consumers]
+    exporter_url = f"http://127.0.0.1:{settings.exporter_port}/metrics"
+    exporter = background_part(
+        layout,
+        "exporter",
+        exporter_url,
+        ("127.0.0.1", settings.exporter_port),
+        30,
+        lambda: [sys.executable, "-m", "ops", "exporter"],
+        text_probe(exporter_url),
+        env=lambda: own_secrets(os.environ, keep=EXPORTER_SECRETS),
+    )
+    return [api, consumers, exporter]

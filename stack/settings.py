@@ -28,6 +28,8 @@ class StackSettings(PostgresSettings):
     consumer_db_password: SecretStr | None = None
     debezium_db_user: str = "debezium"
     debezium_db_password: SecretStr | None = None
+    monitor_db_user: str = "monitor"
+    monitor_db_password: SecretStr | None = None
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_controller_port: int = 9093
@@ -41,6 +43,7 @@ class StackSettings(PostgresSettings):
     kafka_connect_password: SecretStr | None = None
     kafka_consumers_secret: SecretStr | None = None
     kafka_tools_password: SecretStr | None = None
+    kafka_monitor_password: SecretStr | None = None
 
     connect_url: str = "http://127.0.0.1:8083"
     connect_rest_user: str = "operator"
@@ -75,7 +78,8 @@ class StackSettings(PostgresSettings):
         return value
 
     def kafka_as(self, principal: str) -> KafkaAccess:
-        """``admin``, ``connect``, ``tools`` or ``broker``: that principal's client access."""
+        """``admin``, ``connect``, ``tools``, ``monitor`` or ``broker``: that principal's
+        client access."""
         password = self.need(f"kafka_{principal}_password")
         return KafkaAccess(self.kafka_bootstrap_servers, principal, password)
 
@@ -89,6 +93,10 @@ class StackSettings(PostgresSettings):
         return ConnectRest(
             self.connect_url, self.connect_rest_user, self.need("connect_rest_password")
         )
+
+    def monitor_dsn(self) -> str:
+        """libpq conninfo for the metrics exporter's role (``pg_monitor``)."""
+        return self.conninfo_for(self.monitor_db_user, self.need("monitor_db_password"))
 
     def admin_dsn(self, dbname: str | None = None) -> str:
         """libpq conninfo for the superuser; only the bootstrap and tests use it."""
