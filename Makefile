@@ -37,7 +37,7 @@ env: venv
 jars: venv ## fetch the Kafka and Debezium jars (cached in .stack/jars)
 	@$(PY) -m stack jars
 
-up: venv ## the whole pipeline: stack, connector registered, apps
+up: venv ## the whole pipeline: stack, connector registered, apps, Prometheus (METRICS=0: none)
 ifeq ($(STACK),compose)
 	@$(PY) -m stack env
 	docker compose up -d --build --wait
@@ -45,7 +45,7 @@ ifeq ($(STACK),compose)
 else
 	@$(PY) -m stack up
 	@$(PY) -m stack register
-	@$(PY) -m stack apps
+	@$(if $(filter 0,$(METRICS)),STACK_METRICS=false) $(PY) -m stack apps
 endif
 
 down: venv ## stop everything that make up started

@@ -39,7 +39,7 @@ FAULTS = {**POLITE, **CRASH}
 
 def _consumers_part(ctx_layout: Layout, settings: StackSettings) -> Part:
     """The consumers as ``make up`` runs them, but with the partition group id."""
-    [_, consumers] = app_parts(ctx_layout, settings)
+    consumers = next(p for p in app_parts(ctx_layout, settings) if p.name == "consumers")
     return background_part(
         ctx_layout,
         consumers.name,

@@ -23,6 +23,8 @@ from stack.secrets import ensure_env_file
 from stack.settings import StackSettings
 
 DEPLOYABLES_WITH_MIGRATIONS = ("producer_app", "consumers")
+# Started by make up unless METRICS=0 (STACK_METRICS=false); the apps serve /metrics anyway.
+METRICS_PARTS = ("exporter", "prometheus")
 
 
 def _settings(layout: Layout) -> StackSettings:
@@ -31,6 +33,9 @@ def _settings(layout: Layout) -> StackSettings:
 
 def cmd_apps_up(layout: Layout, settings: StackSettings) -> None:
     for part in app_parts(layout, settings):
+        if part.name in METRICS_PARTS and not settings.stack_metrics:
+            print(f"{part.name:<9} not started (METRICS=0)")
+            continue
         started, waited = part.up()
         verb = "started" if started else "running"
         print(f"{part.name:<9} {verb}, healthy at {part.where} ({waited:.1f}s, pid {part.pid()})")

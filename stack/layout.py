@@ -73,4 +73,11 @@ class Layout:
 
     def data_dirs(self) -> list[Path]:
         """What ``clean`` removes."""
-        return [self.pg, self.stack_dir / "kafka", self.run, self.logs, self.conf]
+        return [
+            self.pg,
+            self.stack_dir / "kafka",
+            self.stack_dir / "prometheus",
+            self.run,
+            self.logs,
+            self.conf,
+        ]

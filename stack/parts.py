@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contract.kafka import KafkaAccess
-from stack import jvm, postgres
+from stack import jvm, monitoring, postgres
 from stack.health import (
     Probe,
     StackError,
@@ -240,4 +240,15 @@ def app_parts(layout: Layout, settings: StackSettings) -> list[Part]:
         text_probe(exporter_url),
         env=lambda: own_secrets(os.environ, keep=EXPORTER_SECRETS),
     )
-    return [api, consumers, exporter]
+    prom_url = f"http://127.0.0.1:{settings.prometheus_port}"
+    prometheus = background_part(
+        layout,
+        "prometheus",
+        prom_url,
+        ("127.0.0.1", settings.prometheus_port),
+        60,
+        lambda: monitoring.command(layout, settings),
+        text_probe(f"{prom_url}/-/ready"),
+        env=lambda: own_secrets(os.environ),
+    )
+    return [api, consumers, exporter, prometheus]

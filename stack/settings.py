@@ -57,6 +57,8 @@ class StackSettings(PostgresSettings):
     kafka_metrics_port: int = 9405
     exporter_port: int = 9406
     prometheus_port: int = 9090
+    # make up METRICS=0: no exporter and no Prometheus (the apps still serve /metrics).
+    stack_metrics: bool = True
 
     kafka_heap: str = "1g"
     connect_heap: str = "1g"

@@ -19,7 +19,13 @@ from producer_app.entrypoints.api import create_app
 from producer_app.entrypoints.limits import MAX_BODY_BYTES
 from producer_app.settings import ProducerSettings
 from stack.layout import Layout
-from stack.parts import API_SECRETS, CONSUMER_SECRETS, app_parts, stack_parts
+from stack.parts import (
+    API_SECRETS,
+    CONSUMER_SECRETS,
+    EXPORTER_SECRETS,
+    app_parts,
+    stack_parts,
+)
 from stack.secrets import SECRET_VARS
 from stack.settings import StackSettings
 from tests.conftest import ROOT
@@ -33,6 +39,8 @@ ALLOWED = {
     "connect": ("DEBEZIUM_DB_PASSWORD",),
     "api": API_SECRETS,
     "consumers": CONSUMER_SECRETS,
+    "exporter": EXPORTER_SECRETS,
+    "prometheus": (),
 }
 
 

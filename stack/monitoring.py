@@ -1,0 +1,65 @@
+"""Prometheus for the native stack: Debian's ``prometheus`` binary, its config rendered from
+the settings (every endpoint of the pipeline, on loopback), the rules of ``monitoring/``.
+
+Compose runs the same jobs from ``monitoring/prometheus.yml`` with the services' names; a
+test holds the two lists of jobs equal.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+import yaml
+
+from stack.health import StackError
+from stack.layout import Layout
+from stack.secrets import write_private
+from stack.settings import StackSettings
+
+SCRAPE_INTERVAL = "10s"
+
+
+def jobs(settings: StackSettings) -> dict[str, int]:
+    """Job name -> port on 127.0.0.1: what Prometheus scrapes."""
+    return {
+        "api": settings.api_port,
+        "consumers": settings.consumer_metrics_port,
+        "connect": settings.connect_metrics_port,
+        "kafka": settings.kafka_metrics_port,
+        "exporter": settings.exporter_port,
+        "prometheus": settings.prometheus_port,
+    }
+
+
+def config(layout: Layout, settings: StackSettings) -> dict[str, Any]:
+    return {
+        "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
+        "rule_files": [str(layout.root / "monitoring" / "alerts.yml")],
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
+            for job, port in jobs(settings).items()
+        ],
+    }
+
+
+def binary() -> str:
+    found = shutil.which("prometheus")
+    if found is None:
+        raise StackError(
+            "prometheus not found: apt-get install -y prometheus (Debian's package), "
+            "or start without it: make up METRICS=0"
+        )
+    return found
+
+
+def command(layout: Layout, settings: StackSettings) -> list[str]:
+    path = layout.conf / "prometheus.yml"
+    write_private(path, yaml.safe_dump(config(layout, settings), sort_keys=False))
+    return [
+        binary(),
+        f"--config.file={path}",
+        f"--storage.tsdb.path={layout.stack_dir / 'prometheus'}",
+        "--storage.tsdb.retention.time=2d",
+        f"--web.listen-address=127.0.0.1:{settings.prometheus_port}",
+    ]

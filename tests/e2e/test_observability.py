@@ -1,0 +1,160 @@
+"""Observability of the running pipeline, as ``make up`` leaves it: every metrics endpoint
+answers and passes ``promtool check metrics``; the consumers' handled count follows the events
+the API committed, group by group; the running Prometheus scrapes every target and agrees;
+the consumers' health probes answer."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from consumers.handlers import REGISTRY
+from stack.monitoring import jobs
+from stack.settings import StackSettings
+from tests import factories
+from tests.integration.test_api_metrics import promtool_check
+
+pytestmark = pytest.mark.e2e
+
+
+def get(url: str, timeout: float = 10) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - loopback URLs
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def post(url: str, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(  # noqa: S310 - loopback URL
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310
+        answer: dict[str, Any] = json.loads(r.read())
+        return answer
+
+
+def samples(url: str, name: str, by: str) -> dict[str, float]:
+    """Sum of ``name``'s samples per value of label ``by``, scraped from ``url``."""
+    status, text = get(url)
+    assert status == 200, (url, status)
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name:
+                key = s.labels.get(by, "")
+                totals[key] = totals.get(key, 0.0) + s.value
+    return totals
+
+
+def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"{what} not within {timeout}s (last: {last!r})")
+
+
+def prometheus_query(settings: StackSettings, promql: str) -> list[dict[str, Any]]:
+    url = f"http://127.0.0.1:{settings.prometheus_port}/api/v1/query?" + urllib.parse.urlencode(
+        {"query": promql}
+    )
+    status, text = get(url)
+    assert status == 200, text
+    result: list[dict[str, Any]] = json.loads(text)["data"]["result"]
+    return result
+
+
+def test_every_endpoint_answers_and_passes_promtool(
+    apps_running: None, stack_settings: StackSettings
+) -> None:
+    for job, port in jobs(stack_settings).items():
+        status, text = get(f"http://127.0.0.1:{port}/metrics")
+        assert status == 200, job
+        if job != "prometheus":  # Prometheus' own metrics are its business
+            promtool_check(text)
+    status, text = get(f"http://127.0.0.1:{stack_settings.connect_metrics_port}/metrics")
+    for name in ("debezium_streaming_connected", "kafka_connect_task_status"):
+        assert name in text, name
+
+
+def test_handled_counts_follow_committed_events_and_prometheus_agrees(
+    apps_running: None, stack_settings: StackSettings
+) -> None:
+    api = f"http://127.0.0.1:{stack_settings.api_port}"
+    consumers = f"http://127.0.0.1:{stack_settings.consumer_metrics_port}/metrics"
+    handled_name, written_name = "outbox_consumer_messages_total", "outbox_api_events_written_total"
+
+    def handled() -> dict[str, float]:
+        return {
+            g: samples_for(consumers, handled_name, group=g, outcome="handled") for g in REGISTRY
+        }
+
+    def written() -> float:
+        return sum(samples(f"{api}/metrics", written_name, "event_type").values())
+
+    before_handled, before_written = handled(), written()
+    orders = [post(f"{api}/orders", factories.order_payload()) for _ in range(20)]
+    for order in orders[:5]:
+        post(f"{api}/orders/{order['id']}/cancel", {"reason": "observability test"})
+    events = written() - before_written
+    assert events == 25  # counted once each, after its commit
+
+    until(
+        lambda: all(handled()[g] - before_handled[g] == events for g in REGISTRY),
+        90,
+        "every group's handled count up by the events committed",
+    )
+    after = handled()
+
+    def targets_up() -> bool:
+        status, text = get(f"http://127.0.0.1:{stack_settings.prometheus_port}/api/v1/targets")
+        assert status == 200, text
+        active = json.loads(text)["data"]["activeTargets"]
+        return {t["labels"]["job"] for t in active if t["health"] == "up"} == set(
+            jobs(stack_settings)
+        )
+
+    until(targets_up, 60, "every Prometheus target up")
+
+    def prometheus_agrees() -> bool:
+        rows = prometheus_query(
+            stack_settings, f'sum by (group) ({handled_name}{{outcome="handled"}})'
+        )
+        seen = {r["metric"].get("group"): float(r["value"][1]) for r in rows}
+        return all(seen.get(g) == after[g] for g in REGISTRY)
+
+    until(prometheus_agrees, 60, "Prometheus' handled counts equal the consumers'")
+
+
+def samples_for(url: str, name: str, **labels: str) -> float:
+    status, text = get(url)
+    assert status == 200, (url, status)
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                total += s.value
+    return total
+
+
+def test_the_consumers_health_probes_answer(
+    apps_running: None, stack_settings: StackSettings
+) -> None:
+    base = f"http://127.0.0.1:{stack_settings.consumer_metrics_port}"
+    status, text = get(f"{base}/health/live")
+    assert status == 200, text
+    assert json.loads(text)["processes"] == len(REGISTRY)
+    status, text = until(lambda: (r := get(f"{base}/health/ready"))[0] == 200 and r, 60, "ready")
+    assert json.loads(text)["ready_processes"] == {g: 1 for g in REGISTRY}
+    assert get(f"{base}/nowhere")[0] == 404
