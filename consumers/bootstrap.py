@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from opentelemetry.trace import Tracer
 
 from consumers.runtime.chain import build_chain
 from consumers.runtime.condition import Condition
@@ -141,6 +142,7 @@ def bootstrap(
     revive_dead_letters: bool = False,
     middleware: Sequence[Middleware] = (),
     telemetry: Telemetry | None = None,
+    tracer: Tracer | None = None,
 ) -> Running:
     """``kafka_group`` overrides the Kafka group id (a dead-letter replay tracks its progress
     apart from the live group); idempotency stays keyed by the handler's name. ``select``
@@ -148,7 +150,8 @@ def bootstrap(
     ``revive_dead_letters`` (a replay) may run events whose only mark is a dead letter.
     ``middleware``: the processor's own, around every handler call (see
     ``consumers.runtime.middleware`` for where it sits among the guarantees).
-    ``telemetry``: where the processor reports (Prometheus in ``python -m consumers``)."""
+    ``telemetry``: where the processor reports (Prometheus in ``python -m consumers``);
+    ``tracer``: where each message's span goes (``consumers.runtime.tracing``)."""
     codec = AvroCodec(schemas or SchemaRepository.load())
     group = kafka_group or registration.name
     _ensure_dead_letter_topic(settings, registration.name)
@@ -170,6 +173,7 @@ def bootstrap(
         duplicate=duplicate,
         select=select,
         middleware=middleware,
+        tracer=tracer,
     )
     processor = EventProcessor(
         registration,

@@ -76,17 +76,20 @@ def run_one(name: str, duplicate: bool = False) -> None:
     from consumers.handlers import REGISTRY
     from consumers.observability.metrics import PrometheusTelemetry
     from consumers.runtime.logs import configure
+    from contract.tracing import provider
 
     configure()
     settings = ConsumerSettings()
     telemetry = PrometheusTelemetry(CollectorRegistry())
     telemetry.started(name)
+    tracer_provider = provider(f"consumers-{name}")
     running = bootstrap(
         settings,
         overrun_hook(REGISTRY[name], settings.fault_overrun_file, settings.handler_timeout_seconds),
         duplicate=duplicate,
         on_db_committed=fault_hook(settings.fault_kill_file),
         telemetry=telemetry,
+        tracer=tracer_provider.get_tracer("consumers"),
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -98,6 +101,7 @@ def run_one(name: str, duplicate: bool = False) -> None:
         running.processor.run()
     finally:
         running.close()
+        tracer_provider.shutdown()  # flushes spans still queued for the exporter
 
 
 def supervise(names: list[str], instances: int, duplicate: bool) -> int:

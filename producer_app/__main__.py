@@ -38,7 +38,14 @@ def main(argv: list[str] | None = None) -> int:
         from producer_app.entrypoints.metrics import ApiMetrics
 
         metrics = ApiMetrics(CollectorRegistry())
-    producer = bootstrap(settings, written=metrics.written if metrics else lambda types: None)
+    from contract.tracing import provider
+
+    tracer_provider = provider("orders-api" if args.verb == "serve" else "orders-seed")
+    producer = bootstrap(
+        settings,
+        written=metrics.written if metrics else lambda types: None,
+        tracer_provider=tracer_provider,
+    )
     try:
         if args.verb == "serve":
             import uvicorn
@@ -46,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             from producer_app.entrypoints.api import create_app
 
             uvicorn.run(
-                create_app(producer, metrics),
+                create_app(producer, metrics, tracer_provider),
                 host=settings.api_host,
                 port=settings.api_port,
                 log_level="info",
@@ -66,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             print(result.summary())
     finally:
         producer.close()
+        tracer_provider.shutdown()  # flushes spans still queued for the exporter
     return 0
 
 

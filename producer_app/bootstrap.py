@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from opentelemetry import trace
+from opentelemetry.trace import TracerProvider
 from sqlalchemy import Engine
 from sqlmodel import Session, create_engine
 
@@ -42,9 +44,12 @@ def bootstrap(
     schemas: SchemaRepository | None = None,
     clock: Callable[[], datetime] = utc_now,
     written: Callable[[Sequence[str]], None] = lambda event_types: None,
+    tracer_provider: TracerProvider | None = None,
 ) -> Producer:
     """``written``: told the event types of every committed unit of work (the API's
-    metrics count them)."""
+    metrics count them). ``tracer_provider``: where the outbox writes' spans go (the
+    global one, a no-op unless set, when None)."""
+    tracer = trace.get_tracer("producer_app", tracer_provider=tracer_provider)
     engine = create_engine(
         settings.database_url(),
         pool_size=settings.db_pool_size,
@@ -58,6 +63,6 @@ def bootstrap(
         return Session(engine, expire_on_commit=False)
 
     def uow(context: MessageContext) -> UnitOfWork:
-        return SqlUnitOfWork(session_factory, serializer, context, ttl, written)
+        return SqlUnitOfWork(session_factory, serializer, context, ttl, written, tracer)
 
     return Producer(settings, engine, uow, clock)

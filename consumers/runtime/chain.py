@@ -6,11 +6,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from opentelemetry.trace import Tracer
+
 from consumers.runtime import middleware as mw
 from consumers.runtime.bound import bound
 from consumers.runtime.dead_letters import DeadLetterSink
 from consumers.runtime.message import Message
 from consumers.runtime.registry import Registration
+from consumers.runtime.tracing import traced
 from contract import AvroCodec
 
 
@@ -27,14 +30,17 @@ def build_chain(
     sleep: Callable[[float], None] = time.sleep,
     select: Callable[[Message], bool] | None = None,
     middleware: Sequence[mw.Middleware] = (),
+    tracer: Tracer | None = None,
 ) -> mw.Chain:
     """The middleware order documented in ``consumers.runtime.middleware``: the guarantees
     in their fixed places, the processor's ``middleware`` then the handler's own between
     ``retry`` and the idempotency savepoint. ``select``, when given, lets only the messages
-    it accepts in (a dead-letter replay of chosen ids)."""
+    it accepts in (a dead-letter replay of chosen ids). ``tracer``: where the per-message
+    spans go (``consumers.runtime.tracing``)."""
     chain: list[mw.Middleware] = [mw.only(select)] if select is not None else []
     chain += [
         mw.log_context,
+        traced(tracer),
         mw.dead_letter(sink),
         mw.decode(codec, registration),
         mw.retry(attempts, base, cap, sleep=sleep),

@@ -4,7 +4,10 @@ A step is ``Callable[[Delivery], Outcome]``. The processor composes them in this
 outermost first (``build_chain``); each line says why it sits where it does:
 
 1. ``log_context``   - binds event id, trace and position to every log line inside.
-2. ``dead_letter``   - catches ``PoisonMessage`` and ``RetriesExhausted`` (and, as a last
+2. ``trace``         - one CONSUMER span per message run, the child of the outbox write's
+                       span (``traceparent``); it ends with the outcome, dead letters
+                       included (``consumers.runtime.tracing``).
+3. ``dead_letter``   - catches ``PoisonMessage`` and ``RetriesExhausted`` (and, as a last
                        resort, any other error of the message's), sends the original bytes
                        and headers plus the reason to the group's dead-letter topic, marks it
                        in processed_events so a redelivery is a duplicate, and lets the group
@@ -12,23 +15,23 @@ outermost first (``build_chain``); each line says why it sits where it does:
                        through: an outage is waited out, never dead-lettered. In an optimistic
                        batch the transaction refuses the mark (``Isolate``) before anything
                        is sent: the applier, not this step, owns that decision.
-3. ``decode``        - bytes -> event with the shared codec, resolved to this deployable's
+4. ``decode``        - bytes -> event with the shared codec, resolved to this deployable's
                        reader schema; bad bytes are ``PoisonMessage`` (never retried).
-4. ``retry``         - exponential backoff with full jitter, for handler failures only.
+5. ``retry``         - exponential backoff with full jitter, for handler failures only.
    *user middleware* - the processor's (``bootstrap(middleware=...)``), then the handler's
                        (``Registration.of(..., middleware=...)``): each sees the decoded
                        event once per attempt; what it raises is retried, then dead-lettered.
                        Never inside the savepoint: its writes could not be rolled back with
                        the handler's, nor may it skip the idempotency mark.
-5. ``duplicator``    - (tests and demos) runs the rest twice; sits *outside* idempotency so
+6. ``duplicator``    - (tests and demos) runs the rest twice; sits *outside* idempotency so
                        the second run must be absorbed by it, proving the handler idempotent.
-6. ``idempotent``    - a savepoint, then ``INSERT ... ON CONFLICT DO NOTHING`` into
+7. ``idempotent``    - a savepoint, then ``INSERT ... ON CONFLICT DO NOTHING`` into
                        processed_events; a duplicate skips the handler; a failure rolls the
                        effect back to the savepoint.
-7. ``bound``         - inside the savepoint: a handler that overran the database's bound
+8. ``bound``         - inside the savepoint: a handler that overran the database's bound
                        (statement or idle-in-transaction limit) has its effect undone and
                        is retried as the message's fault (``consumers.runtime.bound``).
-8. the handler.
+9. the handler.
 
 What each error means is decided by its cause, in one place: ``consumers.runtime.causes``.
 """

@@ -1,11 +1,20 @@
 """The outbox adapter of the event bus: ``publish`` writes the event into the caller's
-transaction, so it reaches Kafka if and only if that transaction commits."""
+transaction, so it reaches Kafka if and only if that transaction commits.
+
+Each write is a PRODUCER span (OpenTelemetry's messaging conventions: ``create`` on the topic
+the outbox router will route it to); its ``traceparent`` goes into the row, so every handler's
+span becomes its child. Its parent is the current span (the HTTP request's) or, outside a
+traced request (the seed), the context the caller passed in ``MessageContext``."""
 
 from __future__ import annotations
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Tracer
 from sqlalchemy import delete, insert
 from sqlmodel import Session
 
+from contract.topics import ORDER_EVENTS
+from contract.tracing import parent_from, traceparent_of
 from producer_app.adapters.avro_events import AGGREGATE_TYPE, EventSerializer
 from producer_app.adapters.orm import OutboxRow
 from producer_app.domain.events import Event
@@ -16,9 +25,14 @@ _outbox = OutboxRow.__table__  # type: ignore[attr-defined]
 
 class OutboxEventBus:
     def __init__(
-        self, session: Session, serializer: EventSerializer, context: MessageContext
+        self,
+        session: Session,
+        serializer: EventSerializer,
+        context: MessageContext,
+        tracer: Tracer | None = None,
     ) -> None:
         self._session = session
+        self._tracer = tracer or trace.get_tracer(__name__)
         self._serializer = serializer
         self._context = context
         # Event types written in this transaction, for the metrics once it commits.
@@ -26,6 +40,25 @@ class OutboxEventBus:
 
     def publish(self, event: Event) -> None:
         event_type, payload = self._serializer.serialize(event)
+        current = trace.get_current_span().get_span_context().is_valid
+        with self._tracer.start_as_current_span(
+            f"create {ORDER_EVENTS}",
+            context=None if current else parent_from(self._context.traceparent),
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "create",
+                "messaging.destination.name": ORDER_EVENTS,
+                "messaging.message.id": str(event.event_id),
+                "messaging.kafka.message.key": str(event.order_id),
+                "outbox.event_type": event_type,
+            },
+        ) as span:
+            self._write(event, event_type, payload, traceparent_of(span))
+
+    def _write(
+        self, event: Event, event_type: str, payload: bytes, traceparent: str | None
+    ) -> None:
         self._session.execute(
             insert(_outbox).values(
                 id=event.event_id,
@@ -34,7 +67,7 @@ class OutboxEventBus:
                 event_type=event_type,
                 payload=payload,
                 idempotency_key=self._context.idempotency_key,
-                traceparent=self._context.traceparent,
+                traceparent=traceparent or self._context.traceparent,
             )
         )
         # Delete-after-insert: the INSERT is in the WAL for Debezium; the table stays empty.

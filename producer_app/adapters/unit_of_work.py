@@ -8,6 +8,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Self
 
+from opentelemetry.trace import Tracer
 from sqlmodel import Session
 
 from producer_app.adapters.avro_events import EventSerializer
@@ -29,18 +30,20 @@ class SqlUnitOfWork:
         context: MessageContext,
         idempotency_ttl: timedelta,
         written: Callable[[Sequence[str]], None] = lambda event_types: None,
+        tracer: Tracer | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._serializer = serializer
         self._context = context
         self._ttl = idempotency_ttl
         self._written = written
+        self._tracer = tracer
 
     def __enter__(self) -> Self:
         self.session = self._session_factory()
         self._orders = SqlOrderRepository(self.session)
         self.orders: OrderRepository = self._orders
-        self._bus = OutboxEventBus(self.session, self._serializer, self._context)
+        self._bus = OutboxEventBus(self.session, self._serializer, self._context, self._tracer)
         self.events: EventBus = self._bus
         self.idempotency: IdempotencyStore = SqlIdempotencyStore(self.session, self._ttl)
         return self

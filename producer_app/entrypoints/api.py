@@ -9,6 +9,7 @@ Validation errors are 422 and name the field (``detail[].loc``); domain rule vio
 from __future__ import annotations
 
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from producer_app.bootstrap import Producer
@@ -19,9 +20,15 @@ from producer_app.entrypoints.metrics import ApiMetrics, RequestMetrics, metrics
 from producer_app.entrypoints.routes import health_router, orders_router
 
 
-def create_app(producer: Producer, metrics: ApiMetrics | None = None) -> FastAPI:
+def create_app(
+    producer: Producer,
+    metrics: ApiMetrics | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> FastAPI:
     """The app: the orders routes, the errors mapped to status codes, a body size limit,
-    and ``/metrics`` (``metrics``' registry; a fresh one if none is given)."""
+    ``/metrics`` (``metrics``' registry; a fresh one if none is given), and a SERVER span per
+    request when ``tracer_provider`` is given (OpenTelemetry's FastAPI instrumentation: it
+    continues the caller's ``traceparent``; the outbox writes are its children)."""
     metrics = metrics or ApiMetrics(CollectorRegistry())
     app = FastAPI(
         title="Orders API",
@@ -36,4 +43,10 @@ def create_app(producer: Producer, metrics: ApiMetrics | None = None) -> FastAPI
     app.include_router(orders_router(producer))
     app.include_router(health_router(producer))
     app.include_router(metrics_router(metrics))
+    if tracer_provider is not None:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=tracer_provider, excluded_urls="health,metrics"
+        )
     return app

@@ -11,9 +11,11 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from opentelemetry import trace
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from contract.tracing import traceparent_of
 from producer_app.bootstrap import Producer
 from producer_app.domain.model import OrderLine
 from producer_app.entrypoints.models import CancelIn, IdempotencyKey, OrderIn, TraceParent
@@ -34,7 +36,10 @@ def _context(key: str | None, traceparent: str | None) -> MessageContext:
 
 
 def _response(result: Result, context: MessageContext) -> JSONResponse:
-    headers = {"traceparent": context.traceparent or ""}
+    # The request's span when traced (the events' spans are its children), else the context
+    # the events carry.
+    current = traceparent_of(trace.get_current_span())
+    headers = {"traceparent": current or context.traceparent or ""}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(result.order, status_code=STATUS[result.change], headers=headers)

@@ -116,6 +116,7 @@ def test_the_real_chain_keeps_the_guarantees_in_their_places() -> None:
     layers = _real_chain([], duplicate=True).layers
     assert layers == (
         "log_context",
+        "trace",
         "dead_letter",
         "decode",
         "retry",
@@ -127,6 +128,7 @@ def test_the_real_chain_keeps_the_guarantees_in_their_places() -> None:
         "handler",
     )
     at = layers.index
+    assert at("trace") < at("dead_letter")  # the span ends with the outcome, dead letters too
     assert at("dead_letter") < at("decode") < at("retry")  # bad bytes: dead-lettered at once
     assert at("retry") < at("idempotent") < at("bound") < at("handler")
     assert max(at("processor_wide"), at("per_handler")) < at("duplicator") < at("idempotent")
