@@ -1,4 +1,4 @@
-"""``python -m ops topics | inspect | lag | status | dlq-replay | exporter`` (see each module)."""
+"""``python -m ops topics | inspect | lag | status | dlq-replay | trace | exporter``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from contract.headers import DLQ_HEADERS
 from contract.kafka import KafkaAccess
 from contract.topics import dlq_topic
 from ops.errors import Unreachable
+from ops.trace_cli import cmd_trace
 
 out = Console(highlight=False)
 
@@ -221,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     rp = sub.add_parser("dlq-replay", help="run a group's dead letters through it again")
     rp.add_argument("group")
     rp.add_argument("--ids", help="comma-separated event ids; default: every new dead letter")
+    tr = sub.add_parser("trace", help="every hop of an order's events, with its time")
+    tr.add_argument("id", help="an order id, event id, Idempotency-Key or trace id")
     ex = sub.add_parser("exporter", help="Prometheus metrics: replication slot, broker-side lag")
     ex.add_argument("--host", default="127.0.0.1")
     ex.add_argument("--port", type=int, default=None, help="default: EXPORTER_PORT (9406)")
@@ -245,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         "lag": cmd_lag,
         "status": cmd_status,
         "dlq-replay": cmd_replay,
+        "trace": cmd_trace,
     }
     try:
         return handlers[args.verb](args, bootstrap)

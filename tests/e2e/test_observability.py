@@ -158,3 +158,59 @@ def test_the_consumers_health_probes_answer(
     status, text = until(lambda: (r := get(f"{base}/health/ready"))[0] == 200 and r, 60, "ready")
     assert json.loads(text)["ready_processes"] == {g: 1 for g in REGISTRY}
     assert get(f"{base}/nowhere")[0] == 404
+
+
+def test_make_trace_follows_an_order_through_every_hop(
+    apps_running: None, stack_settings: StackSettings
+) -> None:
+    import subprocess
+    import uuid
+
+    api = f"http://127.0.0.1:{stack_settings.api_port}"
+    key = f"trace-{uuid.uuid4()}"
+    request = urllib.request.Request(  # noqa: S310 - loopback URL
+        f"{api}/orders",
+        json.dumps(factories.order_payload()).encode(),
+        {"Content-Type": "application/json", "Idempotency-Key": key},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310
+        order_id = json.loads(r.read())["id"]
+    post(f"{api}/orders/{order_id}/cancel", {"reason": "traced"})
+
+    def traced(ident: str) -> dict[str, Any]:
+        done = subprocess.run(
+            ["make", "-s", "trace", f"ID={ident}", "JSON=1"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        answer: dict[str, Any] = json.loads(done.stdout)
+        return answer
+
+    def every_group_handled() -> dict[str, Any] | None:
+        found = traced(order_id)
+        states = [
+            g["state"] for e in found["events"] for g in e["groups"] if g["group"] in REGISTRY
+        ]
+        return found if len(states) == 2 * len(REGISTRY) and set(states) == {"handled"} else None
+
+    found = until(every_group_handled, 90, "both events handled by every group")
+    assert found["found_by"] == "order id"
+    assert [e["event_type"] for e in found["events"]] == ["OrderPlaced", "OrderCancelled"]
+    for event in found["events"]:
+        assert event["committed_at"] is not None
+        assert event["commit_to_kafka_ms"] >= 0
+        assert event["traceparent"]
+        for group in event["groups"]:
+            assert group["after_kafka_ms"] >= 0, group
+    placed = found["events"][0]
+    trace_id = placed["traceparent"].split("-")[1]
+    for ident, how in (
+        (key, "idempotency key"),
+        (placed["event_id"], "event id"),
+        (trace_id, "trace id"),
+    ):
+        again = traced(ident)
+        assert (again["order_id"], again["found_by"]) == (order_id, how)
