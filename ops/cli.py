@@ -161,6 +161,14 @@ def cmd_status(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
             f"{s['confirmed_flush_lsn']}, WAL retained {s['retained_bytes']:,} bytes, "
             f"unconfirmed {s['behind_bytes']:,} bytes"
         )
+    if status.consumer_health:
+        live, ready = status.consumer_health["live"], status.consumer_health["ready"]
+        out.print(
+            f"consumers: {'live' if live.get('ok') else '[red]not live[/]'} "
+            f"({live.get('processes', 0)} processes), "
+            f"{'ready' if ready.get('ok') else '[yellow]not ready[/]'} "
+            f"{ready.get('ready_processes', '')}"
+        )
     for w in status.warnings:
         out.print(f"[yellow]warning: {w}[/]")
     for problem in status.problems:

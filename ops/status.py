@@ -4,7 +4,9 @@ behind it, with a warning past a threshold) and the consumer groups."""
 
 from __future__ import annotations
 
+import json
 import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ class Status:
     parts: list[dict[str, Any]] = field(default_factory=list)
     connectors: list[dict[str, Any]] = field(default_factory=list)
     slots: list[dict[str, Any]] = field(default_factory=list)
+    consumer_health: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -91,6 +94,9 @@ def collect(root: Path, settings: StackSettings, *, warn_bytes: int) -> Status:
         status.slots = replication_slots(settings, warn_bytes)
     except Unreachable as exc:
         status.problems.append(str(exc))
+    consumers = next(p for p in status.parts if p["name"] == "consumers")
+    if consumers["pid"] is not None:
+        probes(status, f"http://127.0.0.1:{settings.consumer_metrics_port}")
     for slot in status.slots:
         if not slot["active"]:
             status.problems.append(f"slot {slot['slot_name']} is not active (no reader)")
@@ -100,3 +106,21 @@ def collect(root: Path, settings: StackSettings, *, warn_bytes: int) -> Status:
                 f"(threshold {warn_bytes:,})"
             )
     return status
+
+
+def probes(status: Status, base: str) -> None:
+    """The consumers' own liveness and readiness (their metrics port): a wedged poll loop is a
+    problem; a group not ready (an outage waited out, a rebalance) a warning."""
+    for probe in ("live", "ready"):
+        try:
+            with urllib.request.urlopen(f"{base}/health/{probe}", timeout=5) as r:  # noqa: S310
+                status.consumer_health[probe] = json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            status.consumer_health[probe] = json.loads(exc.read() or b"{}") | {"ok": False}
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            status.consumer_health[probe] = {"ok": False, "error": str(exc)}
+    live, ready = status.consumer_health["live"], status.consumer_health["ready"]
+    if not live.get("ok"):
+        status.problems.append(f"consumers not live: {live}")
+    if not ready.get("ok"):
+        status.warnings.append(f"consumers not ready: {ready}")
