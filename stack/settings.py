@@ -48,6 +48,8 @@ class StackSettings(PostgresSettings):
     connect_url: str = "http://127.0.0.1:8083"
     connect_rest_user: str = "operator"
     connect_rest_password: SecretStr | None = None
+    # Compose's Grafana admin (the native stack runs none; generated with the others).
+    grafana_admin_password: SecretStr | None = None
     api_port: int = 8000
     # Prometheus endpoints (docs/observability.md): the consumers' port is theirs
     # (CONSUMER_METRICS_PORT); the JVMs' come from the JMX exporter agent; the exporter is

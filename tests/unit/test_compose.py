@@ -85,6 +85,7 @@ OWN_SECRETS = {
         "KAFKA_CONNECT_PASSWORD",
         "KAFKA_CONSUMERS_SECRET",
         "KAFKA_TOOLS_PASSWORD",
+        "KAFKA_MONITOR_PASSWORD",
     },
     "connect": {"DEBEZIUM_DB_PASSWORD", "KAFKA_CONNECT_PASSWORD", "CONNECT_REST_PASSWORD"},
     "migrate": {
@@ -92,10 +93,16 @@ OWN_SECRETS = {
         "APP_DB_PASSWORD",
         "CONSUMER_DB_PASSWORD",
         "DEBEZIUM_DB_PASSWORD",
+        "MONITOR_DB_PASSWORD",
     },
     "register": {"CONNECT_REST_PASSWORD"},
     "api": {"APP_DB_PASSWORD"},
     "consumers": {"CONSUMER_DB_PASSWORD", "KAFKA_CONSUMERS_SECRET"},
+    "jmx-agent": set(),
+    "exporter": {"MONITOR_DB_PASSWORD", "KAFKA_MONITOR_PASSWORD"},
+    "prometheus": set(),
+    "grafana": {"GRAFANA_ADMIN_PASSWORD"},
+    "jaeger": set(),
 }
 
 
