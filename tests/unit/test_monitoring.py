@@ -22,7 +22,8 @@ MONITORING = ROOT / "monitoring"
 
 
 def _settings() -> StackSettings:
-    return StackSettings(_env_file=None, **{n.lower(): "x" for n in SECRET_VARS})
+    secrets: dict[str, Any] = {n.lower(): "x" for n in SECRET_VARS}
+    return StackSettings(_env_file=None, **secrets)
 
 
 def dashboard_queries() -> list[tuple[str, str]]:
