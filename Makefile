@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv jars env up down clean status logs register db test test-unit lint fmt \
-        schemas-check seed consume topics inspect lag dlq-replay trace bench chaos
+        schemas-check seed consume topics inspect lag dlq-replay trace bench bench-observability chaos
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -116,6 +116,9 @@ trace: venv ## every hop of an order's events: ID=<order id|event id|Idempotency
 
 bench: venv ## every benchmark figure in one run (after make up); QUICK=1 in ~1.5 min
 	@$(PY) -m bench $(if $(QUICK),--quick)
+
+bench-observability: venv ## CPU per event of metrics and traces in the consumers (after make up, make seed)
+	@$(PY) -m bench.observability
 
 CHAOS_ORDERS ?= 10000
 chaos: venv ## workload + every fault at random moments + checker (after make up)

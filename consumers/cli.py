@@ -89,7 +89,7 @@ def run_one(name: str, duplicate: bool = False) -> None:
         duplicate=duplicate,
         on_db_committed=fault_hook(settings.fault_kill_file),
         telemetry=telemetry,
-        tracer=tracer_provider.get_tracer("consumers"),
+        tracer=tracer_provider.get_tracer("consumers") if tracer_provider else None,
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -101,7 +101,8 @@ def run_one(name: str, duplicate: bool = False) -> None:
         running.processor.run()
     finally:
         running.close()
-        tracer_provider.shutdown()  # flushes spans still queued for the exporter
+        if tracer_provider is not None:
+            tracer_provider.shutdown()  # flushes spans still queued for the exporter
 
 
 def supervise(names: list[str], instances: int, duplicate: bool) -> int:

@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             print(result.summary())
     finally:
         producer.close()
-        tracer_provider.shutdown()  # flushes spans still queued for the exporter
+        if tracer_provider is not None:
+            tracer_provider.shutdown()  # flushes spans still queued for the exporter
     return 0
 
 

@@ -239,3 +239,33 @@ def test_every_dashboard_panel_has_data_in_the_running_prometheus(
     while empty := empty_panels():
         assert time.monotonic() < deadline, f"panels without data after 90 s: {empty}"
         time.sleep(2)
+
+
+def test_the_observability_bench_measures_a_replay(stack_settings: StackSettings) -> None:
+    """One variant of ``make bench-observability``, small: it replays real events and
+    reports a CPU cost per event (the figures themselves are the bench's, not a test's)."""
+    import subprocess
+    import sys
+
+    from bench.consumer_rates import topic_size
+
+    if topic_size(stack_settings.kafka_as("tools"), "outbox.event.order")[1] < 1500:
+        seeded = subprocess.run(
+            [sys.executable, "-m", "producer_app", "seed", "--orders", "1500"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert seeded.returncode == 0, seeded.stderr[-2000:]
+        time.sleep(5)  # Debezium's turn
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.observability", "--variant", "metrics", "--events", "1500"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    assert row["variant"] == "metrics"
+    assert row["events"] > 0
+    assert row["cpu_us_per_event"] > 0

@@ -83,3 +83,17 @@ def test_traceparent_of_a_span_names_it() -> None:
     ctx = span.get_span_context()
     assert written == f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"
     assert ctx.trace_flags.sampled
+
+
+def test_no_endpoint_no_provider_and_the_spec_s_path_otherwise() -> None:
+    from contract.tracing import provider
+
+    assert provider("api", {}) is None
+    traced = provider("api", {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/"})
+    assert traced is not None
+    [processor] = traced._active_span_processor._span_processors
+    exporter: Any = getattr(processor, "span_exporter", None)
+    assert exporter is not None
+    assert exporter._endpoint == "http://collector:4318/v1/traces"
+    assert traced.resource.attributes["service.name"] == "api"
+    traced.shutdown()
