@@ -4,14 +4,22 @@ consumer that serves prepared batches."""
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from kafka.structs import TopicPartition
 
+from consumers.events import OrderCancelled, OrderPlaced
+from consumers.runtime.chain import build_chain
 from consumers.runtime.message import Delivery, Message
+from consumers.runtime.processor import EventProcessor
+from consumers.runtime.registry import Registration
+from contract import AvroCodec, SchemaRepository
+
+CODEC = AvroCodec(SchemaRepository.load())
 
 
 class FakeProcessedEvents:
@@ -146,3 +154,42 @@ class FakeConsumer:
 
     def close(self, autocommit: bool = False) -> None:
         pass
+
+
+def processor_for(
+    batches: list[list[Message]],
+    db: FakeDatabase,
+    handle: Callable[[Any, Any], None],
+    sink: RecordingSink,
+    *,
+    attempts: int = 2,
+    duplicate: bool = False,
+    select: Callable[[Message], bool] | None = None,
+    batch: Callable[[Any], None] | None = None,
+    clock: Callable[[], float] | None = None,
+    **options: Any,
+) -> EventProcessor:
+    """An EventProcessor over fakes with the real chain; ``options`` go to the processor."""
+    registration = Registration.of("g", handle, OrderPlaced, OrderCancelled, batch=batch)
+    chain = build_chain(
+        registration,
+        CODEC,
+        sink,
+        attempts=attempts,
+        base=0,
+        cap=0,
+        timeout_s=5,
+        duplicate=duplicate,
+        sleep=lambda s: None,
+        select=select,
+    )
+    return EventProcessor(
+        registration,
+        consumer=FakeConsumer(batches),
+        topic="t",
+        transactions=db,
+        chain=chain,
+        sleep=lambda s: None,
+        clock=clock or time.monotonic,
+        **options,
+    )

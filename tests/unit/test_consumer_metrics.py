@@ -9,18 +9,15 @@ from typing import Any
 from kafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry
 
-from consumers.events import OrderCancelled, OrderPlaced
 from consumers.observability import health
 from consumers.observability.metrics import PrometheusTelemetry
-from consumers.runtime.chain import build_chain
 from consumers.runtime.errors import Outage
 from consumers.runtime.offsets import Progress
 from consumers.runtime.processor import EventProcessor
-from consumers.runtime.registry import Registration
 from consumers.runtime.telemetry import Turn
 from contract import AvroCodec, SchemaRepository
 from tests import factories
-from tests.consumer_fakes import FakeConsumer, FakeDatabase, RecordingSink
+from tests.consumer_fakes import FakeDatabase, RecordingSink, processor_for
 
 CODEC = AvroCodec(SchemaRepository.load())
 
@@ -32,21 +29,8 @@ def _value(registry: CollectorRegistry, name: str, **labels: str) -> float:
 def _processor(
     handle: Any, batches: list[list[Any]], db: FakeDatabase, registry: CollectorRegistry
 ) -> EventProcessor:
-    registration = Registration.of("g", handle, OrderPlaced, OrderCancelled)
-    chain = build_chain(
-        registration, CODEC, RecordingSink(), attempts=2, base=0, cap=0, timeout_s=5,
-        sleep=lambda s: None,
-    )  # fmt: skip
-    return EventProcessor(
-        registration,
-        consumer=FakeConsumer(batches),
-        topic="t",
-        transactions=db,
-        chain=chain,
-        sleep=lambda s: None,
-        telemetry=PrometheusTelemetry(registry, clock=lambda: 1000.0),
-        lag_interval=0,
-    )
+    telemetry = PrometheusTelemetry(registry, clock=lambda: 1000.0)
+    return processor_for(batches, db, handle, RecordingSink(), telemetry=telemetry, lag_interval=0)
 
 
 def _batch(n: int, **kw: Any) -> list[Any]:

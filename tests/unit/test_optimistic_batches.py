@@ -4,20 +4,14 @@ the failing message alone is retried and dead-lettered, once."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from kafka.structs import TopicPartition
 
-from consumers.events import OrderCancelled, OrderPlaced
-from consumers.runtime.chain import build_chain
 from consumers.runtime.dead_letters import position_id
 from consumers.runtime.message import Message
 from consumers.runtime.optimistic import Claims, claimable
-from consumers.runtime.processor import EventProcessor
-from consumers.runtime.registry import Registration
 from contract import AvroCodec, SchemaRepository
 from tests import factories
 from tests.consumer_fakes import (
@@ -26,45 +20,10 @@ from tests.consumer_fakes import (
     FakeProcessedEvents,
     FakeTransaction,
     RecordingSink,
+    processor_for,
 )
 
 CODEC = AvroCodec(SchemaRepository.load())
-
-
-def processor_for(
-    batches: list[list[Message]],
-    db: FakeDatabase,
-    handle: Callable[[Any, Any], None],
-    sink: RecordingSink,
-    *,
-    attempts: int = 2,
-    duplicate: bool = False,
-    select: Callable[[Message], bool] | None = None,
-    batch: Callable[[Any], None] | None = None,
-    clock: Callable[[], float] | None = None,
-) -> EventProcessor:
-    registration = Registration.of("g", handle, OrderPlaced, OrderCancelled, batch=batch)
-    chain = build_chain(
-        registration,
-        CODEC,
-        sink,
-        attempts=attempts,
-        base=0,
-        cap=0,
-        timeout_s=5,
-        duplicate=duplicate,
-        sleep=lambda s: None,
-        select=select,
-    )
-    return EventProcessor(
-        registration,
-        consumer=FakeConsumer(batches),
-        topic="t",
-        transactions=db,
-        chain=chain,
-        sleep=lambda s: None,
-        clock=clock or time.monotonic,
-    )
 
 
 def record_effect(event: Any, ctx: Any) -> None:
