@@ -31,7 +31,7 @@ from chaos.verdict import judge
 from contract.topics import dlq_topic
 from ops.lag import group_lag
 from stack.layout import Layout
-from stack.parts import Part, app_parts, background_part
+from stack.parts import Part, app_parts, background_part, consumers_env
 from stack.settings import StackSettings
 
 FAULTS = {**POLITE, **CRASH}
@@ -48,6 +48,7 @@ def _consumers_part(ctx_layout: Layout, settings: StackSettings) -> Part:
         consumers.timeout,
         lambda: network.as_consumers([sys.executable, "-m", "consumers", "run-all"]),
         consumers.probe,
+        env=lambda: {**os.environ, **consumers_env(ctx_layout)},
     )
 
 

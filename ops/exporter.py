@@ -10,16 +10,20 @@ read fresh on every scrape (127.0.0.1:9406 by default).
 - The end offsets of the event and dead-letter topics: how many events were ever published,
   and how many dead letters each group wrote.
 
-A source that does not answer makes ``outbox_exporter_source_up{source}`` 0 and its series go
-missing for that scrape; the exporter itself keeps answering (an alert on it must not depend
-on the thing it watches).
+The sources are read by a thread of their own every ``interval`` seconds, and a scrape serves
+the last reading at once (with its age): a broker that answers slowly, say while it reloads
+its group coordinators after a restart, makes the reading late, never the scrape. A source
+that does not answer makes ``outbox_exporter_source_up{source}`` 0 and its series go missing
+until it does; the exporter itself keeps answering (an alert on it must not depend on the
+thing it watches).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -68,35 +72,52 @@ class _Kafka:
 
 
 class OpsCollector:
-    """A prometheus-client collector: ``collect()`` runs on every scrape, one at a time."""
+    """A prometheus-client collector serving the last reading (``refresh``)."""
 
-    def __init__(self, dsn: str, access: KafkaAccess) -> None:
+    def __init__(
+        self, dsn: str, access: KafkaAccess, clock: Callable[[], float] = time.time
+    ) -> None:
         self._dsn = dsn
         self._kafka = _Kafka(access)
-        self._lock = threading.Lock()
+        self._clock = clock
+        self._reading: tuple[list[Metric], float] = ([], 0.0)
 
     def describe(self) -> list[Metric]:
         return []  # collected on demand: do not scrape at registration
 
+    def refresh(self) -> None:
+        """Read every source once; the new reading replaces the last in one assignment."""
+        up = GaugeMetricFamily(
+            "outbox_exporter_source_up",
+            "1 when the source answered the last reading",
+            labels=["source"],
+        )
+        families: list[Metric] = []
+        for source, read in (("postgres", self._slots), ("kafka", self._offsets)):
+            try:
+                families += read()
+            except (psycopg.Error, KafkaError, OSError) as exc:
+                log.warning("%s did not answer: %r", source, exc)
+                if source == "kafka":
+                    self._kafka.reset()
+                up.add_metric([source], 0)
+                continue
+            up.add_metric([source], 1)
+        self._reading = ([*families, up], self._clock())
+
+    def refresh_every(self, interval: float) -> None:
+        while True:
+            time.sleep(interval)
+            self.refresh()
+
     def collect(self) -> Iterator[Metric]:
-        with self._lock:
-            up = GaugeMetricFamily(
-                "outbox_exporter_source_up",
-                "1 when the source answered this scrape",
-                labels=["source"],
-            )
-            for source, read in (("postgres", self._slots), ("kafka", self._offsets)):
-                try:
-                    families = read()
-                except (psycopg.Error, KafkaError, OSError) as exc:
-                    log.warning("%s did not answer: %r", source, exc)
-                    if source == "kafka":
-                        self._kafka.reset()
-                    up.add_metric([source], 0)
-                    continue
-                up.add_metric([source], 1)
-                yield from families
-            yield up
+        families, at = self._reading
+        yield from families
+        age = GaugeMetricFamily(
+            "outbox_exporter_reading_age_seconds", "Seconds since the sources were last read"
+        )
+        age.add_metric([], max(0.0, self._clock() - at))
+        yield age
 
     def _slots(self) -> list[Metric]:
         active = GaugeMetricFamily(
@@ -156,14 +177,18 @@ class OpsCollector:
         return [end, lag]
 
 
-def serve(host: str, port: int, dsn: str, access: KafkaAccess) -> None:
-    """Serve until killed (SIGTERM ends the process; there is no state to save)."""
+def serve(host: str, port: int, dsn: str, access: KafkaAccess, interval: float = 5.0) -> None:
+    """Serve until killed (SIGTERM ends the process; there is no state to save). The first
+    reading is taken before the port opens, so the first scrape has data."""
     from prometheus_client import CollectorRegistry, start_http_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.ERROR)
     registry = CollectorRegistry()
-    registry.register(OpsCollector(dsn, access))
+    collector = OpsCollector(dsn, access)
+    collector.refresh()
+    registry.register(collector)
+    threading.Thread(target=collector.refresh_every, args=(interval,), daemon=True).start()
     start_http_server(port, addr=host, registry=registry)
     log.info("exporter on http://%s:%d/metrics", host, port)
     threading.Event().wait()

@@ -200,6 +200,14 @@ CONSUMER_SECRETS = ("CONSUMER_DB_PASSWORD", "KAFKA_CONSUMERS_SECRET")
 EXPORTER_SECRETS = ("MONITOR_DB_PASSWORD", "KAFKA_MONITOR_PASSWORD")
 
 
+def consumers_env(layout: Layout) -> dict[str, str]:
+    """The consumers' environment: their own secrets, and their metrics directory under
+    .stack/run (emptied at each start; a temporary one would be left behind by a SIGKILL)."""
+    env = own_secrets(os.environ, keep=CONSUMER_SECRETS)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(layout.run / "consumers-metrics")
+    return env
+
+
 def consumer_groups() -> list[str]:
     from consumers.handlers import REGISTRY
 
@@ -227,7 +235,7 @@ def app_parts(layout: Layout, settings: StackSettings) -> list[Part]:
         60,
         lambda: [sys.executable, "-m", "consumers", "run-all"],
         groups_probe(settings.kafka_as("admin"), consumer_groups),
-        env=lambda: own_secrets(os.environ, keep=CONSUMER_SECRETS),
+        env=lambda: consumers_env(layout),
     )
     exporter_url = f"http://127.0.0.1:{settings.exporter_port}/metrics"
     exporter = background_part(

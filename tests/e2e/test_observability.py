@@ -79,7 +79,10 @@ def test_every_endpoint_answers_and_passes_promtool(
     apps_running: None, stack_settings: StackSettings
 ) -> None:
     for job, port in jobs(stack_settings).items():
-        status, text = get(f"http://127.0.0.1:{port}/metrics")
+        try:
+            status, text = get(f"http://127.0.0.1:{port}/metrics", timeout=30)
+        except TimeoutError as exc:
+            raise AssertionError(f"{job} (:{port}) did not answer /metrics in 30 s") from exc
         assert status == 200, job
         if job != "prometheus":  # Prometheus' own metrics are its business
             promtool_check(text)

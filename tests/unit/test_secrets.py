@@ -68,3 +68,18 @@ def test_a_part_keeps_only_its_own_secrets() -> None:
     environ = {name: "s" for name in SECRET_VARS} | {"PATH": "/bin", "POSTGRES_HOST": "db"}
     kept = own_secrets(environ, keep=["DEBEZIUM_DB_PASSWORD"])
     assert kept == {"PATH": "/bin", "POSTGRES_HOST": "db", "DEBEZIUM_DB_PASSWORD": "s"}
+
+
+def test_the_consumers_get_their_secrets_and_a_metrics_directory_of_the_stack(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from stack.layout import Layout
+    from stack.parts import CONSUMER_SECRETS, consumers_env
+
+    for name in SECRET_VARS:
+        monkeypatch.setenv(name, f"value-of-{name}")
+    env = consumers_env(Layout(tmp_path))
+    assert {n for n in SECRET_VARS if n in env} == set(CONSUMER_SECRETS)
+    # Emptied at each start by the consumers; under .stack/run, so a SIGKILL leaves no
+    # temporary directory behind.
+    assert env["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path / ".stack/run/consumers-metrics")
