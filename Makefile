@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv jars env up down clean status logs register db test test-unit lint fmt \
-        schemas-check seed consume topics inspect lag dlq-replay trace bench bench-observability chaos
+        schemas-check seed consume topics inspect lag dlq-replay trace reconcile bench bench-observability chaos
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -113,6 +113,9 @@ dlq-replay: venv ## run GROUP's dead letters through it again [IDS=id,id]
 trace: venv ## every hop of an order's events: ID=<order id|event id|Idempotency-Key|trace id> [JSON=1]
 	@test -n "$(ID)" || { echo "error: say what to trace: make trace ID=<order id>"; exit 2; }
 	@$(PY) -m ops trace '$(ID)' $(if $(JSON),--json)
+
+reconcile: venv ## each read model against the orders table [GROUP=] [JSON=1]; exit 1 on drift
+	@$(PY) -m ops reconcile $(if $(GROUP),--group $(GROUP)) $(if $(JSON),--json)
 
 bench: venv ## every benchmark figure in one run (after make up); QUICK=1 in ~1.5 min
 	@$(PY) -m bench $(if $(QUICK),--quick)

@@ -1,4 +1,4 @@
-"""``python -m ops topics | inspect | lag | status | dlq-replay | trace | exporter``."""
+"""``python -m ops topics | inspect | lag | status | dlq-replay | trace | reconcile | exporter``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from contract.headers import DLQ_HEADERS
 from contract.kafka import KafkaAccess
 from contract.topics import dlq_topic
 from ops.errors import Unreachable
+from ops.reconcile_cli import cmd_reconcile
 from ops.trace_cli import cmd_trace
 
 out = Console(highlight=False)
@@ -230,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     rp = sub.add_parser("dlq-replay", help="run a group's dead letters through it again")
     rp.add_argument("group")
     rp.add_argument("--ids", help="comma-separated event ids; default: every new dead letter")
+    rc = sub.add_parser("reconcile", help="read models against the orders table; 1 on drift")
+    rc.add_argument("--group")
     tr = sub.add_parser("trace", help="every hop of an order's events, with its time")
     tr.add_argument("id", help="an order id, event id, Idempotency-Key or trace id")
     ex = sub.add_parser("exporter", help="Prometheus metrics: replication slot, broker-side lag")
@@ -257,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         "status": cmd_status,
         "dlq-replay": cmd_replay,
         "trace": cmd_trace,
+        "reconcile": cmd_reconcile,
     }
     try:
         return handlers[args.verb](args, bootstrap)
