@@ -92,6 +92,9 @@ def run_one(name: str, duplicate: bool = False) -> None:
         tracer=tracer_provider.get_tracer("consumers") if tracer_provider else None,
     )
 
+    if settings.dedup_purge_interval_seconds > 0:
+        start_janitor(settings, name)
+
     def stop(signum: int, frame: FrameType | None) -> None:
         running.processor.stop()
 
@@ -103,6 +106,21 @@ def run_one(name: str, duplicate: bool = False) -> None:
         running.close()
         if tracer_provider is not None:
             tracer_provider.shutdown()  # flushes spans still queued for the exporter
+
+
+def start_janitor(settings: ConsumerSettings, name: str) -> None:
+    """The group's purge of expired dedup marks, in a daemon thread of this process."""
+    import threading
+
+    from consumers.runtime.retention import Janitor, window_of
+
+    janitor = Janitor(
+        name,
+        settings.conninfo(),
+        lambda: window_of(settings.kafka_for(name), settings.topic, settings.dedup_margin_seconds),
+        settings.dedup_purge_interval_seconds,
+    )
+    threading.Thread(target=janitor.run_forever, name="janitor", daemon=True).start()
 
 
 def supervise(names: list[str], instances: int, duplicate: bool) -> int:

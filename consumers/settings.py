@@ -60,6 +60,10 @@ class ConsumerSettings(PostgresSettings):
     # (consumers.observability.server); port 0: none (an extra instance next to make up's).
     consumer_metrics_host: str = "127.0.0.1"
     consumer_metrics_port: int = 9400
+    # Dedup marks older than the topic's retention + segment span + this margin are purged
+    # every dedup_purge_interval_seconds (consumers.runtime.retention); 0: never purge.
+    dedup_margin_seconds: float = 86_400
+    dedup_purge_interval_seconds: float = 3_600
     # Fault injection (make chaos only): see consumers.cli.fault_hook and overrun_hook.
     fault_kill_file: Path | None = None
     fault_overrun_file: Path | None = None

@@ -50,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "serve":
             import uvicorn
 
+            from producer_app.entrypoints import janitor
             from producer_app.entrypoints.api import create_app
+
+            janitor.start(producer)
 
             uvicorn.run(
                 create_app(producer, metrics, tracer_provider),

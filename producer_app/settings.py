@@ -17,6 +17,8 @@ class ProducerSettings(PostgresSettings):
     db_pool_size: int = 10
     # How long a stored Idempotency-Key answer is replayed before the key may be reused.
     idempotency_ttl_hours: int = 24
+    # The API purges expired keys this often (producer_app.entrypoints.janitor); 0: never.
+    idempotency_purge_interval_seconds: float = 3_600
 
     def conninfo(self) -> str:
         """libpq conninfo of the app role (plain psycopg, without SQLAlchemy)."""

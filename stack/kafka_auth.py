@@ -5,8 +5,9 @@ the broker runs, as the admin principal.
   operator tools);
 - ``connect``: its group and the ``connect-*`` topics; create and write ``outbox.*`` and
   Debezium's heartbeat topics;
-- ``consumer-<group>``: read ``outbox.event.order`` in group ``<group>`` (and in
-  ``<group>.*``, such as the dead-letter replays); create, write and read ``dlq.<group>`` only;
+- ``consumer-<group>``: read ``outbox.event.order`` (and its retention config) in group
+  ``<group>`` (and in ``<group>.*``, such as the dead-letter replays); create, write and read
+  ``dlq.<group>`` only;
 - ``tools``: the bench and chaos tools, a super user of their own (see ``TOOLS``);
 - ``monitor``: the metrics exporter: describe topics and groups, read their offsets; nothing
   it can consume, write or change.
@@ -72,7 +73,8 @@ def monitor_grants() -> list[Grant]:
 
 def group_grants(group: str, topic: str, dlq_prefix: str) -> list[Grant]:
     return [
-        (ResourceType.TOPIC, topic, LITERAL, (Op.READ, Op.DESCRIBE)),
+        # DESCRIBE_CONFIGS: its retention, which bounds how long dedup marks are kept.
+        (ResourceType.TOPIC, topic, LITERAL, (Op.READ, Op.DESCRIBE, Op.DESCRIBE_CONFIGS)),
         (ResourceType.GROUP, group, LITERAL, (Op.READ, Op.DESCRIBE)),
         # Its own Kafka groups besides: ``<group>.replay`` (dead-letter replays) and any
         # ``<group>.<name>``. The dot keeps ``sales`` from matching ``sales-projection``.

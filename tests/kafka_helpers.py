@@ -64,3 +64,17 @@ def grant(admin: KafkaAccess, settings: ConsumerSettings, group: str, topic: str
     """A test's own consumer group gets its principal and ACLs, as `make up` gives the
     stack's groups theirs (without them it would wait for Kafka to let it in, for good)."""
     kafka_auth.grant_group(admin, settings.kafka_for(group), group, topic, settings.dlq_prefix)
+
+
+def start_at_the_end(access: KafkaAccess, topic: str, group: str) -> None:
+    """Commit ``topic``'s end offsets for ``group``: it reads only what comes next."""
+    from kafka.structs import OffsetAndMetadata
+
+    c = KafkaConsumer(**access.client(), group_id=group, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in c.partitions_for_topic(topic) or ()]
+        c.assign(tps)
+        ends = c.end_offsets(tps)
+        c.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in ends.items()})
+    finally:
+        c.close()

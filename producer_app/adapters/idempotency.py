@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from producer_app.service_layer.idempotency import IdempotencyRequest, KeyReused
@@ -29,6 +29,27 @@ _SAVE = text("""
     UPDATE orders.idempotency_keys SET change = :change, response = CAST(:body AS jsonb)
     WHERE key = :key
 """)
+
+
+# Expired keys, oldest first, a batch per transaction (SKIP LOCKED: a key being reclaimed by a
+# request right now is left to that request).
+_PURGE = text("""
+    DELETE FROM orders.idempotency_keys WHERE key IN (
+        SELECT key FROM orders.idempotency_keys WHERE created_at < now() - :ttl
+        ORDER BY created_at LIMIT :batch FOR UPDATE SKIP LOCKED)
+""")
+
+
+def purge_expired(engine: Engine, ttl: timedelta, batch: int = 5_000) -> int:
+    """Delete the keys past their TTL (a request may reuse such a key anyway: the claim
+    reclaims it), so the table holds about one TTL of keys; returns how many."""
+    total = 0
+    while True:
+        with engine.begin() as conn:
+            deleted = conn.execute(_PURGE, {"ttl": ttl, "batch": batch}).rowcount
+        total += max(0, deleted)
+        if deleted < batch:
+            return total
 
 
 class SqlIdempotencyStore:

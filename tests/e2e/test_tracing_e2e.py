@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from kafka import KafkaConsumer, TopicPartition
-from kafka.structs import OffsetAndMetadata
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -32,21 +30,9 @@ from stack.rest import ConnectRest
 from stack.settings import StackSettings
 from tests import factories
 from tests.conftest import ROOT
-from tests.kafka_helpers import register_connector
+from tests.kafka_helpers import register_connector, start_at_the_end
 
 pytestmark = pytest.mark.e2e
-
-
-def start_at_the_end(settings: ConsumerSettings, name: str, group: str) -> None:
-    """Commit the topic's end offsets for ``group``: it reads only what comes next."""
-    c = KafkaConsumer(**settings.kafka_for(name).client(), group_id=group, enable_auto_commit=False)
-    try:
-        tps = [TopicPartition(ORDER_EVENTS, p) for p in c.partitions_for_topic(ORDER_EVENTS) or ()]
-        c.assign(tps)
-        ends = c.end_offsets(tps)
-        c.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in ends.items()})
-    finally:
-        c.close()
 
 
 @pytest.fixture
@@ -72,7 +58,7 @@ def three_groups(
     running = []
     for name, registration in sorted(REGISTRY.items()):
         group = f"{name}.trace-{suffix}"
-        start_at_the_end(settings, name, group)
+        start_at_the_end(settings.kafka_for(name), ORDER_EVENTS, group)
         running.append(
             bootstrap(
                 settings, registration, kafka_group=group, tracer=provider.get_tracer("consumers")
