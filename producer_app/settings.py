@@ -16,7 +16,7 @@ class ProducerSettings(PostgresSettings):
     api_port: int = 8000
     db_pool_size: int = 10
     # How long a stored Idempotency-Key answer is replayed before the key may be reused.
-    idempotency_ttl_hours: int = 24
+    idempotency_ttl_hours: float = 24
     # The API purges expired keys this often (producer_app.entrypoints.janitor); 0: never.
     idempotency_purge_interval_seconds: float = 3_600
 
