@@ -124,7 +124,8 @@ def test_expired_idempotency_keys_are_purged_and_live_ones_still_replay(
         api.post("/orders", json=factories.order_payload(), headers={"Idempotency-Key": key})
     ttl_hours = producer.settings.idempotency_ttl_hours
     admin_conn.execute(
-        "UPDATE orders.idempotency_keys SET created_at = now() - make_interval(hours => %s + 1)"
+        "UPDATE orders.idempotency_keys"
+        " SET created_at = now() - (%s + 1) * interval '1 hour'"
         " WHERE key = ANY(%s)",
         (ttl_hours, stale),
     )
