@@ -15,7 +15,6 @@ handled.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter as Tally
 from collections.abc import Callable, Sequence
@@ -49,7 +48,6 @@ class PrometheusTelemetry:
     def __init__(self, registry: CollectorRegistry, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._exported: Tally[tuple[str, str]] = Tally()
-        self._lag_partitions: dict[str, set[int]] = {}
         self._last_lag: dict[str, dict[int, int | None]] = {}
         r = registry
         self.messages = Counter(
@@ -154,17 +152,12 @@ class PrometheusTelemetry:
             if delta > 0:
                 counter.labels(g).inc(delta)
                 self._exported[(g, key)] += delta
-        if self._last_lag.get(g) == turn.lag:
+        before = self._last_lag.get(g, {})
+        if before == turn.lag:
             return  # refreshed every few seconds, not every turn
         self._last_lag[g] = dict(turn.lag)
-        before = self._lag_partitions.get(g, set())
-        now = {p for p, lag in turn.lag.items() if lag is not None}
-        for p in before - now:  # no longer ours: another process reports it
-            self.lag.labels(g, str(p)).set(0)
-        for p in now:
-            self.lag.labels(g, str(p)).set(turn.lag[p] or 0)
-        self._lag_partitions[g] = now
-
-
-def multiprocess() -> bool:
-    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        known = {p: lag for p, lag in turn.lag.items() if lag is not None}
+        for p in {p for p, lag in before.items() if lag is not None} - set(known):
+            self.lag.labels(g, str(p)).set(0)  # no longer ours: another process reports it
+        for p, lag in known.items():
+            self.lag.labels(g, str(p)).set(lag)
