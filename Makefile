@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv jars env up down clean status logs register db test test-unit lint fmt \
-        schemas-check seed consume topics inspect lag dlq-replay trace reconcile bench bench-observability chaos
+        schemas-check seed consume topics inspect lag dlq-replay trace reconcile rebuild bench bench-observability chaos
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -116,6 +116,15 @@ trace: venv ## every hop of an order's events: ID=<order id|event id|Idempotency
 
 reconcile: venv ## each read model against the orders table [GROUP=] [JSON=1]; exit 1 on drift
 	@$(PY) -m ops reconcile $(if $(GROUP),--group $(GROUP)) $(if $(JSON),--json)
+
+rebuild: venv ## empty GROUP's read model and run it again from Kafka's history [FORCE=1]
+	@test -n "$(GROUP)" || { echo "error: say which group: make rebuild GROUP=sales-projection"; exit 2; }
+ifeq ($(STACK),compose)
+	docker compose stop consumers
+	@$(PY) -m ops rebuild $(GROUP) $(if $(FORCE),--force) --wait 0; rc=$$?; docker compose start consumers; exit $$rc
+else
+	@$(PY) -m ops rebuild $(GROUP) $(if $(FORCE),--force)
+endif
 
 bench: venv ## every benchmark figure in one run (after make up); QUICK=1 in ~1.5 min
 	@$(PY) -m bench $(if $(QUICK),--quick)

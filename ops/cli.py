@@ -1,4 +1,5 @@
-"""``python -m ops topics | inspect | lag | status | dlq-replay | trace | reconcile | exporter``."""
+"""``python -m ops topics | inspect | lag | status | dlq-replay | trace | reconcile | rebuild |
+exporter``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from contract.headers import DLQ_HEADERS
 from contract.kafka import KafkaAccess
 from contract.topics import dlq_topic
 from ops.errors import Unreachable
+from ops.rebuild_cli import cmd_rebuild
 from ops.reconcile_cli import cmd_reconcile
 from ops.trace_cli import cmd_trace
 
@@ -233,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--ids", help="comma-separated event ids; default: every new dead letter")
     rc = sub.add_parser("reconcile", help="read models against the orders table; 1 on drift")
     rc.add_argument("--group")
+    rb = sub.add_parser("rebuild", help="empty a group's read model and run it again from Kafka")
+    rb.add_argument("group")
+    rb.add_argument("--force", action="store_true", help="even if Kafka dropped older events")
+    rb.add_argument("--wait", type=float, default=900, help="seconds to wait for it (0: none)")
     tr = sub.add_parser("trace", help="every hop of an order's events, with its time")
     tr.add_argument("id", help="an order id, event id, Idempotency-Key or trace id")
     ex = sub.add_parser("exporter", help="Prometheus metrics: replication slot, broker-side lag")
@@ -261,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         "dlq-replay": cmd_replay,
         "trace": cmd_trace,
         "reconcile": cmd_reconcile,
+        "rebuild": cmd_rebuild,
     }
     try:
         return handlers[args.verb](args, bootstrap)

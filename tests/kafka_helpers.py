@@ -14,6 +14,7 @@ from consumers.settings import ConsumerSettings
 from contract.kafka import KafkaAccess
 from stack import connect, kafka_auth
 from stack.rest import ConnectRest
+from stack.settings import StackSettings
 from tests.conftest import ROOT
 
 ORDER_TOPIC = "outbox.event.order"
@@ -78,3 +79,17 @@ def start_at_the_end(access: KafkaAccess, topic: str, group: str) -> None:
         c.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in ends.items()})
     finally:
         c.close()
+
+
+def caught_up(
+    settings: StackSettings, groups: list[str] | None = None, timeout: float = 180
+) -> None:
+    """Wait until every group (default: every handler's) has no lag left."""
+    from consumers.handlers import REGISTRY
+    from ops.lag import group_lag
+
+    names = groups or sorted(REGISTRY)
+    deadline = time.monotonic() + timeout
+    while any(r.lag for r in group_lag(settings.kafka_as("admin"), names)):
+        assert time.monotonic() < deadline, f"{names} did not catch up in {timeout:.0f}s"
+        time.sleep(1)

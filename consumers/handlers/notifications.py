@@ -42,6 +42,8 @@ def notify_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
     )
 
 
+# No ``reset``: a notification stands for a message sent to a customer, and a rebuild would
+# send every one again. ``make rebuild`` refuses this group.
 @handler("notifications", batch=notify_all)
 def notify(event: Event, ctx: HandlerContext) -> None:
     ctx.connection.execute(_INSERT, _notification(event))

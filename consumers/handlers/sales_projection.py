@@ -115,7 +115,11 @@ def project_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
         conn.execute(_ADD_MANY, [list(c) for c in zip(*adds, strict=True)])
 
 
-@handler("sales-projection", batch=project_all)
+# A pure read model: empty both tables and it is rebuilt by replaying the events.
+RESET = ("DELETE FROM consumers.sales_daily", "DELETE FROM consumers.sales_orders")
+
+
+@handler("sales-projection", batch=project_all, reset=RESET)
 def project(event: Event, ctx: HandlerContext) -> None:
     conn = ctx.connection
     match event:

@@ -38,6 +38,7 @@ class EventHandler(Generic[E]):
     event_types: tuple[type[Event], ...]
     batch: Callable[[Sequence[tuple[E, HandlerContext]]], None] | None = None
     middleware: tuple[Middleware, ...] = ()
+    reset: tuple[str, ...] = ()
 
     def __call__(self, event: E, ctx: HandlerContext) -> None:
         self.fn(event, ctx)
@@ -48,9 +49,13 @@ def handler(
     *,
     batch: Callable[[Sequence[tuple[Any, HandlerContext]]], None] | None = None,
     middleware: Sequence[Middleware] = (),
+    reset: Sequence[str] = (),
 ) -> Callable[[Callable[[E, HandlerContext], None]], EventHandler[E]]:
+    """``reset``: the SQL statements that put the handler's tables back as they were before
+    its first event, which ``make rebuild`` runs; a handler without them cannot be rebuilt."""
+
     def register(fn: Callable[[E, HandlerContext], None]) -> EventHandler[E]:
-        return EventHandler(group, fn, event_types_of(fn), batch, tuple(middleware))
+        return EventHandler(group, fn, event_types_of(fn), batch, tuple(middleware), tuple(reset))
 
     return register
 
@@ -82,7 +87,7 @@ def _registration(group: str, hs: list[EventHandler[Any]]) -> Registration:
     if len(hs) == 1:
         [h] = hs
         names = frozenset(t.__name__ for t in h.event_types)
-        return Registration(group, h.fn, names, h.batch, h.middleware)
+        return Registration(group, h.fn, names, h.batch, h.middleware, h.reset)
     by_type: dict[type[Event], EventHandler[Any]] = {}
     for h in hs:
         for t in h.event_types:
@@ -96,7 +101,9 @@ def _registration(group: str, hs: list[EventHandler[Any]]) -> Registration:
         by_type[type(event)].fn(event, ctx)
 
     middleware = tuple(_only_for(h.event_types, m) for h in hs for m in h.middleware)
-    return Registration(group, dispatch, frozenset(t.__name__ for t in by_type), None, middleware)
+    reset = tuple(statement for h in hs for statement in h.reset)
+    names = frozenset(t.__name__ for t in by_type)
+    return Registration(group, dispatch, names, None, middleware, reset)
 
 
 def _only_for(event_types: tuple[type[Event], ...], middleware: Middleware) -> Middleware:

@@ -38,6 +38,9 @@ class Registration:
     # This handler's own middleware (Watermill's handler.AddMiddleware), inside the processor's:
     # see ``consumers.runtime.middleware`` for where both sit among the guarantees.
     middleware: tuple[Middleware, ...] = ()
+    # SQL that empties the group's read model for ``make rebuild`` (``ops.rebuild``); empty
+    # when the handler has effects outside its tables (a message sent cannot be unsent).
+    reset: tuple[str, ...] = ()
 
     @classmethod
     def of(

@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from typing import Any
 
 import psycopg
 import pytest
 
-from consumers.handlers import REGISTRY
-from ops.lag import group_lag
 from stack.settings import StackSettings
 from tests.conftest import ROOT
+from tests.kafka_helpers import caught_up
 
 pytestmark = pytest.mark.e2e
 
@@ -31,13 +29,6 @@ def reconcile() -> tuple[int, dict[str, Any]]:
     assert done.returncode in (0, 1), done.stderr
     answer: dict[str, Any] = json.loads(done.stdout)
     return done.returncode, answer
-
-
-def caught_up(settings: StackSettings, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while any(r.lag for r in group_lag(settings.kafka_as("admin"), sorted(REGISTRY))):
-        assert time.monotonic() < deadline, "the groups did not catch up"
-        time.sleep(1)
 
 
 def test_reconcile_finds_nothing_then_each_tampered_row(

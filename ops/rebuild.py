@@ -1,0 +1,120 @@
+"""``rebuild``: empty one group's read model and run the group again from the earliest event
+Kafka still holds, so a projection whose code changed (or whose rows drifted) is rebuilt
+from the log, the way an event-sourced projection is.
+
+Refuses, changing nothing, when:
+
+- the handler declares no ``reset`` (its effects leave the database: notifications sent);
+- the group has members (someone runs it, here or elsewhere: resetting under them would
+  race their commits; Kafka itself refuses to reset a group with members);
+- Kafka no longer holds the start of a partition (its log start offset is past 0): the
+  tables were built from events that are gone, and emptying them would lose those for good.
+  ``force`` goes ahead anyway (after ``make republish`` has put the history back, say).
+
+The tables are emptied and the marks deleted in one transaction that commits only after
+Kafka accepted the new offsets: a failure before leaves everything as it was; a failure of
+the commit itself leaves the offsets at the start and the marks in place, so the group reads
+everything again as duplicates and a second ``rebuild`` finishes the job. Nothing is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import psycopg
+from kafka import TopicPartition
+from kafka.admin import OffsetSpec
+
+from consumers.runtime.registry import Registration
+from consumers.settings import ConsumerSettings
+from contract.kafka import KafkaAccess
+from ops.kafka_io import admin, consumer, partitions
+
+
+class Refused(Exception):
+    """The rebuild would be unsafe; nothing was changed. The message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Done:
+    group: str
+    partitions: int
+    events: int  # what the group will read again: end - start, summed over partitions
+    rows_deleted: dict[str, int] = field(default_factory=dict)
+
+
+def refusal(
+    registration: Registration,
+    members: list[str],
+    log_start: Mapping[int, int],
+    *,
+    force: bool,
+) -> str | None:
+    """Why this rebuild must not run, or None. Pure, so each rule is unit-tested."""
+    group = registration.name
+    if not registration.reset:
+        return (
+            f"{group} declares no reset (its effects leave the database, e.g. messages "
+            "sent): a rebuild would repeat them"
+        )
+    if members:
+        return (
+            f"{group} has {len(members)} live member(s) ({', '.join(sorted(members))}); "
+            "stop them first (make rebuild stops this stack's own consumers)"
+        )
+    gone = {p: start for p, start in sorted(log_start.items()) if start > 0}
+    if gone and not force:
+        lost = ", ".join(f"partition {p} before offset {s}" for p, s in gone.items())
+        return (
+            f"Kafka no longer holds the start of the history {group} was built from ({lost}); "
+            "emptying its tables would lose those events for good. Re-publish them first "
+            "(make republish) or accept the loss with FORCE=1"
+        )
+    return None
+
+
+def members_of(settings: ConsumerSettings, group: str) -> list[str]:
+    """The group's live members as ``client_id@host`` (empty when nobody runs it)."""
+    with admin(settings.kafka_for(group)) as a:
+        described = a.describe_groups([group]).get(group, {})
+    return [
+        f"{m.get('client_id', '?')}@{str(m.get('client_host', '?')).lstrip('/')}"
+        for m in described.get("members") or []
+    ]
+
+
+def rebuild(settings: ConsumerSettings, registration: Registration, *, force: bool = False) -> Done:
+    group = registration.name
+    access = settings.kafka_for(group)  # the group's own principal may reset its offsets
+    with consumer(access) as c:
+        tps = partitions(c, settings.topic)
+        start, end = c.beginning_offsets(tps), c.end_offsets(tps)
+    why = refusal(
+        registration,
+        members_of(settings, group),
+        {tp.partition: o for tp, o in start.items()},
+        force=force,
+    )
+    if why is not None:
+        raise Refused(why)
+    deleted: dict[str, int] = {}
+    with psycopg.connect(settings.conninfo()) as conn, conn.transaction():
+        for statement in registration.reset:
+            deleted[statement] = conn.execute(statement).rowcount
+        deleted["processed_events"] = conn.execute(
+            "DELETE FROM consumers.processed_events WHERE consumer_group = %s", (group,)
+        ).rowcount
+        _reset_offsets(access, group, tps)  # before the commit: see the module docstring
+    return Done(group, len(tps), sum(end[tp] - start[tp] for tp in tps), deleted)
+
+
+def _reset_offsets(access: KafkaAccess, group: str, tps: list[TopicPartition]) -> None:
+    with admin(access) as a:
+        answer = a.reset_group_offsets(group, {tp: OffsetSpec.EARLIEST for tp in tps})
+    failed = {tp.partition: r["error"] for tp, r in answer.items() if r["error"].errno != 0}
+    if failed or len(answer) != len(tps):
+        raise Refused(
+            f"Kafka refused to reset {group}'s offsets ({failed or 'partitions missing'}); "
+            "nothing was changed (did a member join meanwhile?)"
+        )

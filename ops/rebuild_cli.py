@@ -1,0 +1,112 @@
+"""``make rebuild GROUP= [FORCE=1]``: stop this stack's consumers, rebuild the group
+(``ops.rebuild``), start them again and wait until the group has caught up.
+
+The native stack runs every group in one supervised ``consumers`` part, so all groups pause
+for the few seconds of the reset; the others resume where they were. With Compose the
+Makefile stops and starts the ``consumers`` service around this command instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+from consumers.settings import ConsumerSettings
+from contract.kafka import KafkaAccess
+from ops.lag import group_lag
+from ops.rebuild import Refused, members_of, rebuild
+
+if TYPE_CHECKING:
+    from stack.parts import Part
+
+out = Console(highlight=False)
+
+
+@contextmanager
+def local_consumers_stopped(root: Path) -> Iterator[None]:
+    """This stack's ``consumers`` part stopped for the block (if it runs), then started again
+    whatever happened, so a refused rebuild leaves the pipeline as it found it."""
+    from stack.layout import Layout
+    from stack.parts import app_parts
+    from stack.settings import StackSettings
+
+    settings = StackSettings(_env_file=root / ".env")
+    part = next(p for p in app_parts(Layout(root), settings) if p.name == "consumers")
+    running = part.pid() is not None
+    if running:
+        part.halt()
+        out.print("consumers stopped (this stack's; every group pauses meanwhile)")
+    try:
+        yield
+    finally:
+        if running:
+            _start_again(part)
+
+
+def _start_again(part: Part) -> None:
+    """Started, and healthy within the part's time; a group still rebalancing then (a
+    member elsewhere that has not rejoined yet) is reported, not raised over the answer."""
+    from stack.health import StackError
+
+    try:
+        part.up()
+        out.print("consumers started again")
+    except StackError as exc:
+        out.print(f"[yellow]consumers started again, not healthy yet[/]: {str(exc)[:300]}")
+
+
+def wait_until_left(settings: ConsumerSettings, group: str, timeout: float) -> None:
+    """Members that were stopped leave at once; one killed lingers until its session ends."""
+    deadline = time.monotonic() + timeout
+    while members_of(settings, group) and time.monotonic() < deadline:
+        time.sleep(1)
+
+
+def wait_caught_up(settings: ConsumerSettings, group: str, timeout: float) -> int:
+    """Lag left when it reached 0 or the time ran out, with a line every 5 s meanwhile."""
+    access = settings.kafka_for(group)
+    deadline, shown = time.monotonic() + timeout, 0.0
+    while True:
+        lag = sum(r.lag for r in group_lag(access, [group]))
+        if lag == 0 or time.monotonic() >= deadline:
+            return lag
+        if time.monotonic() - shown >= 5:
+            out.print(f"{group}: {lag} events to go")
+            shown = time.monotonic()
+        time.sleep(1)
+
+
+def cmd_rebuild(args: argparse.Namespace, _: KafkaAccess) -> int:
+    """The group's own principal and the consumers' role do the work, not the admin's."""
+    from consumers.handlers import REGISTRY
+
+    if args.group not in REGISTRY:
+        out.print(f"error: no group {args.group!r} (groups: {', '.join(sorted(REGISTRY))})")
+        return 2
+    settings = ConsumerSettings()
+    try:
+        with local_consumers_stopped(Path.cwd()):
+            wait_until_left(settings, args.group, settings.session_timeout_ms / 1000 + 5)
+            done = rebuild(settings, REGISTRY[args.group], force=args.force)
+    except Refused as exc:
+        out.print(f"[red]refused[/]: {exc}")
+        return 2
+    rows = ", ".join(f"{n} by {what!r}" for what, n in done.rows_deleted.items())
+    out.print(
+        f"{done.group}: tables emptied ({rows}); offsets of {done.partitions} partitions "
+        f"reset to the earliest retained event; {done.events} events to apply again"
+    )
+    if args.wait <= 0:
+        return 0
+    left = wait_caught_up(settings, done.group, args.wait)
+    if left:
+        out.print(f"error: {done.group} still {left} events behind after {args.wait:.0f}s")
+        return 1
+    out.print(f"{done.group}: rebuilt and caught up")
+    return 0
