@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv jars env up down clean status logs register db test test-unit lint fmt \
-        schemas-check seed consume topics inspect lag dlq-replay trace reconcile rebuild bench bench-observability chaos
+        schemas-check seed consume topics inspect lag dlq-replay trace reconcile rebuild republish bench bench-observability chaos
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -117,14 +117,19 @@ trace: venv ## every hop of an order's events: ID=<order id|event id|Idempotency
 reconcile: venv ## each read model against the orders table [GROUP=] [JSON=1]; exit 1 on drift
 	@$(PY) -m ops reconcile $(if $(GROUP),--group $(GROUP)) $(if $(JSON),--json)
 
-rebuild: venv ## empty GROUP's read model and run it again from Kafka's history [FORCE=1]
+rebuild: venv ## empty GROUP's read model and run it again from Kafka's history [SINCE=] [FORCE=1]
 	@test -n "$(GROUP)" || { echo "error: say which group: make rebuild GROUP=sales-projection"; exit 2; }
 ifeq ($(STACK),compose)
 	docker compose stop consumers
-	@$(PY) -m ops rebuild $(GROUP) $(if $(FORCE),--force) --wait 0; rc=$$?; docker compose start consumers; exit $$rc
+	@$(PY) -m ops rebuild $(GROUP) $(if $(FORCE),--force) $(if $(SINCE),--since $(SINCE)) --wait 0; \
+	  rc=$$?; docker compose start consumers; exit $$rc
 else
-	@$(PY) -m ops rebuild $(GROUP) $(if $(FORCE),--force)
+	@$(PY) -m ops rebuild $(GROUP) $(if $(FORCE),--force) $(if $(SINCE),--since $(SINCE))
 endif
+
+republish: venv ## write orders' events again from the orders table: ALL=1 | IDS=id,id | SINCE= [UNTIL=]
+	@$(PY) -m producer_app republish $(if $(ALL),--all) $(if $(IDS),--ids $(IDS)) \
+	  $(if $(SINCE),--since $(SINCE)) $(if $(UNTIL),--until $(UNTIL)) $(if $(LEGACY),--legacy)
 
 bench: venv ## every benchmark figure in one run (after make up); QUICK=1 in ~1.5 min
 	@$(PY) -m bench $(if $(QUICK),--quick)

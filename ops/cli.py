@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,12 @@ out = Console(highlight=False)
 
 def _json(data: Any) -> None:
     print(json.dumps(data, default=str, indent=2))
+
+
+def _when(text: str) -> datetime:
+    """An ISO 8601 time; without a zone it is UTC."""
+    when = datetime.fromisoformat(text)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def cmd_topics(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
@@ -239,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     rb.add_argument("group")
     rb.add_argument("--force", action="store_true", help="even if Kafka dropped older events")
     rb.add_argument("--wait", type=float, default=900, help="seconds to wait for it (0: none)")
+    rb.add_argument(
+        "--since", type=_when, help="start at this time (ISO 8601) instead of the earliest"
+    )
     tr = sub.add_parser("trace", help="every hop of an order's events, with its time")
     tr.add_argument("id", help="an order id, event id, Idempotency-Key or trace id")
     ex = sub.add_parser("exporter", help="Prometheus metrics: replication slot, broker-side lag")

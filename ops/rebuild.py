@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import psycopg
 from kafka import TopicPartition
-from kafka.admin import OffsetSpec
+from kafka.admin import OffsetSpec, OffsetTimestamp
 
 from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
@@ -40,7 +41,7 @@ class Refused(Exception):
 class Done:
     group: str
     partitions: int
-    events: int  # what the group will read again: end - start, summed over partitions
+    events: int  # what the group will read again: end - its new offset, over partitions
     rows_deleted: dict[str, int] = field(default_factory=dict)
 
 
@@ -50,8 +51,11 @@ def refusal(
     log_start: Mapping[int, int],
     *,
     force: bool,
+    since: bool = False,
 ) -> str | None:
-    """Why this rebuild must not run, or None. Pure, so each rule is unit-tested."""
+    """Why this rebuild must not run, or None. Pure, so each rule is unit-tested. ``since``:
+    the group starts at a time the operator chose (after ``make republish``), so what Kafka
+    holds before it does not matter."""
     group = registration.name
     if not registration.reset:
         return (
@@ -64,7 +68,7 @@ def refusal(
             "stop them first (make rebuild stops this stack's own consumers)"
         )
     gone = {p: start for p, start in sorted(log_start.items()) if start > 0}
-    if gone and not force:
+    if gone and not force and not since:
         lost = ", ".join(f"partition {p} before offset {s}" for p, s in gone.items())
         return (
             f"Kafka no longer holds the start of the history {group} was built from ({lost}); "
@@ -84,7 +88,14 @@ def members_of(settings: ConsumerSettings, group: str) -> list[str]:
     ]
 
 
-def rebuild(settings: ConsumerSettings, registration: Registration, *, force: bool = False) -> Done:
+def rebuild(
+    settings: ConsumerSettings,
+    registration: Registration,
+    *,
+    force: bool = False,
+    since: datetime | None = None,
+) -> Done:
+    """``since``: start at the first event written at or after it instead of the earliest."""
     group = registration.name
     access = settings.kafka_for(group)  # the group's own principal may reset its offsets
     with consumer(access) as c:
@@ -95,6 +106,7 @@ def rebuild(settings: ConsumerSettings, registration: Registration, *, force: bo
         members_of(settings, group),
         {tp.partition: o for tp, o in start.items()},
         force=force,
+        since=since is not None,
     )
     if why is not None:
         raise Refused(why)
@@ -105,16 +117,25 @@ def rebuild(settings: ConsumerSettings, registration: Registration, *, force: bo
         deleted["processed_events"] = conn.execute(
             "DELETE FROM consumers.processed_events WHERE consumer_group = %s", (group,)
         ).rowcount
-        _reset_offsets(access, group, tps)  # before the commit: see the module docstring
-    return Done(group, len(tps), sum(end[tp] - start[tp] for tp in tps), deleted)
+        # Before the commit: see the module docstring.
+        at = _reset_offsets(access, group, tps, since)
+    return Done(group, len(tps), sum(end[tp] - at[tp] for tp in tps), deleted)
 
 
-def _reset_offsets(access: KafkaAccess, group: str, tps: list[TopicPartition]) -> None:
+def _reset_offsets(
+    access: KafkaAccess, group: str, tps: list[TopicPartition], since: datetime | None
+) -> dict[TopicPartition, int]:
+    """The group's new offsets, per partition (Kafka resolves a time to the first offset
+    written at or after it, the end when there is none)."""
+    to: OffsetSpec | OffsetTimestamp = (
+        OffsetSpec.EARLIEST if since is None else OffsetTimestamp(int(since.timestamp() * 1000))
+    )
     with admin(access) as a:
-        answer = a.reset_group_offsets(group, {tp: OffsetSpec.EARLIEST for tp in tps})
+        answer = a.reset_group_offsets(group, dict.fromkeys(tps, to))
     failed = {tp.partition: r["error"] for tp, r in answer.items() if r["error"].errno != 0}
     if failed or len(answer) != len(tps):
         raise Refused(
             f"Kafka refused to reset {group}'s offsets ({failed or 'partitions missing'}); "
             "nothing was changed (did a member join meanwhile?)"
         )
+    return {tp: r["offset"] for tp, r in answer.items()}

@@ -25,7 +25,7 @@ from ops.rebuild import Refused, members_of, rebuild
 if TYPE_CHECKING:
     from stack.parts import Part
 
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)  # a line per fact, for grep and logs
 
 
 @contextmanager
@@ -93,14 +93,15 @@ def cmd_rebuild(args: argparse.Namespace, _: KafkaAccess) -> int:
     try:
         with local_consumers_stopped(Path.cwd()):
             wait_until_left(settings, args.group, settings.session_timeout_ms / 1000 + 5)
-            done = rebuild(settings, REGISTRY[args.group], force=args.force)
+            done = rebuild(settings, REGISTRY[args.group], force=args.force, since=args.since)
     except Refused as exc:
         out.print(f"[red]refused[/]: {exc}")
         return 2
     rows = ", ".join(f"{n} by {what!r}" for what, n in done.rows_deleted.items())
     out.print(
         f"{done.group}: tables emptied ({rows}); offsets of {done.partitions} partitions "
-        f"reset to the earliest retained event; {done.events} events to apply again"
+        f"reset to {'the earliest retained event' if args.since is None else args.since}; "
+        f"{done.events} events to apply again"
     )
     if args.wait <= 0:
         return 0

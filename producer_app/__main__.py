@@ -1,11 +1,20 @@
-"""``python -m producer_app migrate|serve|seed``: settings are built here and passed down."""
+"""``python -m producer_app migrate|serve|seed|republish``: settings are built here and passed
+down."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import uuid
+from datetime import UTC, datetime
 
 from producer_app.settings import ProducerSettings
+
+
+def _when(text: str) -> datetime:
+    """An ISO 8601 time; without a zone it is UTC (what the database and Kafka use)."""
+    when = datetime.fromisoformat(text)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +28,18 @@ def main(argv: list[str] | None = None) -> int:
     seed.add_argument("--cancel-ratio", type=float, default=0.1)
     seed.add_argument("--workers", type=int, default=4)
     seed.add_argument("--seed", type=int, default=None, help="random seed, for repeatable data")
+    again = sub.add_parser("republish", help="write chosen orders' events to the outbox again")
+    which = again.add_mutually_exclusive_group(required=True)
+    which.add_argument("--ids", help="comma-separated order ids")
+    which.add_argument("--since", type=_when, help="orders placed at or after (ISO 8601)")
+    which.add_argument("--all", action="store_true", help="every order")
+    again.add_argument("--until", type=_when, help="orders placed before (ISO 8601)")
+    again.add_argument(
+        "--legacy", action="store_true", help="also orders placed before ids were derived"
+    )
     args = parser.parse_args(argv)
+    if args.verb == "republish" and args.until and args.ids:
+        parser.error("--until goes with --since or --all, not --ids")
     settings = ProducerSettings()
 
     if args.verb == "migrate":
@@ -62,6 +82,14 @@ def main(argv: list[str] | None = None) -> int:
                 log_level="info",
                 access_log=False,
             )
+        elif args.verb == "republish":
+            from producer_app.entrypoints.republish import republish
+
+            ids = [uuid.UUID(i.strip()) for i in args.ids.split(",")] if args.ids else None
+            done = republish(
+                producer, order_ids=ids, since=args.since, until=args.until, legacy=args.legacy
+            )
+            print(done.summary())
         else:
             from producer_app.entrypoints.seed import seed as run_seed
 

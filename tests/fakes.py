@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -32,6 +34,17 @@ class FakeOrderRepository:
         self.staged[order_id] = order
         self.seen.append(order)
         return order
+
+    def get_many(self, order_ids: Sequence[uuid.UUID]) -> list[Order]:
+        return [o for o in (self.get(i) for i in order_ids) if o is not None]
+
+    def ids_placed(self, since: datetime | None, until: datetime | None) -> list[uuid.UUID]:
+        orders = sorted(self._committed.values(), key=lambda o: (o.placed_at, o.id))
+        return [
+            o.id
+            for o in orders
+            if (since is None or o.placed_at >= since) and (until is None or o.placed_at < until)
+        ]
 
 
 class FakeEventBus:

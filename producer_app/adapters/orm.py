@@ -29,6 +29,8 @@ class OrderRow(SQLModel, table=True):
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
     cancel_reason: str | None = None
+    # False for orders placed before event ids were derived (migration 0004).
+    event_ids_derived: bool = False
 
 
 class OrderLineRow(SQLModel, table=True):

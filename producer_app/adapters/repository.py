@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
@@ -21,7 +23,8 @@ class SqlOrderRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
         self.seen: list[Order] = []
-        self._loaded: set[uuid.UUID] = set()
+        # What each loaded order's mutable state was, so only a change is written back.
+        self._loaded: dict[uuid.UUID, tuple[object, ...]] = {}
 
     def add(self, order: Order) -> None:
         self._session.execute(
@@ -33,6 +36,7 @@ class SqlOrderRepository:
                 total_cents=order.total_cents,
                 sales_channel=order.sales_channel,
                 placed_at=order.placed_at,
+                event_ids_derived=True,
             )
         )
         self._session.execute(
@@ -56,32 +60,57 @@ class SqlOrderRepository:
         if for_update:
             query = query.with_for_update()
         row = self._session.exec(query).first()
-        if row is None:
-            return None
-        lines = self._session.exec(
-            select(OrderLineRow)
-            .where(OrderLineRow.order_id == order_id)
-            .order_by(col(OrderLineRow.line_no))
+        return None if row is None else self._loaded_order(row, self._lines_of([order_id]))
+
+    def get_many(self, order_ids: Sequence[uuid.UUID]) -> list[Order]:
+        rows = self._session.exec(
+            select(OrderRow).where(col(OrderRow.id).in_(order_ids)).with_for_update(read=True)
         ).all()
+        lines = self._lines_of([row.id for row in rows])
+        by_id = {row.id: row for row in rows}
+        return [self._loaded_order(by_id[i], lines) for i in order_ids if i in by_id]
+
+    def ids_placed(self, since: datetime | None, until: datetime | None) -> list[uuid.UUID]:
+        query = select(OrderRow.id)
+        if since is not None:
+            query = query.where(OrderRow.placed_at >= since)
+        if until is not None:
+            query = query.where(OrderRow.placed_at < until)
+        return list(self._session.exec(query.order_by(col(OrderRow.placed_at), col(OrderRow.id))))
+
+    def _lines_of(self, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[OrderLineRow]]:
+        found: dict[uuid.UUID, list[OrderLineRow]] = {i: [] for i in order_ids}
+        for line in self._session.exec(
+            select(OrderLineRow)
+            .where(col(OrderLineRow.order_id).in_(order_ids))
+            .order_by(col(OrderLineRow.order_id), col(OrderLineRow.line_no))
+        ):
+            found[line.order_id].append(line)
+        return found
+
+    def _loaded_order(self, row: OrderRow, lines: dict[uuid.UUID, list[OrderLineRow]]) -> Order:
         order = Order(
             id=row.id,
             customer_id=row.customer_id,
             currency=row.currency,
-            lines=tuple(OrderLine(li.sku, li.quantity, li.unit_price_cents) for li in lines),
+            lines=tuple(
+                OrderLine(li.sku, li.quantity, li.unit_price_cents) for li in lines[row.id]
+            ),
             status=OrderStatus(row.status),
             placed_at=row.placed_at,
             sales_channel=row.sales_channel,
             cancelled_at=row.cancelled_at,
             cancel_reason=row.cancel_reason,
+            event_ids_derived=row.event_ids_derived,
         )
-        self._loaded.add(order.id)
+        self._loaded[order.id] = _mutable(order)
         self.seen.append(order)
         return order
 
     def save_changes(self) -> None:
         """Write back the mutable state of the aggregates loaded in this unit of work."""
         for order in self.seen:
-            if order.id in self._loaded:
+            if order.id in self._loaded and self._loaded[order.id] != _mutable(order):
                 self._session.execute(
                     update(_orders)
                     .where(_orders.c.id == order.id)
@@ -91,3 +120,7 @@ class SqlOrderRepository:
                         cancel_reason=order.cancel_reason,
                     )
                 )
+
+
+def _mutable(order: Order) -> tuple[object, ...]:
+    return (order.status, order.cancelled_at, order.cancel_reason)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from producer_app.domain.events import Event, OrderCancelled, OrderPlaced, PlacedLine
+from producer_app.domain.events import Event, OrderCancelled, OrderPlaced, PlacedLine, event_id
 
 MAX_LINES = 100
 MAX_QUANTITY = 1_000
@@ -47,6 +47,15 @@ class InvalidOrder(DomainError):
 class OrderAlreadyCancelled(DomainError):
     def __init__(self, order_id: uuid.UUID) -> None:
         super().__init__(f"order {order_id} is already cancelled")
+        self.order_id = order_id
+
+
+class LegacyEventIds(DomainError):
+    def __init__(self, order_id: uuid.UUID) -> None:
+        super().__init__(
+            f"order {order_id} was placed before event ids were derived; its events cannot be "
+            "raised again with their first ids"
+        )
         self.order_id = order_id
 
 
@@ -90,6 +99,9 @@ class Order:
     sales_channel: str = "web"
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
+    # False for an order placed before event ids were derived from orders: its first events
+    # had random ids, so raising them again would make new events, not the same ones.
+    event_ids_derived: bool = True
     events: list[Event] = field(default_factory=list, compare=False, repr=False)
 
     @property
@@ -117,17 +129,7 @@ class Order:
             raise InvalidOrder("sales_channel", f"one of {', '.join(sorted(CHANNELS))}")
         _check_lines(lines)
         order = cls(order_id, customer_id, currency, lines, OrderStatus.PLACED, now, sales_channel)
-        order.events.append(
-            OrderPlaced(
-                order_id=order_id,
-                customer_id=customer_id,
-                currency=currency,
-                lines=tuple(PlacedLine(li.sku, li.quantity, li.unit_price_cents) for li in lines),
-                total_cents=order.total_cents,
-                placed_at=now,
-                sales_channel=sales_channel,
-            )
-        )
+        order.events.append(order._placed())
         return order
 
     def cancel(self, *, reason: str, now: datetime) -> None:
@@ -140,4 +142,39 @@ class Order:
         self.status = OrderStatus.CANCELLED
         self.cancelled_at = now
         self.cancel_reason = reason
-        self.events.append(OrderCancelled(self.id, self.customer_id, reason, now))
+        self.events.append(self._cancelled())
+
+    def republish(self, *, legacy: bool = False) -> None:
+        """Raise the order's history again, as it stands: the events it raised when it was
+        placed (and cancelled), with the same ids and facts, for consumers that never got them
+        (a new group, a rebuild past Kafka's retention). Nothing about the order changes.
+        ``legacy``: raise them even for an order whose first events had random ids (they
+        become new events to every group: only for a group that never saw the originals)."""
+        if not self.event_ids_derived and not legacy:
+            raise LegacyEventIds(self.id)
+        self.events.append(self._placed())
+        if self.status is OrderStatus.CANCELLED:
+            self.events.append(self._cancelled())
+
+    def _placed(self) -> OrderPlaced:
+        return OrderPlaced(
+            order_id=self.id,
+            customer_id=self.customer_id,
+            currency=self.currency,
+            lines=tuple(PlacedLine(li.sku, li.quantity, li.unit_price_cents) for li in self.lines),
+            total_cents=self.total_cents,
+            placed_at=self.placed_at,
+            sales_channel=self.sales_channel,
+            event_id=event_id(self.id, "OrderPlaced"),
+        )
+
+    def _cancelled(self) -> OrderCancelled:
+        assert self.cancelled_at is not None
+        assert self.cancel_reason is not None
+        return OrderCancelled(
+            self.id,
+            self.customer_id,
+            self.cancel_reason,
+            self.cancelled_at,
+            event_id=event_id(self.id, "OrderCancelled"),
+        )

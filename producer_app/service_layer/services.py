@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from producer_app.domain.model import Order, OrderLine
+from producer_app.domain.model import LegacyEventIds, Order, OrderLine
 from producer_app.service_layer.idempotency import IdempotencyRequest
 from producer_app.service_layer.results import Change, Result
 from producer_app.service_layer.unit_of_work import UnitOfWork
@@ -74,6 +74,44 @@ def cancel_order(cmd: CancelOrder, uow: UnitOfWork, clock: Clock) -> Result:
             uow.idempotency.save(cmd.idempotency, result)
         uow.commit()
         return result
+
+
+@dataclass(frozen=True)
+class RepublishOrders:
+    """Raise these orders' histories again (``Order.republish``), in one transaction.
+    ``legacy``: also orders whose first events had random ids (see ``Order.republish``)."""
+
+    order_ids: tuple[uuid.UUID, ...]
+    legacy: bool = False
+
+
+@dataclass(frozen=True)
+class Republished:
+    orders: int
+    events: int
+    legacy_skipped: int  # orders placed before event ids were derived, left out
+
+
+def republish_orders(cmd: RepublishOrders, uow: UnitOfWork) -> Republished:
+    """Ids that match no order are left out, and so are legacy orders unless asked for."""
+    with uow:
+        orders = uow.orders.get_many(cmd.order_ids)
+        skipped = 0
+        for order in orders:
+            try:
+                order.republish(legacy=cmd.legacy)
+            except LegacyEventIds:
+                skipped += 1
+        raised = sum(len(order.events) for order in orders)
+        uow.commit()
+        return Republished(len(orders) - skipped, raised, skipped)
+
+
+def order_ids_placed(
+    since: datetime | None, until: datetime | None, uow: UnitOfWork
+) -> list[uuid.UUID]:
+    with uow:
+        return uow.orders.ids_placed(since, until)
 
 
 def get_order(order_id: uuid.UUID, uow: UnitOfWork) -> dict[str, object]:

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from producer_app.domain.events import OrderCancelled, OrderPlaced
+from producer_app.domain.events import OrderCancelled, OrderPlaced, event_id
 from producer_app.domain.model import (
     MAX_LINES,
     InvalidOrder,
@@ -77,3 +77,30 @@ def test_events_are_frozen_facts_with_unique_ids() -> None:
     assert a.events[0].event_id != b.events[0].event_id
     with pytest.raises(AttributeError):
         a.events[0].order_id = uuid.uuid4()  # type: ignore[misc]
+
+
+def test_event_ids_are_derived_from_the_order_and_the_event_type() -> None:
+    order = factories.order()
+    order.cancel(reason="changed my mind", now=NOW)
+    placed, cancelled = order.events
+    assert placed.event_id == event_id(order.id, "OrderPlaced")
+    assert cancelled.event_id == event_id(order.id, "OrderCancelled")
+    assert placed.event_id != cancelled.event_id
+
+
+def test_republishing_raises_the_same_events_again_and_changes_nothing() -> None:
+    order = factories.order()
+    order.cancel(reason="changed my mind", now=NOW)
+    first, state = list(order.events), (order.status, order.cancelled_at, order.cancel_reason)
+    order.events.clear()
+    order.republish()
+    assert order.events == first
+    assert (order.status, order.cancelled_at, order.cancel_reason) == state
+
+
+def test_republishing_an_order_still_placed_raises_only_its_placement() -> None:
+    order = factories.order()
+    [placed] = order.events
+    order.events.clear()
+    order.republish()
+    assert order.events == [placed]

@@ -94,3 +94,33 @@ def test_request_fingerprint_ignores_key_order_but_not_values() -> None:
     b = IdempotencyRequest.of("k", "place", {"y": [1, 2], "x": 1})
     c = IdempotencyRequest.of("k", "place", {"x": 1, "y": [2, 1]})
     assert a.fingerprint == b.fingerprint != c.fingerprint
+
+
+def test_republish_writes_each_order_history_again_with_the_first_ids() -> None:
+    uow = FakeUnitOfWork()
+    kept = services.place_order(factories.place_cmd(), uow, lambda: NOW)
+    gone = services.place_order(factories.place_cmd(), uow, lambda: NOW)
+    gone_id = uuid.UUID(gone.order["id"])
+    services.cancel_order(services.CancelOrder(gone_id, "payment failed"), uow, lambda: NOW)
+    first = list(uow.published)
+    ids = services.order_ids_placed(None, None, uow)
+    assert set(ids) == {uuid.UUID(kept.order["id"]), gone_id}
+    unknown = uuid.uuid4()
+    done = services.republish_orders(services.RepublishOrders((*ids, unknown)), uow)
+    assert (done.orders, done.events, done.legacy_skipped) == (2, 3, 0)
+    again = uow.published[len(first) :]
+    assert sorted(e.event_id.hex for e in again) == sorted(e.event_id.hex for e in first)
+    assert {e.event_id: e for e in again} == {e.event_id: e for e in first}
+
+
+def test_republish_leaves_out_orders_whose_first_events_had_random_ids() -> None:
+    uow = FakeUnitOfWork()
+    placed = services.place_order(factories.place_cmd(), uow, lambda: NOW)
+    order_id = uuid.UUID(placed.order["id"])
+    uow.committed_orders[order_id].event_ids_derived = False
+    published = len(uow.published)
+    done = services.republish_orders(services.RepublishOrders((order_id,)), uow)
+    assert (done.orders, done.events, done.legacy_skipped) == (0, 0, 1)
+    assert len(uow.published) == published
+    done = services.republish_orders(services.RepublishOrders((order_id,), legacy=True), uow)
+    assert (done.orders, done.events, done.legacy_skipped) == (1, 1, 0)
