@@ -20,6 +20,7 @@ from consumers.runtime.condition import Condition
 from consumers.runtime.dead_letters import KafkaDeadLetterSink
 from consumers.runtime.membership import Rejoin
 from consumers.runtime.message import Message, Middleware
+from consumers.runtime.newer_schemas import NewerSchemaGate
 from consumers.runtime.postgres import PostgresTransactions
 from consumers.runtime.processor import EventProcessor
 from consumers.runtime.registry import Registration
@@ -191,6 +192,14 @@ def bootstrap(
         handler_bound=settings.handler_timeout_seconds,
         rejoin=None if consumer is not None else watchdog(settings, registration.name, group),
         telemetry=telemetry,
+        gate=NewerSchemaGate(
+            codec.repository,
+            registration.name,
+            max_wait=settings.newer_schema_max_wait_seconds,
+            recheck=settings.newer_schema_recheck_seconds,
+            clock=time.monotonic,
+            wall_clock=time.time,
+        ),
     )
     return Running(processor, transactions, producer)
 

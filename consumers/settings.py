@@ -64,6 +64,12 @@ class ConsumerSettings(PostgresSettings):
     # every dedup_purge_interval_seconds (consumers.runtime.retention); 0: never purge.
     dedup_margin_seconds: float = 86_400
     dedup_purge_interval_seconds: float = 3_600
+    # An event written with a schema version newer than this process knows pauses its
+    # partition until a consumer with that schema is deployed (consumers.runtime.newer_schemas),
+    # for at most this long from the event's time; then it is dead-lettered (make dlq-replay
+    # after the upgrade). The held partition is looked at again every recheck seconds.
+    newer_schema_max_wait_seconds: float = 86_400
+    newer_schema_recheck_seconds: float = 30.0
     # Fault injection (make chaos only): see consumers.cli.fault_hook and overrun_hook.
     fault_kill_file: Path | None = None
     fault_overrun_file: Path | None = None

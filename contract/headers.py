@@ -9,6 +9,12 @@ EVENT_ID = "id"
 EVENT_TYPE = "event_type"
 IDEMPOTENCY_KEY = "idempotency_key"
 TRACEPARENT = "traceparent"
+# The writer schema's version (``schemas/<aggregate>/<EventType>.v<N>.avsc``), as decimal
+# digits. The payload's fingerprint says which schema wrote it; this says whether a schema a
+# consumer does not know is newer than the ones it does (a producer deployed first: wait for
+# the upgrade) or no version of its at all (corrupt: dead-letter). Absent on messages written
+# before it existed.
+SCHEMA_VERSION = "schema_version"
 
 # Added by the consumers' dead-letter middleware next to the original headers.
 DLQ_REASON = "dlq.reason"

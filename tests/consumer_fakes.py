@@ -105,6 +105,7 @@ class FakeConsumer:
         self._batches = batches
         self.commits: list[dict[TopicPartition, int]] = []
         self.seeks: list[tuple[TopicPartition, int]] = []
+        self.paused: set[TopicPartition] = set()
         self.position = 0
 
     def partitions_for_topic(self, topic: str) -> set[int]:
@@ -148,6 +149,12 @@ class FakeConsumer:
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.seeks.append((tp, offset))
         self.position -= 1  # the rewound batch is fetched again
+
+    def pause(self, *tps: TopicPartition) -> None:
+        self.paused |= set(tps)
+
+    def resume(self, *tps: TopicPartition) -> None:
+        self.paused -= set(tps)
 
     def commit(self, offsets: dict[TopicPartition, Any]) -> None:
         self.commits.append({tp: o.offset for tp, o in offsets.items()})

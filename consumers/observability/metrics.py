@@ -109,6 +109,14 @@ class PrometheusTelemetry:
             multiprocess_mode="liveall",
             registry=r,
         )
+        self.waiting = Gauge(
+            "outbox_consumer_partitions_waiting_for_schema",
+            "Owned partitions paused at an event whose schema version is newer than the "
+            "process knows (deploy the consumers with that schema)",
+            ["group"],
+            multiprocess_mode="livesum",
+            registry=r,
+        )
         self.instances = Gauge(
             "outbox_consumer_instances",
             "Live processes of the group",
@@ -147,6 +155,7 @@ class PrometheusTelemetry:
         g = turn.group
         self.last_turn.labels(g).set(self._clock())
         self.ready.labels(g).set(1 if turn.ready else 0)
+        self.waiting.labels(g).set(turn.waiting_for_schema)
         for key, counter in self.stats.items():
             delta = turn.stats.get(key, 0) - self._exported[(g, key)]
             if delta > 0:

@@ -27,7 +27,7 @@ from contract import headers as h
 from contract.topics import DLQ_PREFIX, dlq_topic
 
 # Headers of the original kept in a reduced dead letter: small, and what an operator looks for.
-KEPT_WHEN_REDUCED = (h.EVENT_ID, h.EVENT_TYPE, h.IDEMPOTENCY_KEY, h.TRACEPARENT)
+KEPT_WHEN_REDUCED = (h.EVENT_ID, h.EVENT_TYPE, h.SCHEMA_VERSION, h.IDEMPOTENCY_KEY, h.TRACEPARENT)
 MAX_KEY_BYTES = 1024
 MAX_KEPT_HEADER_BYTES = 256
 # Names a dead letter that has no event id of its own (it did not decode) by its position.

@@ -31,6 +31,7 @@ from consumers.runtime.condition import Condition
 from consumers.runtime.errors import BatchConflict, Outage
 from consumers.runtime.membership import Listener, Rejoin, Watchdog
 from consumers.runtime.message import Message, Transactions
+from consumers.runtime.newer_schemas import NewerSchemaGate
 from consumers.runtime.offsets import Offsets, Progress, rewind
 from consumers.runtime.registry import Registration
 from consumers.runtime.telemetry import Quiet, Telemetry, Turn
@@ -60,6 +61,7 @@ class EventProcessor:
         handler_bound: float = 10.0,
         telemetry: Telemetry | None = None,
         lag_interval: float = 5.0,
+        gate: NewerSchemaGate | None = None,
     ) -> None:
         self.registration = registration
         self._consumer = consumer
@@ -83,6 +85,7 @@ class EventProcessor:
         self._lag_at: float | None = None
         self._progress = Progress()
         self._clock = clock
+        self._gate = gate
         self.condition = Condition(clock)
         self._applier = BatchApplier(
             registration,
@@ -197,6 +200,11 @@ class EventProcessor:
         return self._backoff
 
     def handle(self, messages: list[Message]) -> None:
+        if self._gate is not None:  # a newer schema than this process knows: that partition waits
+            messages, held = self._gate.split(messages)
+            self._gate.hold(self._consumer, held)
+            if not messages:
+                return
         try:
             outcomes = self._applier.apply(messages)
         except Outage as exc:
@@ -220,6 +228,8 @@ class EventProcessor:
             self._rewind(rest)
         self._offsets.applied(done)
         self._progress.applied(done)
+        if self._gate is not None:
+            self._gate.passed(done)
         if self._on_db_committed is not None:
             self._on_db_committed()
         self.commit_pending()
@@ -240,7 +250,11 @@ class EventProcessor:
             self._lag_at = now
             self._lag = self._progress.lag(self._consumer, owned)
         ready = bool(owned) and self.condition.trouble is None
-        self._telemetry.turned(Turn(self.group, ready, dict(self._lag), self.stats))
+        waiting = 0
+        if self._gate is not None:
+            self._gate.turned(self._consumer, owned)
+            waiting = len(self._gate.held)
+        self._telemetry.turned(Turn(self.group, ready, dict(self._lag), self.stats, waiting))
 
     def log_stats(self) -> None:
         log.info("stats", extra={"fields": {"group": self.group, **dict(self.stats)}})

@@ -24,12 +24,15 @@ class Turn:
     ``lag``: per owned partition, the high-water mark minus the position, as this consumer
     last heard it from the broker (None when it has not fetched from that partition yet).
     ``stats``: the processor's running counters (outages, conflicts, isolations, retries,
-    rebalances, rejoins, commit failures, ...), cumulative since the process started."""
+    rebalances, rejoins, commit failures, ...), cumulative since the process started.
+    ``waiting_for_schema``: owned partitions paused at an event written with a schema newer
+    than this process knows (``consumers.runtime.newer_schemas``)."""
 
     group: str
     ready: bool
     lag: Mapping[int, int | None]
     stats: Mapping[str, int]
+    waiting_for_schema: int = 0
 
 
 class Telemetry(Protocol):

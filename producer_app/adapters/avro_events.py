@@ -38,6 +38,7 @@ def to_record(event: Event) -> dict[str, Any]:
                 "total": _money(event.total_cents),
                 "placed_at": event.placed_at,
                 "sales_channel": event.sales_channel,
+                "item_count": sum(li.quantity for li in event.lines),
             }
         case OrderCancelled():
             return {
@@ -58,7 +59,7 @@ class EventSerializer:
             cls: codec.repository.get(cls.__name__) for cls in (OrderPlaced, OrderCancelled)
         }
 
-    def serialize(self, event: Event) -> tuple[str, bytes]:
-        """(event type, single-object encoded payload)."""
+    def serialize(self, event: Event) -> tuple[SchemaVersion, bytes]:
+        """(writer schema, single-object encoded payload)."""
         writer = self._writers[type(event)]
-        return writer.event_type, self._codec.encode(to_record(event), writer)
+        return writer, self._codec.encode(to_record(event), writer)

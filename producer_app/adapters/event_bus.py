@@ -13,6 +13,7 @@ from opentelemetry.trace import SpanKind, Tracer
 from sqlalchemy import delete, insert
 from sqlmodel import Session
 
+from contract import SchemaVersion
 from contract.topics import ORDER_EVENTS
 from contract.tracing import parent_from, traceparent_of
 from producer_app.adapters.avro_events import AGGREGATE_TYPE, EventSerializer
@@ -39,7 +40,8 @@ class OutboxEventBus:
         self.published: list[str] = []
 
     def publish(self, event: Event) -> None:
-        event_type, payload = self._serializer.serialize(event)
+        writer, payload = self._serializer.serialize(event)
+        event_type = writer.event_type
         current = trace.get_current_span().get_span_context().is_valid
         with self._tracer.start_as_current_span(
             f"create {ORDER_EVENTS}",
@@ -54,17 +56,18 @@ class OutboxEventBus:
                 "outbox.event_type": event_type,
             },
         ) as span:
-            self._write(event, event_type, payload, traceparent_of(span))
+            self._write(event, writer, payload, traceparent_of(span))
 
     def _write(
-        self, event: Event, event_type: str, payload: bytes, traceparent: str | None
+        self, event: Event, writer: SchemaVersion, payload: bytes, traceparent: str | None
     ) -> None:
         self._session.execute(
             insert(_outbox).values(
                 id=event.event_id,
                 aggregate_type=AGGREGATE_TYPE,
                 aggregate_id=str(event.order_id),
-                event_type=event_type,
+                event_type=writer.event_type,
+                schema_version=writer.version,
                 payload=payload,
                 idempotency_key=self._context.idempotency_key,
                 traceparent=traceparent or self._context.traceparent,
@@ -72,4 +75,4 @@ class OutboxEventBus:
         )
         # Delete-after-insert: the INSERT is in the WAL for Debezium; the table stays empty.
         self._session.execute(delete(_outbox).where(_outbox.c.id == event.event_id))
-        self.published.append(event_type)
+        self.published.append(writer.event_type)

@@ -56,6 +56,8 @@ class OutboxRow(SQLModel, table=True):
     aggregate_type: str
     aggregate_id: str
     event_type: str
+    # The writer schema's version, copied into the ``schema_version`` header (migration 0005).
+    schema_version: int | None = None
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     idempotency_key: str | None = None
     traceparent: str | None = None

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from contract import headers as h
 from stack import dbinit, jvm, postgres
 from stack.secrets import SECRET_VARS
 from stack.settings import StackSettings
@@ -205,7 +206,8 @@ def test_connector_contract(connector: dict[str, str]) -> None:
     assert connector["transforms.outbox.predicate"] == "isOutboxTable"
     placed = connector["transforms.outbox.table.fields.additional.placement"]
     assert {p.split(":")[2] for p in placed.split(",")} == {
-        "event_type",
-        "idempotency_key",
-        "traceparent",
+        h.EVENT_TYPE,
+        h.SCHEMA_VERSION,
+        h.IDEMPOTENCY_KEY,
+        h.TRACEPARENT,
     }
