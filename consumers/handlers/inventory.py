@@ -33,6 +33,16 @@ _RELEASE = (
     "UPDATE consumers.reservations SET status = 'released', updated_at = now() "
     "WHERE order_id = ANY(%s)"
 )
+# The order a cancel came first for has arrived: it is released without ever holding stock.
+_LATE_PLACE = (
+    "UPDATE consumers.reservations SET status = 'released', lines = %s, updated_at = now() "
+    "WHERE order_id = %s AND status = 'cancelled_first'"
+)
+_LATE_PLACES = (
+    "UPDATE consumers.reservations r SET status = 'released', lines = d.lines, "
+    "updated_at = now() FROM unnest(%s::uuid[], %s::jsonb[]) AS d(order_id, lines) "
+    "WHERE r.order_id = d.order_id AND r.status = 'cancelled_first'"
+)
 _MOVE_STOCK = (
     "UPDATE consumers.stock s SET reserved = s.reserved + d.delta "
     "FROM unnest(%s::text[], %s::bigint[]) AS d(sku, delta) WHERE s.sku = d.sku"
@@ -65,6 +75,7 @@ def reserve_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
     free = dict(conn.execute(_LOCK_STOCK, (sorted(skus),)).fetchall())
     new: dict[uuid.UUID, Reservation] = {}
     released: list[uuid.UUID] = []
+    late: dict[uuid.UUID, list[Any]] = {}
     delta: dict[str, int] = {}
 
     def move(lines: list[Any], sign: int) -> None:
@@ -83,6 +94,13 @@ def reserve_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
                 else:
                     move(wanted, +1)
                     new[event.order_id] = Reservation("reserved", wanted)
+            case OrderPlaced() if row is not None and row.status == "cancelled_first":
+                row.status, row.lines = (
+                    "released",
+                    sorted((li.sku, li.quantity) for li in event.lines),
+                )
+                if event.order_id not in new:
+                    late[event.order_id] = row.lines
             case OrderCancelled() if row is None:
                 new[event.order_id] = Reservation("cancelled_first", [])
             case OrderCancelled() if row is not None and row.status == "reserved":
@@ -91,6 +109,9 @@ def reserve_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
                 if event.order_id not in new:
                     released.append(event.order_id)
     _write(conn, new, released, delta)
+    if late:
+        rows = [(oid, json.dumps(lines)) for oid, lines in late.items()]
+        conn.execute(_LATE_PLACES, [list(c) for c in zip(*rows, strict=True)])
 
 
 def _shortages(wanted: list[tuple[str, int]], free: dict[str, int]) -> str | None:
@@ -140,8 +161,11 @@ def _reserve(event: OrderPlaced, conn: Any) -> None:
         (event.order_id,),
     )
     stock_rows = conn.execute(_LOCK_STOCK, ([sku for sku, _ in wanted],))
-    if existing.fetchone() is not None:
-        return  # cancelled before it arrived: reserve nothing
+    found = existing.fetchone()
+    if found is not None:
+        if found[0] == "cancelled_first":  # cancelled before it arrived: reserve nothing
+            conn.execute(_LATE_PLACE, (json.dumps(wanted), event.order_id))
+        return
     short = _shortages(wanted, dict(stock_rows.fetchall()))
     if short:
         conn.execute(

@@ -2,7 +2,8 @@
 
 ``sales_orders`` remembers what each order added, so a cancel can subtract exactly that. A
 cancel that arrives before its order (the OrderPlaced was dead-lettered and is replayed later)
-leaves a 'cancelled_first' mark, so the late OrderPlaced is not counted.
+leaves a 'cancelled_first' mark, so the late OrderPlaced is not counted: it turns the mark into
+'reversed' (the order recorded, its lines never added).
 """
 
 from __future__ import annotations
@@ -57,6 +58,17 @@ _INSERT_ORDERS = (
     "SELECT * FROM unnest(%s::uuid[], %s::date[], %s::text[], %s::text[], %s::jsonb[])"
 )
 _REVERSE = "UPDATE consumers.sales_orders SET status = 'reversed' WHERE order_id = ANY(%s)"
+# The order a cancel came first for has arrived: recorded, never counted.
+_LATE_PLACE = (
+    "UPDATE consumers.sales_orders SET status = 'reversed', day = %s, currency = %s, "
+    "lines = %s WHERE order_id = %s AND status = 'cancelled_first'"
+)
+_LATE_PLACES = (
+    "UPDATE consumers.sales_orders s SET status = 'reversed', day = d.day, "
+    "currency = d.currency, lines = d.lines "
+    "FROM unnest(%s::uuid[], %s::date[], %s::text[], %s::jsonb[]) AS d(order_id, day, "
+    "currency, lines) WHERE s.order_id = d.order_id AND s.status = 'cancelled_first'"
+)
 _ADD_MANY = """
     INSERT INTO consumers.sales_daily AS d (day, sku, currency, units, revenue_cents)
     SELECT * FROM unnest(%s::date[], %s::text[], %s::text[], %s::bigint[], %s::bigint[])
@@ -82,6 +94,7 @@ def project_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
     known = {r[0]: SalesOrder(*r[1:]) for r in conn.execute(_LOCK, (ids,)).fetchall()}
     new: dict[uuid.UUID, SalesOrder] = {}
     reversed_ids: list[uuid.UUID] = []
+    late: dict[uuid.UUID, SalesOrder] = {}
     deltas: dict[tuple[Any, str, str], list[int]] = {}
 
     def add(order: SalesOrder, sign: int) -> None:
@@ -98,6 +111,15 @@ def project_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
                 placed = SalesOrder(event.placed_at.date(), event.currency, "counted", lines)
                 new[event.order_id] = placed
                 add(placed, +1)
+            case OrderPlaced() if row is not None and row.status == "cancelled_first":
+                row.day, row.currency, row.status = (
+                    event.placed_at.date(),
+                    event.currency,
+                    "reversed",
+                )
+                row.lines = [[li.sku, li.quantity, _cents(li.unit_price)] for li in event.lines]
+                if event.order_id not in new:
+                    late[event.order_id] = row
             case OrderCancelled() if row is None:
                 new[event.order_id] = SalesOrder(None, None, "cancelled_first", [])
             case OrderCancelled() if row is not None and row.status == "counted":
@@ -110,6 +132,9 @@ def project_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
         conn.execute(_INSERT_ORDERS, [list(c) for c in zip(*rows, strict=True)])
     if reversed_ids:
         conn.execute(_REVERSE, (reversed_ids,))
+    if late:
+        late_rows = [(oid, o.day, o.currency, json.dumps(o.lines)) for oid, o in late.items()]
+        conn.execute(_LATE_PLACES, [list(c) for c in zip(*late_rows, strict=True)])
     if deltas:
         adds = [(*key, units, cents) for key, (units, cents) in deltas.items()]
         conn.execute(_ADD_MANY, [list(c) for c in zip(*adds, strict=True)])
@@ -125,6 +150,8 @@ def project(event: Event, ctx: HandlerContext) -> None:
     match event:
         case OrderPlaced():
             lines = [(li.sku, li.quantity, _cents(li.unit_price)) for li in event.lines]
+            day = event.placed_at.date()
+            conn.execute(_LATE_PLACE, (day, event.currency, json.dumps(lines), event.order_id))
             conn.execute(
                 _COUNT,
                 (

@@ -123,5 +123,10 @@ def test_the_batch_form_has_the_per_event_effect(postgres_up: Any, name: str, se
     if name != "notifications":  # the shapes that matter did occur
         statuses = {row[3 if name == "sales-projection" else 1] for row in one_by_one[0]}
         assert statuses & {"reversed", "released", "cancelled_first"}, statuses
+        # A place that arrives after its cancel settles the mark the cancel left.
+        placed = {e.order_id for e in events if isinstance(e, OrderPlaced)}
+        status = 3 if name == "sales-projection" else 1
+        marks = [r[0] for r in one_by_one[0] if r[0] in placed and r[status] == "cancelled_first"]
+        assert marks == [], "a late place left its cancel's mark"
     assert batched == one_by_one
     assert any(isinstance(e, OrderCancelled) for e in events)
