@@ -104,9 +104,7 @@ def test_unknown_bytes_that_claim_no_newer_version_are_left_to_the_dead_letter_p
     no_header = message(3, header=False)
     claims_v2 = dataclasses.replace(
         message(3),
-        headers=tuple(
-            (k, b"2" if k == h.SCHEMA_VERSION else v) for k, v in message(3).headers
-        ),
+        headers=tuple((k, b"2" if k == h.SCHEMA_VERSION else v) for k, v in message(3).headers),
     )
     not_avro = dataclasses.replace(message(3), value=b"{}")
     batch = [forged, no_header, claims_v2, not_avro]
