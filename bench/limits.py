@@ -116,7 +116,7 @@ def kafka_raw(bootstrap: KafkaAccess, *, messages: int, size: int) -> tuple[floa
 
 
 def avro_codec(records: int) -> tuple[float, float, int]:
-    """(encode/s, decode/s, bytes per message) with the OrderPlaced v2 writer schema."""
+    """(encode/s, decode/s, bytes per message) with the newest OrderPlaced writer schema."""
     repo = SchemaRepository.load()
     codec, writer = AvroCodec(repo), repo.get("OrderPlaced")
     record = sample_record()

@@ -57,7 +57,7 @@ def order_payload(**overrides: Any) -> dict[str, Any]:
 def placed_record(
     order_id: uuid.UUID | None = None, event_id: uuid.UUID | None = None, **overrides: Any
 ) -> dict[str, Any]:
-    """An OrderPlaced v2 Avro record."""
+    """An OrderPlaced Avro record (v2 fields; the newest version fills what it adds)."""
     from decimal import Decimal
 
     record: dict[str, Any] = {

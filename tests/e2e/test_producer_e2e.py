@@ -55,7 +55,9 @@ def test_post_orders_arrives_as_avro_order_placed(api: TestClient, consumer: Kaf
     assert headers["traceparent"] == traceparent
     repository = SchemaRepository.load()
     writer, record = AvroCodec(repository).decode(msg.value, repository.get("OrderPlaced"))
-    assert writer.label == "OrderPlaced v2"
+    assert writer.label == "OrderPlaced v3"
+    assert headers["schema_version"] == "3"
+    assert record["item_count"] == sum(line["quantity"] for line in record["lines"])
     assert str(record["event_id"]) == headers["id"]
     assert str(record["order_id"]) == order["id"]
     assert record["total"] == Decimal(order["total_cents"]).scaleb(-2)
