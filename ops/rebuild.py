@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
-from kafka import TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import OffsetSpec, OffsetTimestamp
 
 from consumers.runtime.registry import Registration
@@ -48,14 +48,13 @@ class Done:
 def refusal(
     registration: Registration,
     members: list[str],
-    log_start: Mapping[int, int],
+    dropped: Mapping[int, int],
     *,
     force: bool,
-    since: bool = False,
 ) -> str | None:
-    """Why this rebuild must not run, or None. Pure, so each rule is unit-tested. ``since``:
-    the group starts at a time the operator chose (after ``make republish``), so what Kafka
-    holds before it does not matter."""
+    """Why this rebuild must not run, or None. Pure, so each rule is unit-tested.
+    ``dropped``: per partition whose needed history Kafka no longer holds in full, its log
+    start offset (see ``_dropped``)."""
     group = registration.name
     if not registration.reset:
         return (
@@ -67,8 +66,8 @@ def refusal(
             f"{group} has {len(members)} live member(s) ({', '.join(sorted(members))}); "
             "stop them first (make rebuild stops this stack's own consumers)"
         )
-    gone = {p: start for p, start in sorted(log_start.items()) if start > 0}
-    if gone and not force and not since:
+    gone = {p: start for p, start in sorted(dropped.items()) if start > 0}
+    if gone and not force:
         lost = ", ".join(f"partition {p} before offset {s}" for p, s in gone.items())
         return (
             f"Kafka no longer holds the start of the history {group} was built from ({lost}); "
@@ -101,13 +100,8 @@ def rebuild(
     with consumer(access) as c:
         tps = partitions(c, settings.topic)
         start, end = c.beginning_offsets(tps), c.end_offsets(tps)
-    why = refusal(
-        registration,
-        members_of(settings, group),
-        {tp.partition: o for tp, o in start.items()},
-        force=force,
-        since=since is not None,
-    )
+        dropped = _dropped(c, start, since)
+    why = refusal(registration, members_of(settings, group), dropped, force=force)
     if why is not None:
         raise Refused(why)
     deleted: dict[str, int] = {}
@@ -120,6 +114,24 @@ def rebuild(
         # Before the commit: see the module docstring.
         at = _reset_offsets(access, group, tps, since)
     return Done(group, len(tps), sum(end[tp] - at[tp] for tp in tps), deleted)
+
+
+def _dropped(
+    c: KafkaConsumer, start: dict[TopicPartition, int], since: datetime | None
+) -> dict[int, int]:
+    """Partitions whose needed history may be gone, with their log start offset. From the
+    earliest: any that starts past 0. From ``since``: any whose first event at or after it
+    is the first Kafka still holds, past 0 (the ones before it, deleted, may have been
+    written after ``since`` too: a re-publish slower than the retention)."""
+    if since is None:
+        return {tp.partition: o for tp, o in start.items() if o > 0}
+    ms = int(since.timestamp() * 1000)
+    found = c.offsets_for_times(dict.fromkeys(start, ms))
+    return {
+        tp.partition: o
+        for tp, o in start.items()
+        if o > 0 and found.get(tp) is not None and found[tp].offset == o
+    }
 
 
 def _reset_offsets(

@@ -9,14 +9,17 @@ from consumers.events import Event, OrderCancelled, OrderPlaced
 from consumers.runtime.handlers import handler
 from consumers.runtime.message import HandlerContext
 
+# One notification per event, by its key: an event that comes back after its dedup mark was
+# purged (``make republish`` of an order older than the mark window) sends nothing twice.
 _INSERT = (
     "INSERT INTO consumers.notifications (event_id, order_id, customer_id, kind, body) "
-    "VALUES (%s, %s, %s, %s, %s)"
+    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING"
 )
 # The batch form: the same rows in one statement.
 _INSERT_MANY = (
     "INSERT INTO consumers.notifications (event_id, order_id, customer_id, kind, body) "
-    "SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[])"
+    "SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[]) "
+    "ON CONFLICT (event_id) DO NOTHING"
 )
 
 
