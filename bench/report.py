@@ -43,6 +43,7 @@ def markdown(r: dict[str, Any]) -> str:
         [*_steps(r["steps"]), "", *_cpu_table(r["steps"])],
         _writer(r["writer"]),
         _latency(r["latency"]),
+        _capacity(r["capacity"]),
         [*_consumers(r["consumers"]), "", *_relay(r["relay"])],
         _targets(r["targets"]),
     ]
@@ -102,6 +103,30 @@ def _latency(lat: dict[str, Any]) -> list[str]:
             f"| {name} (achieved {s['committed_per_s']:,.0f}/s) | "
             + " / ".join(_fmt(k.get(q)) for q in quantiles)
             + " | "
+            + " / ".join(_fmt(h.get(q)) for q in quantiles)
+            + " |"
+        )
+    return lines
+
+
+def _capacity(c: dict[str, Any]) -> list[str]:
+    quantiles = ("p50", "p95", "p99", "max")
+    sat = c["saturation"]
+    cpu = ", ".join(f"{name} {us:,.0f}" for name, us in sorted(sat["cpu_us_per_event"].items()))
+    lines = [
+        f"Pipeline capacity with pgbench as the writer: {_fmt(c['bare_tx_per_s'])} order+outbox "
+        f"transactions/s bare (connector and consumers stopped); flat out with everything "
+        f"running, {_fmt(sat['committed_per_s'])} committed/s and "
+        f"{_fmt(sat['handled_per_s'])} events/s committed → handled by all three groups "
+        f"({c['ratio_to_bare']:.2f} x bare). CPU-µs per event: {cpu}.",
+        "",
+        "| pgbench at | achieved/s | commit→handled p50 / p95 / p99 / max ms |",
+        "| --- | ---: | ---: |",
+    ]
+    for name, s in c["latency"].items():
+        h = s["commit_to_handled_ms"]
+        lines.append(
+            f"| {name} ({s['offered_per_s']:,.0f}/s) | {s['committed_per_s']:,.0f} | "
             + " / ".join(_fmt(h.get(q)) for q in quantiles)
             + " |"
         )

@@ -6,7 +6,8 @@ Order of the run, and why:
 2. the writer with and without CDC, with the consumers stopped so that Debezium is the only
    difference; the orders written while the connector was stopped are Debezium's backlog drain;
 3. load steps, then fixed rates, each after the backlog of the one before is handled;
-4. consumers against a raw poll + decode loop; 5. the polling relay; 6. idle statements.
+4. the pipeline's capacity with pgbench as the writer (``bench.capacity``);
+5. consumers against a raw poll + decode loop; 6. the polling relay; 7. idle statements.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from rich.progress import Progress
 
-from bench import backlog, consumer_rates, limits, pipeline, queries, relay
+from bench import backlog, capacity, consumer_rates, limits, pipeline, queries, relay
 from bench.report import machine
 from bench.scratch import scratch_producer_db
 from bench.targets import targets
@@ -172,7 +173,7 @@ def _latency(s: pipeline.Step) -> dict[str, Any]:
 
 
 def run(quick: bool, out: Path, say: Callable[[str], None]) -> dict[str, Any]:
-    """The six phases in the order they run (their order matters: the limits first, on an
+    """The seven phases in the order they run (their order matters: the limits first, on an
     idle machine; the relay last, since it stops the connector). Each phase's work is its own
     function; what stays here, past 60 lines, is the order, the shared setup and the progress.
     """
@@ -200,8 +201,8 @@ def run(quick: bool, out: Path, say: Callable[[str], None]) -> dict[str, Any]:
         )
 
     with Progress() as progress:
-        task = progress.add_task("benchmark", total=6)
-        # (advanced as each of the six phases ends)
+        task = progress.add_task("benchmark", total=7)
+        # (advanced as each of the seven phases ends)
 
         def step(name: str) -> None:
             progress.update(task, description=name)
@@ -234,6 +235,18 @@ def run(quick: bool, out: Path, say: Callable[[str], None]) -> dict[str, Any]:
         result["latency"] = {
             name: _latency(step_at(rate, secs * 1.5)) for name, rate in fixed.items()
         }
+
+        step("pipeline capacity, pgbench as the writer")
+        consumers_part = next(p for p in every if p.name == "consumers")
+
+        @contextmanager
+        def nothing_behind() -> Iterator[None]:
+            with stopped(consumers_part), connector_stopped(stack.connect_rest()):
+                yield
+
+        result["capacity"] = capacity.measure(
+            stack, app, GROUPS, parts, quick=quick, stopped=nothing_behind
+        )
 
         step("consumers vs raw poll + decode")
         result["consumers"] = consumer_rates.measure(

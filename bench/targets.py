@@ -16,7 +16,20 @@ def targets(r: dict[str, Any], saturation: float) -> list[dict[str, Any]]:
     ratios = [h["ratio_to_poll_decode"] for h in r["consumers"]["handlers"].values()]
     relay = r["relay"]
     dbz_idle = relay["debezium_idle_statements_per_s"]
+    cap = r["capacity"]
+    half = cap["latency"].get("50%", {}).get("commit_to_handled_ms", {}).get("p99")
     return [
+        _target(
+            "pipeline handled/s (pgbench writer) ≥ 0.5 x pgbench bare tx/s",
+            f"{cap['saturation']['handled_per_s']:,.0f}/s = {cap['ratio_to_bare']:.2f} x "
+            f"{cap['bare_tx_per_s']:,.0f}",
+            cap["ratio_to_bare"] >= 0.5,
+        ),
+        _target(
+            "p99 commit→handled ≤ 100 ms at 50 % of saturation (pgbench writer)",
+            "-" if half is None else f"{half:,.0f} ms",
+            half is not None and half <= 100,
+        ),
         _target("end to end ≥ 5,000 events/s", f"{saturation:,.0f}/s", saturation >= 5000),
         _target(
             "end to end ≥ 0.5 x bare tx/s (4 connections)",

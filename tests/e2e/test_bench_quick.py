@@ -89,7 +89,16 @@ def test_quick_benchmark_writes_every_figure(
     assert result["writer"]["consumers_stopped"] is part_was_running
     assert (consumers_part.pid() is not None) is part_was_running  # started again if it ran
     assert set(result["consumers"]["handlers"]) == set(REGISTRY)
-    assert len(result["targets"]) == 6
+    cap = result["capacity"]
+    assert cap["bare_tx_per_s"] > 0
+    assert cap["saturation"]["complete"], cap["saturation"]
+    assert cap["saturation"]["handled_per_s"] > 0
+    assert cap["saturation"]["cpu_us_per_event"]["postgres"] > 0
+    assert cap["saturation"]["cpu_us_per_event"]["pgbench (load generator)"] > 0
+    assert {"25%", "50%", "75%"} <= set(cap["latency"])
+    assert all(s["complete"] for s in cap["latency"].values()), cap["latency"]
+    assert all(s["commit_to_handled_ms"]["p99"] > 0 for s in cap["latency"].values())
+    assert len(result["targets"]) == 8
     md = (out / "results.md").read_text()
     assert "| target | measured | holds |" in md
     for png in ("throughput.png", "latency.png", "cpu.png"):

@@ -1,0 +1,111 @@
+"""The pipeline's own capacity, with ``pgbench`` as the writer (``bench.pgbench_load``).
+
+1. **bare**: pgbench flat out with the connector stopped and the consumers stopped: what
+   this machine commits of these transactions with nothing behind them (the floor's ceiling).
+2. **saturation**: pgbench flat out with everything running, then until the three groups
+   have handled every order: events/s committed → handled by all three, and CPU per part.
+3. **latency** at 25, 50 and 75 % of that saturation and at 1,000/s when that is below it:
+   commit → handled by all three groups, per order, from Postgres' commit timestamps.
+
+The orders written while the connector was stopped are handled before step 2 starts, so each
+step measures its own load.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench import cpu, pgbench_load, pipeline
+from producer_app.settings import ProducerSettings
+from stack.settings import StackSettings
+
+PGBENCH = "pgbench (load generator)"
+
+
+def _children_cpu() -> float:
+    t = os.times()
+    return t.children_user + t.children_system
+
+
+def _saturation(
+    stack: StackSettings,
+    app: ProducerSettings,
+    groups: list[str],
+    parts: dict[str, Callable[[], int | None]],
+    secs: float,
+) -> dict[str, Any]:
+    pipeline.wait_drained(stack.kafka_as("tools"), groups)
+    before, pg_before = cpu.snapshot(parts), _children_cpu()
+    written = pgbench_load.run(app, seconds=secs, stack=stack)
+    committed, handled, complete = pipeline._handled_times(
+        stack.admin_dsn(), written.order_ids, timeout=600
+    )
+    cores = cpu.cores_used(before, cpu.snapshot(parts))
+    wall = max(handled.values(), default=0.0) - min(committed.values(), default=0.0)
+    cores[PGBENCH] = round((_children_cpu() - pg_before) / max(1e-6, wall), 3)
+    events = len(handled)
+    return {
+        "orders": len(written.order_ids),
+        "committed_per_s": written.tps,
+        "handled_per_s": events / max(1e-6, wall),
+        "complete": complete,
+        "cores": cores,
+        "cpu_us_per_event": {
+            name: round(c * wall / max(1, events) * 1e6, 1) for name, c in cores.items()
+        },
+        "commit_to_handled_ms": pipeline.percentiles(pipeline._ms_since_commit(committed, handled)),
+    }
+
+
+def _latency_at(
+    stack: StackSettings, app: ProducerSettings, groups: list[str], rate: float, secs: float
+) -> dict[str, Any]:
+    pipeline.wait_drained(stack.kafka_as("tools"), groups)
+    written = pgbench_load.run(app, seconds=secs, rate=rate, stack=stack)
+    committed, handled, complete = pipeline._handled_times(
+        stack.admin_dsn(), written.order_ids, timeout=300
+    )
+    return {
+        "offered_per_s": rate,
+        "committed_per_s": written.tps,
+        "complete": complete,
+        "commit_to_handled_ms": pipeline.percentiles(pipeline._ms_since_commit(committed, handled)),
+    }
+
+
+def measure(
+    stack: StackSettings,
+    app: ProducerSettings,
+    groups: list[str],
+    parts: dict[str, Callable[[], int | None]],
+    *,
+    quick: bool,
+    stopped: Callable[[], Any],
+) -> dict[str, Any]:
+    """``stopped()``: a context manager that stops the connector and the consumers."""
+    secs = 2.0 if quick else 10.0
+    # Enough planned orders for every run at this machine's pace (a few thousand tx/s).
+    pgbench_load.plan(stack, app, orders=int(secs * (6_000 * 2 + 4_000)))
+    try:
+        with stopped():
+            bare = pgbench_load.run(app, seconds=secs, stack=stack)
+        saturation = _saturation(stack, app, groups, parts, secs)
+        rate = saturation["handled_per_s"]
+        rates = {f"{p}%": round(rate * p / 100) for p in (25, 50, 75)}
+        if rate > 1000:
+            rates["1000/s"] = 1000
+        latency = {
+            name: _latency_at(stack, app, groups, r, secs) for name, r in rates.items() if r >= 1
+        }
+    finally:
+        pgbench_load.drop(stack, app)
+    return {
+        "bare_tx_per_s": bare.tps,
+        "saturation": saturation,
+        "ratio_to_bare": saturation["handled_per_s"] / max(1e-6, bare.tps),
+        "latency": latency,
+        "measured_at": time.time(),
+    }
