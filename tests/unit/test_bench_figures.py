@@ -50,18 +50,31 @@ def _result(**over: Any) -> dict[str, Any]:
             "debezium_idle_statements_per_s": 0.0,
             "idle_statements_per_s": 30.0,
         },
+        "capacity": {
+            "bare_tx_per_s": 1000.0,
+            "saturation": {"handled_per_s": 600.0},
+            "ratio_to_bare": 0.6,
+            "latency": {"50%": {"commit_to_handled_ms": {"p99": 90.0}}},
+        },
     }
     r.update(over)
     return r
 
 
 def test_every_target_holds_only_when_its_figure_does() -> None:
-    assert [t["holds"] for t in targets(_result(), saturation=6000)] == [True] * 6
+    assert [t["holds"] for t in targets(_result(), saturation=6000)] == [True] * 8
     missed = _result(
         latency={"1000/s": {"committed_per_s": 150, "commit_to_handled_ms": {"p99": 100.0}}},
         writer={"impact": 0.7},
+        capacity={
+            "bare_tx_per_s": 1000.0,
+            "saturation": {"handled_per_s": 400.0},
+            "ratio_to_bare": 0.4,
+            "latency": {"50%": {"commit_to_handled_ms": {"p99": 101.0}}},
+        },
     )
     missed["relay"]["debezium_idle_statements_per_s"] = 0.2
     holds = [t["holds"] for t in targets(missed, saturation=400)]
-    # 5,000/s; 0.5 x bare; p99 at a rate never reached; consumer; writer; idle statements
-    assert holds == [False, False, False, True, False, False]
+    # pgbench ratio; p99 at half; 5,000/s; 0.5 x bare; p99 at a rate never reached;
+    # consumer; writer; idle statements
+    assert holds == [False, False, False, False, False, True, False, False]
