@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import fastavro
 import pytest
 from fastavro.schema import fingerprint as fastavro_fingerprint
 
@@ -20,7 +22,9 @@ from contract import (
     UnknownSchema,
     fingerprint64,
 )
+from contract.codec import projection
 from contract.compat import incompatibilities
+from tests.factories import cancelled_record
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +151,42 @@ def test_reading_as_another_event_type_is_refused(repo: SchemaRepository, codec:
 def test_unknown_event_type_is_named(repo: SchemaRepository) -> None:
     with pytest.raises(UnknownEventType, match="'OrderShipped'"):
         repo.get("OrderShipped")
+
+
+def _resolved(data: bytes, writer: Any, reader: Any) -> dict[str, Any]:
+    """What Avro schema resolution yields (fastavro, resolving), the projection's oracle."""
+    record = fastavro.schemaless_reader(io.BytesIO(data[10:]), writer.parsed, reader.parsed)
+    assert isinstance(record, dict)
+    return record
+
+
+def test_every_writer_reader_pair_decodes_as_schema_resolution_would(
+    repo: SchemaRepository, codec: AvroCodec
+) -> None:
+    """The codec reads a body with the writer's schema alone and drops fields when that is
+    all resolution would do; every shipped pair must come out as resolution's result."""
+    samples = {
+        "OrderPlaced": [placed_record(item_count=2), placed_record(item_count=None)],
+        "OrderCancelled": [cancelled_record(uuid.uuid4())],
+    }
+    pairs = 0
+    for event_type in repo.event_types():
+        for writer in repo.versions(event_type):
+            for reader in repo.versions(event_type):
+                for record in samples[event_type]:
+                    data = codec.encode(record, writer)
+                    assert codec.decode(data, reader)[1] == _resolved(data, writer, reader)
+                    pairs += 1
+    assert pairs >= 10
+
+
+def test_projection_only_where_resolution_only_drops_fields(repo: SchemaRepository) -> None:
+    v1, v2, v3 = (repo.get("OrderPlaced", n).raw for n in (1, 2, 3))
+    assert projection(v3, v2) == tuple(f["name"] for f in v2["fields"])
+    assert projection(v2, v2) == tuple(f["name"] for f in v2["fields"])
+    assert projection(v1, v2) is None  # v2's sales_channel comes from its default
+    retyped = json.loads(json.dumps(v3))
+    retyped["fields"][2]["type"] = ["null", "string"]  # customer_id: a union now
+    assert projection(retyped, v2) is None
+    renamed = {**v3, "name": "OrderWasPlaced"}
+    assert projection(renamed, v2) is None
