@@ -15,7 +15,8 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from opentelemetry.trace import Tracer
 
-from consumers.runtime.chain import build_chain
+from consumers.runtime.bound import Overruns
+from consumers.runtime.chain import build_chain, clean_batch
 from consumers.runtime.condition import Condition
 from consumers.runtime.dead_letters import KafkaDeadLetterSink
 from consumers.runtime.membership import Rejoin
@@ -161,6 +162,7 @@ def bootstrap(
     transactions = PostgresTransactions(
         settings.conninfo(), bound_ms, revive_dead_letters=revive_dead_letters
     )
+    overruns = Overruns(settings.retry_attempts)
     chain = build_chain(
         registration,
         codec,
@@ -171,6 +173,16 @@ def bootstrap(
         base=settings.retry_base_seconds,
         cap=settings.retry_max_seconds,
         timeout_s=settings.handler_timeout_seconds,
+        duplicate=duplicate,
+        select=select,
+        middleware=middleware,
+        tracer=tracer,
+        overruns=overruns,
+    )
+    clean = clean_batch(
+        registration,
+        codec,
+        overruns,
         duplicate=duplicate,
         select=select,
         middleware=middleware,
@@ -200,6 +212,7 @@ def bootstrap(
             clock=time.monotonic,
             wall_clock=time.time,
         ),
+        clean=clean if settings.clean_batches else None,
     )
     return Running(processor, transactions, producer)
 

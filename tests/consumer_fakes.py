@@ -13,7 +13,8 @@ from typing import Any
 from kafka.structs import TopicPartition
 
 from consumers.events import OrderCancelled, OrderPlaced
-from consumers.runtime.chain import build_chain
+from consumers.runtime.bound import Overruns
+from consumers.runtime.chain import build_chain, clean_batch
 from consumers.runtime.message import Delivery, Message
 from consumers.runtime.processor import EventProcessor
 from consumers.runtime.registry import Registration
@@ -174,10 +175,16 @@ def processor_for(
     select: Callable[[Message], bool] | None = None,
     batch: Callable[[Any], None] | None = None,
     clock: Callable[[], float] | None = None,
+    clean: bool = False,
+    event_types: Sequence[type[Any]] = (OrderPlaced, OrderCancelled),
+    middleware: Sequence[Any] = (),
+    tracer: Any = None,
     **options: Any,
 ) -> EventProcessor:
-    """An EventProcessor over fakes with the real chain; ``options`` go to the processor."""
-    registration = Registration.of("g", handle, OrderPlaced, OrderCancelled, batch=batch)
+    """An EventProcessor over fakes with the real chain; ``options`` go to the processor.
+    ``clean``: with the clean-batch path where the chain allows one (``chain.clean_batch``)."""
+    registration = Registration.of("g", handle, *event_types, batch=batch)
+    overruns = Overruns(attempts)
     chain = build_chain(
         registration,
         CODEC,
@@ -189,6 +196,18 @@ def processor_for(
         duplicate=duplicate,
         sleep=lambda s: None,
         select=select,
+        middleware=middleware,
+        tracer=tracer,
+        overruns=overruns,
+    )
+    fast = clean_batch(
+        registration,
+        CODEC,
+        overruns,
+        duplicate=duplicate,
+        select=select,
+        middleware=middleware,
+        tracer=tracer,
     )
     return EventProcessor(
         registration,
@@ -198,5 +217,6 @@ def processor_for(
         chain=chain,
         sleep=lambda s: None,
         clock=clock or time.monotonic,
+        clean=fast if clean else None,
         **options,
     )

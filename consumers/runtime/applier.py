@@ -1,7 +1,8 @@
 """Applies one poll batch to the database: optimistically first, isolated where it must.
 
 The optimistic pass (``consumers.runtime.optimistic``) runs the whole batch in one pipelined
-transaction. When message *i* fails in it, the batch is not rerun wholesale: the messages
+transaction (for a handler with a batch form and no middleware of its own, without the
+per-message chain: ``consumers.runtime.clean``). When message *i* fails in it, the batch is not rerun wholesale: the messages
 before *i* run optimistically again (once; isolated if that fails too, since a pipelined
 error can surface one statement late), message *i* runs alone with its savepoint, retries
 and dead-lettering, and the rest starts over optimistically. One poison message then costs
@@ -26,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from consumers.events import Event
+from consumers.runtime.clean import CleanBatch
 from consumers.runtime.errors import Isolate
 from consumers.runtime.message import (
     Delivery,
@@ -55,6 +57,7 @@ class BatchApplier:
         clock: Callable[[], float] = time.monotonic,
         bound: float = 10.0,
         telemetry: Telemetry | None = None,
+        clean: CleanBatch | None = None,
     ) -> None:
         self._registration = registration
         self._transactions = transactions
@@ -66,6 +69,7 @@ class BatchApplier:
         self._clock = clock
         self._deadline = 0.0
         self._telemetry = telemetry or Quiet()
+        self._clean = clean
 
     @property
     def group(self) -> str:
@@ -137,6 +141,8 @@ class BatchApplier:
 
     def optimistic(self, messages: list[Message]) -> list[Outcome]:
         """Raises ``Isolate`` (its ``at`` naming the failing message when one did)."""
+        if self._clean is not None:
+            return self._clean_batch(self._clean, messages)
         with self._transactions.begin(optimistic=True) as raw:
             claims = claimable(messages, self._registration.event_types)
             marks = Claims.prefetch(raw.processed, self.group, claims)
@@ -156,4 +162,15 @@ class BatchApplier:
                 with tx.savepoint():  # a failure here is Isolate: rerun per event
                     handle_batch(batch)
             tx.check_claims()
+        return self._committed(messages, outcomes)
+
+    def _clean_batch(self, clean: CleanBatch, messages: list[Message]) -> list[Outcome]:
+        """The clean-batch path (``consumers.runtime.clean``); each message is timed at its
+        share of the batch."""
+        started = time.perf_counter()
+        with self._transactions.begin(optimistic=True) as raw:
+            outcomes = clean.run(messages, raw, self._bound)
+        share = (time.perf_counter() - started) / len(messages)
+        for _ in messages:
+            self._telemetry.timed(self.group, share)
         return self._committed(messages, outcomes)

@@ -12,11 +12,34 @@ from consumers.runtime.layers import layer
 from consumers.runtime.message import Delivery, Middleware, Outcome, Step
 
 
+class Overruns:
+    """How many times the message at each position overran its bound, across redeliveries
+    (the last ``remember`` positions). Shared by the ``bound`` middleware and the clean-batch
+    path, which sends a message that overran ``attempts`` times to the isolated path."""
+
+    def __init__(self, attempts: int, remember: int = 10_000) -> None:
+        self.attempts = attempts
+        self._remember = remember
+        self._counts: OrderedDict[str, int] = OrderedDict()
+
+    def exhausted(self, where: str) -> bool:
+        return self._counts.get(where, 0) >= self.attempts
+
+    def overran(self, where: str) -> None:
+        self._counts[where] = self._counts.pop(where, 0) + 1
+        while len(self._counts) > self._remember:
+            self._counts.popitem(last=False)
+
+    def cleared(self, where: str) -> None:
+        self._counts.pop(where, None)
+
+
 def bound(
     seconds: float,
     attempts: int,
     clock: Callable[[], float] = time.monotonic,
     remember: int = 10_000,
+    overruns: Overruns | None = None,
 ) -> Middleware:
     """The handler's bound is enforced by Postgres (``PostgresTransactions``): a statement
     longer than ``seconds`` is cancelled, a transaction idle longer than ``seconds`` (a
@@ -32,13 +55,13 @@ def bound(
     returns within the bound clears its message's count: in an optimistic batch a pipelined
     error can surface in another message's call, and that message's isolated rerun then
     clears it. A slow return clears nothing (pipelined, the server could not cut it off)."""
-    overruns: OrderedDict[str, int] = OrderedDict()
+    counts = overruns if overruns is not None else Overruns(attempts, remember)
 
     @layer("bound")
     def middleware(step: Step) -> Step:
         def run(d: Delivery) -> Outcome:
             where = d.message.where
-            if overruns.get(where, 0) >= attempts:
+            if counts.exhausted(where):
                 raise PoisonMessage(f"handler overran its {seconds:g}s bound {attempts} times")
             started = clock()
             try:
@@ -49,14 +72,12 @@ def bound(
                 elapsed = clock() - started
                 if not (is_own_bound(exc) or elapsed >= seconds):
                     raise
-                overruns[where] = overruns.pop(where, 0) + 1
-                while len(overruns) > remember:
-                    overruns.popitem(last=False)
+                counts.overran(where)
                 raise HandlerTimeout(
                     f"handler overran its {seconds:g}s bound after {elapsed:.2f}s: {exc!r}"
                 ) from exc
             if clock() - started < seconds:
-                overruns.pop(where, None)  # within its bound: earlier counts were not its own
+                counts.cleared(where)  # within its bound: earlier counts were not its own
             return outcome
 
         return run

@@ -27,6 +27,7 @@ from kafka.errors import KafkaError
 
 from consumers.runtime import middleware as mw
 from consumers.runtime.applier import BatchApplier
+from consumers.runtime.clean import CleanBatch
 from consumers.runtime.condition import Condition
 from consumers.runtime.errors import BatchConflict, Outage
 from consumers.runtime.membership import Listener, Rejoin, Watchdog
@@ -62,6 +63,7 @@ class EventProcessor:
         telemetry: Telemetry | None = None,
         lag_interval: float = 5.0,
         gate: NewerSchemaGate | None = None,
+        clean: CleanBatch | None = None,
     ) -> None:
         self.registration = registration
         self._consumer = consumer
@@ -97,6 +99,7 @@ class EventProcessor:
             clock=clock,
             bound=handler_bound,
             telemetry=self._telemetry,
+            clean=clean,
         )
 
     @property
