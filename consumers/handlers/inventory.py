@@ -17,17 +17,20 @@ from consumers.events import Event, OrderCancelled, OrderPlaced
 from consumers.runtime.handlers import handler
 from consumers.runtime.message import HandlerContext
 
+# The batch statements take their rows as one JSON text (json.dumps is one C call; psycopg
+# dumps array parameters element by element in Python, at twice the CPU per row).
 _LOCK_RESERVATIONS = (
     "SELECT order_id, status, lines FROM consumers.reservations "
-    "WHERE order_id = ANY(%s) ORDER BY order_id FOR UPDATE"
+    "WHERE order_id IN (SELECT jsonb_array_elements_text(%s::jsonb)::uuid) "
+    "ORDER BY order_id FOR UPDATE"
 )
 _LOCK_STOCK = (
-    "SELECT sku, on_hand - reserved FROM consumers.stock WHERE sku = ANY(%s) "
-    "ORDER BY sku FOR UPDATE"
+    "SELECT sku, on_hand - reserved FROM consumers.stock "
+    "WHERE sku IN (SELECT jsonb_array_elements_text(%s::jsonb)) ORDER BY sku FOR UPDATE"
 )
 _INSERT_RESERVATIONS = (
     "INSERT INTO consumers.reservations (order_id, status, lines, reason) "
-    "SELECT * FROM unnest(%s::uuid[], %s::text[], %s::jsonb[], %s::text[])"
+    "SELECT (r->>0)::uuid, r->>1, r->2, r->>3 FROM jsonb_array_elements(%s::jsonb) r"
 )
 _RELEASE = (
     "UPDATE consumers.reservations SET status = 'released', updated_at = now() "
@@ -44,8 +47,8 @@ _LATE_PLACES = (
     "WHERE r.order_id = d.order_id AND r.status = 'cancelled_first'"
 )
 _MOVE_STOCK = (
-    "UPDATE consumers.stock s SET reserved = s.reserved + d.delta "
-    "FROM unnest(%s::text[], %s::bigint[]) AS d(sku, delta) WHERE s.sku = d.sku"
+    "UPDATE consumers.stock s SET reserved = s.reserved + (d->>1)::bigint "
+    "FROM jsonb_array_elements(%s::jsonb) d WHERE s.sku = d->>0"
 )
 
 
@@ -65,14 +68,14 @@ class Reservation:
 def reserve_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
     """``reserve`` for each event of the batch, in order, in at most five statements."""
     conn = batch[0][1].connection
-    ids = sorted({event.order_id for event, _ in batch})
+    ids = json.dumps(sorted({str(event.order_id) for event, _ in batch}))
     known = {
         order_id: Reservation(status, lines)
         for order_id, status, lines in conn.execute(_LOCK_RESERVATIONS, (ids,))
     }
     skus = {li.sku for e, _ in batch if isinstance(e, OrderPlaced) for li in e.lines}
     skus |= {sku for r in known.values() if r.status == "reserved" for sku, _ in r.lines}
-    free = dict(conn.execute(_LOCK_STOCK, (sorted(skus),)).fetchall())
+    free = dict(conn.execute(_LOCK_STOCK, (json.dumps(sorted(skus)),)).fetchall())
     new: dict[uuid.UUID, Reservation] = {}
     released: list[uuid.UUID] = []
     late: dict[uuid.UUID, list[Any]] = {}
@@ -127,13 +130,13 @@ def _write(
     conn: Any, new: dict[uuid.UUID, Reservation], released: list[uuid.UUID], delta: dict[str, int]
 ) -> None:
     if new:
-        rows = [(oid, r.status, json.dumps(r.lines), r.reason) for oid, r in new.items()]
-        conn.execute(_INSERT_RESERVATIONS, [list(c) for c in zip(*rows, strict=True)])
+        rows = [[str(oid), r.status, r.lines, r.reason] for oid, r in new.items()]
+        conn.execute(_INSERT_RESERVATIONS, (json.dumps(rows),))
     if released:
         conn.execute(_RELEASE, (released,))
-    moves = sorted((sku, d) for sku, d in delta.items() if d)
+    moves = sorted([sku, d] for sku, d in delta.items() if d)
     if moves:
-        conn.execute(_MOVE_STOCK, [list(c) for c in zip(*moves, strict=True)])
+        conn.execute(_MOVE_STOCK, (json.dumps(moves),))
 
 
 # Stock on hand is the warehouse's, not derived from events: a rebuild keeps it and releases
@@ -160,7 +163,7 @@ def _reserve(event: OrderPlaced, conn: Any) -> None:
         "SELECT status FROM consumers.reservations WHERE order_id = %s FOR UPDATE",
         (event.order_id,),
     )
-    stock_rows = conn.execute(_LOCK_STOCK, ([sku for sku, _ in wanted],))
+    stock_rows = conn.execute(_LOCK_STOCK, (json.dumps([sku for sku, _ in wanted]),))
     found = existing.fetchone()
     if found is not None:
         if found[0] == "cancelled_first":  # cancelled before it arrived: reserve nothing

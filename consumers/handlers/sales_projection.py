@@ -49,13 +49,16 @@ def _cents(amount: Decimal) -> int:
     return int(amount.scaleb(2))
 
 
+# The batch statements take their rows as one JSON text (json.dumps is one C call; psycopg
+# dumps array parameters element by element in Python, at twice the CPU per row).
 _LOCK = (
     "SELECT order_id, day, currency, status, lines FROM consumers.sales_orders "
-    "WHERE order_id = ANY(%s) ORDER BY order_id FOR UPDATE"
+    "WHERE order_id IN (SELECT jsonb_array_elements_text(%s::jsonb)::uuid) "
+    "ORDER BY order_id FOR UPDATE"
 )
 _INSERT_ORDERS = (
     "INSERT INTO consumers.sales_orders (order_id, day, currency, status, lines) "
-    "SELECT * FROM unnest(%s::uuid[], %s::date[], %s::text[], %s::text[], %s::jsonb[])"
+    "SELECT (r->>0)::uuid, (r->>1)::date, r->>2, r->>3, r->4 FROM jsonb_array_elements(%s::jsonb) r"
 )
 _REVERSE = "UPDATE consumers.sales_orders SET status = 'reversed' WHERE order_id = ANY(%s)"
 # The order a cancel came first for has arrived: recorded, never counted.
@@ -71,7 +74,8 @@ _LATE_PLACES = (
 )
 _ADD_MANY = """
     INSERT INTO consumers.sales_daily AS d (day, sku, currency, units, revenue_cents)
-    SELECT * FROM unnest(%s::date[], %s::text[], %s::text[], %s::bigint[], %s::bigint[])
+    SELECT (r->>0)::date, r->>1, r->>2, (r->>3)::bigint, (r->>4)::bigint
+    FROM jsonb_array_elements(%s::jsonb) r
     ON CONFLICT (day, sku, currency) DO UPDATE
     SET units = d.units + EXCLUDED.units, revenue_cents = d.revenue_cents + EXCLUDED.revenue_cents
 """
@@ -90,7 +94,7 @@ class SalesOrder:
 def project_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
     """``project`` for each event of the batch, in order, in four statements."""
     conn = batch[0][1].connection
-    ids = sorted({event.order_id for event, _ in batch})
+    ids = json.dumps(sorted({str(event.order_id) for event, _ in batch}))
     known = {r[0]: SalesOrder(*r[1:]) for r in conn.execute(_LOCK, (ids,)).fetchall()}
     new: dict[uuid.UUID, SalesOrder] = {}
     reversed_ids: list[uuid.UUID] = []
@@ -128,16 +132,16 @@ def project_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
                 if event.order_id not in new:
                     reversed_ids.append(event.order_id)
     if new:
-        rows = [(oid, o.day, o.currency, o.status, json.dumps(o.lines)) for oid, o in new.items()]
-        conn.execute(_INSERT_ORDERS, [list(c) for c in zip(*rows, strict=True)])
+        rows = [[oid, o.day, o.currency, o.status, o.lines] for oid, o in new.items()]
+        conn.execute(_INSERT_ORDERS, (json.dumps(rows, default=str),))
     if reversed_ids:
         conn.execute(_REVERSE, (reversed_ids,))
     if late:
         late_rows = [(oid, o.day, o.currency, json.dumps(o.lines)) for oid, o in late.items()]
         conn.execute(_LATE_PLACES, [list(c) for c in zip(*late_rows, strict=True)])
     if deltas:
-        adds = [(*key, units, cents) for key, (units, cents) in deltas.items()]
-        conn.execute(_ADD_MANY, [list(c) for c in zip(*adds, strict=True)])
+        adds = [[*key, units, cents] for key, (units, cents) in deltas.items()]
+        conn.execute(_ADD_MANY, (json.dumps(adds, default=str),))
 
 
 # A pure read model: empty both tables and it is rebuilt by replaying the events.

@@ -2,12 +2,13 @@
 
 The optimistic pass (``consumers.runtime.optimistic``) runs the whole batch in one pipelined
 transaction (for a handler with a batch form and no middleware of its own, without the
-per-message chain: ``consumers.runtime.clean``). When message *i* fails in it, the batch is not rerun wholesale: the messages
-before *i* run optimistically again (once; isolated if that fails too, since a pipelined
-error can surface one statement late), message *i* runs alone with its savepoint, retries
-and dead-lettering, and the rest starts over optimistically. One poison message then costs
-three short transactions instead of its whole batch at the isolated pace. A failure with no
-message to blame (at commit, in a batch handler, an unused claim) reruns everything isolated.
+per-message chain: ``consumers.runtime.clean``). When message *i* fails in it, the batch is not
+rerun wholesale: the messages before *i* run optimistically again (once; isolated if that
+fails too, since a pipelined error can surface one statement late), message *i* runs alone
+with its savepoint, retries and dead-lettering, and the rest starts over optimistically. One
+poison message then costs three short transactions instead of its whole batch at the
+isolated pace. A failure with no message to blame (at commit, in a batch handler, an unused
+claim) reruns everything isolated.
 
 Each part commits on its own. A crash between two parts redelivers the batch, whose committed
 part is absorbed by ``processed_events``, as after any crash before the offset commit.

@@ -13,6 +13,7 @@ more, turning it into 'handled' with the effect; nothing else may.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -49,10 +50,12 @@ _REVIVED = (
 _MARK = (
     "INSERT INTO consumers.processed_events (consumer_group, event_id, source) VALUES (%s, %s, %s) "
 )
-# One statement for a batch: unnest the arrays, skip what is there, say what is new.
+# One statement for a batch: skip what is there, say what is new. The rows travel as one JSON
+# text ([[id, source], ...]): json.dumps is one C call, where psycopg dumps a uuid[] and a
+# text[] parameter element by element in Python (twice the CPU per row, measured).
 _MARK_MANY = (
     "INSERT INTO consumers.processed_events (consumer_group, event_id, source) "
-    "SELECT %s, e.id, e.source FROM unnest(%s::uuid[], %s::text[]) AS e(id, source) "
+    "SELECT %s, (e->>0)::uuid, e->>1 FROM jsonb_array_elements(%s::jsonb) AS e "
 )
 _MARK_DEAD = (
     "INSERT INTO consumers.processed_events (consumer_group, event_id, source, outcome) "
@@ -83,8 +86,8 @@ class PostgresProcessedEvents:
             return set()
         # One row per id: DO UPDATE (a replay) may not touch a row twice in one statement.
         first = dict(reversed(marks))
-        ids, sources = list(first), list(first.values())
-        rows = self._conn.execute(self._mark_many, (group, ids, sources)).fetchall()
+        rows_json = json.dumps([[str(event_id), where] for event_id, where in first.items()])
+        rows = self._conn.execute(self._mark_many, (group, rows_json)).fetchall()
         return {row[0] for row in rows}
 
     def mark_dead_lettered(self, group: str, event_id: uuid.UUID, where: str) -> bool:
