@@ -140,7 +140,9 @@ def project_all(batch: Sequence[tuple[Event, HandlerContext]]) -> None:
         late_rows = [(oid, o.day, o.currency, json.dumps(o.lines)) for oid, o in late.items()]
         conn.execute(_LATE_PLACES, [list(c) for c in zip(*late_rows, strict=True)])
     if deltas:
-        adds = [[*key, units, cents] for key, (units, cents) in deltas.items()]
+        # In key order: two instances adding to the same days and SKUs lock them in the same
+        # order and queue, instead of deadlocking (measured: 3 instances ran at 0.09x of one).
+        adds = [[*key, units, cents] for key, (units, cents) in sorted(deltas.items())]
         conn.execute(_ADD_MANY, (json.dumps(adds, default=str),))
 
 
