@@ -14,7 +14,6 @@ step measures its own load.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -91,7 +90,11 @@ def measure(
     pgbench_load.plan(stack, app, orders=int(secs * (6_000 * 2 + 4_000)))
     try:
         with stopped():
+            before, pg_before = cpu.snapshot(parts), _children_cpu()
             bare = pgbench_load.run(app, seconds=secs, stack=stack)
+            after, pg_after = cpu.snapshot(parts), _children_cpu()
+        # The floor of a committed order, in CPU: Postgres and pgbench over the bare run.
+        bare_cpu_s = after.seconds["postgres"] - before.seconds["postgres"] + pg_after - pg_before
         saturation = _saturation(stack, app, groups, parts, secs)
         rate = saturation["handled_per_s"]
         rates = {f"{p}%": round(rate * p / 100) for p in (25, 50, 75)}
@@ -104,8 +107,8 @@ def measure(
         pgbench_load.drop(stack, app)
     return {
         "bare_tx_per_s": bare.tps,
+        "bare_cpu_us_per_tx": round(bare_cpu_s / max(1, len(bare.order_ids)) * 1e6, 1),
         "saturation": saturation,
         "ratio_to_bare": saturation["handled_per_s"] / max(1e-6, bare.tps),
         "latency": latency,
-        "measured_at": time.time(),
     }

@@ -7,7 +7,8 @@ Order of the run, and why:
    difference; the orders written while the connector was stopped are Debezium's backlog drain;
 3. load steps, then fixed rates, each after the backlog of the one before is handled;
 4. the pipeline's capacity with pgbench as the writer (``bench.capacity``);
-5. consumers against a raw poll + decode loop; 6. the polling relay; 7. idle statements.
+5. consumers against a raw poll + decode loop; 6. one group scaled out to 1, 2 and 3
+   instances (``bench.scale_out``); 7. the polling relay; 8. idle statements.
 """
 
 from __future__ import annotations
@@ -23,7 +24,17 @@ from typing import Any
 
 from rich.progress import Progress
 
-from bench import backlog, capacity, consumer_rates, limits, pipeline, queries, relay
+from bench import (
+    backlog,
+    capacity,
+    consumer_rates,
+    limits,
+    pipeline,
+    queries,
+    relay,
+    scale_out,
+    writer_cpu,
+)
 from bench.report import machine
 from bench.scratch import scratch_producer_db
 from bench.targets import targets
@@ -137,6 +148,7 @@ def _limits(
     """What this machine can do without the pipeline: bare transactions, raw Kafka, Avro."""
     with connector_stopped(stack.connect_rest()), scratch_producer_db(stack, app) as scratch:
         encode, decode, size = limits.avro_codec(2_000 if quick else 20_000)
+        service = writer_cpu.measure(scratch, 200 if quick else 2_000)
         produce, consume = limits.kafka_raw(
             stack.kafka_as("tools"), messages=2_000 if quick else 50_000, size=size
         )
@@ -148,6 +160,7 @@ def _limits(
             "encode": encode,
             "decode": decode,
             "message_bytes": size,
+            "writer_cpu": service,
         }
 
 
@@ -173,7 +186,7 @@ def _latency(s: pipeline.Step) -> dict[str, Any]:
 
 
 def run(quick: bool, out: Path, say: Callable[[str], None]) -> dict[str, Any]:
-    """The seven phases in the order they run (their order matters: the limits first, on an
+    """The eight phases in the order they run (their order matters: the limits first, on an
     idle machine; the relay last, since it stops the connector). Each phase's work is its own
     function; what stays here, past 60 lines, is the order, the shared setup and the progress.
     """
@@ -201,8 +214,8 @@ def run(quick: bool, out: Path, say: Callable[[str], None]) -> dict[str, Any]:
         )
 
     with Progress() as progress:
-        task = progress.add_task("benchmark", total=7)
-        # (advanced as each of the seven phases ends)
+        task = progress.add_task("benchmark", total=8)
+        # (advanced as each of the eight phases ends)
 
         def step(name: str) -> None:
             progress.update(task, description=name)
@@ -250,13 +263,17 @@ def run(quick: bool, out: Path, say: Callable[[str], None]) -> dict[str, Any]:
 
         step("consumers vs raw poll + decode")
         result["consumers"] = consumer_rates.measure(
-            stack, consumer, limit=1_000 if quick else None
+            stack, consumer, limit=1_000 if quick else 100_000
         )
+
+        step("one group scaled out to 1, 2 and 3 instances")
+        result["scale_out"] = scale_out.measure(stack, consumer, quick=quick)
 
         step("polling relay baseline, then idle statements")
         result["relay"] = _relay(stack, app, result, quick, payload, relay_rate)
         progress.advance(task)
     producer.close()
+    result["writer_cpu"] = result["limits"].pop("writer_cpu")
     result["targets"] = targets(result, saturation)
     return result
 

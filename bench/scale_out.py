@@ -1,15 +1,17 @@
 """Scale-out: handled/s of one group with 1, 2 and 3 instances on the topic's partitions.
 
-Each count runs in a fresh scratch database under a fresh group that replays the topic from
-its start: ``count`` member processes (``python -m bench.scale_out --member``), each the
-real ``bootstrap()`` of the sales projection. Once the group is stable with every member
-holding partitions, the rows ``processed_events`` gained over a window give handled/s, and
-the members' CPU over the same window gives the cores they used. On this 2-core machine the
-members share the cores with Postgres and Kafka, so expect little gain; the figure shows how
-little, and the README says what bounds it past one machine.
+The events are the benchmark's own: a topic of the event topic's partition count, filled
+with enough OrderPlaced events (unique ids, lines from the seed's 40 SKUs) for every window,
+so the figure does not depend on what the stack's topic holds. Each count runs in a fresh
+scratch database under a fresh group that reads that topic from its start: ``count`` member
+processes (``python -m bench.scale_out --member``), each the real ``bootstrap()`` of the
+handler measured. Once the group is stable with every member holding partitions, the rows
+``processed_events`` gained over a window give handled/s, and the members' CPU over the same
+window gives the cores they used. On this 2-core machine the members share the cores with
+Postgres and Kafka, so expect little gain; the figure shows how little, and the README says
+what bounds it past one machine.
 
-``python -m bench.scale_out`` after ``make up`` and ``make seed`` (the topic needs enough
-events for every window).
+``python -m bench.scale_out`` after ``make up``.
 """
 
 from __future__ import annotations
@@ -17,25 +19,32 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import psycopg
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
 
 from bench.consumer_rates import forget_group
 from bench.cpu import tree_cpu_seconds
+from bench.limits import sample_record
 from bench.scratch import scratch_consumer_db
 from consumers.bootstrap import bootstrap
 from consumers.handlers import REGISTRY
 from consumers.settings import ConsumerSettings
+from contract import AvroCodec, SchemaRepository
+from contract import headers as h
 from contract.kafka import KafkaAccess
 from contract.topics import dlq_topic
+from producer_app.entrypoints.seed import CATALOG
 from stack import kafka_auth
 from stack.settings import StackSettings
 
@@ -54,6 +63,40 @@ def member(handler: str, group: str) -> None:
         running.processor.run()
     finally:
         running.close()
+
+
+def fill_topic(tools: KafkaAccess, topic: str, partitions: int, events: int) -> None:
+    """``events`` OrderPlaced on a new ``topic``, as the connector would publish them."""
+    repo = SchemaRepository.load()
+    codec, writer = AvroCodec(repo), repo.get("OrderPlaced")
+    admin = KafkaAdminClient(**tools.client())
+    try:
+        admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        admin.close()
+    rng = random.Random(17)
+    skus = sorted(CATALOG)
+    producer = KafkaProducer(**tools.client(acks="all", linger_ms=5, batch_size=256 * 1024))
+    for _ in range(events):
+        record = sample_record()
+        record["event_id"] = event_id = uuid.uuid4()
+        record["lines"] = [
+            {"sku": sku, "quantity": rng.randint(1, 5), "unit_price": Decimal(CATALOG[sku]) / 100}
+            for sku in rng.sample(skus, k=rng.randint(1, 4))
+        ]
+        headers = [
+            (h.EVENT_ID, str(event_id).encode()),
+            (h.EVENT_TYPE, b"OrderPlaced"),
+            (h.SCHEMA_VERSION, str(writer.version).encode()),
+        ]
+        producer.send(
+            topic,
+            key=str(record["order_id"]).encode(),
+            value=codec.encode(record, writer),
+            headers=headers,
+        )
+    producer.flush()
+    producer.close()
 
 
 def _stable(admin: KafkaAdminClient, group: str, count: int) -> bool:
@@ -91,7 +134,12 @@ def measure_count(
     kafka_auth.grant_group(
         tools, scratch.kafka_for(group), group, scratch.topic, scratch.dlq_prefix
     )
-    env = {**os.environ, "POSTGRES_DB": scratch.postgres_db, "CONSUMER_METRICS_PORT": "0"}
+    env = {
+        **os.environ,
+        "POSTGRES_DB": scratch.postgres_db,
+        "TOPIC": scratch.topic,
+        "CONSUMER_METRICS_PORT": "0",
+    }
     members = [
         subprocess.Popen(
             [sys.executable, "-m", "bench.scale_out", "--member", handler, group], env=env
@@ -139,25 +187,30 @@ def measure(
     """Per handler (quick: the sales projection only), handled/s and cores at 1, 2 and 3
     instances, and each count's ratio to one instance."""
     tools = stack.kafka_as("tools")
+    window, settle = (3.0, 1.0) if quick else (15.0, 3.0)
+    topic = f"bench.scale.{uuid.uuid4().hex[:8]}"
+    # Enough for a group at well past this machine's pace to stay busy through a window.
+    fill_topic(tools, topic, consumer.topic_partitions, int((window + settle + 5) * 10_000))
     result: dict[str, Any] = {"partitions": consumer.topic_partitions, "handlers": {}}
-    for handler in HANDLERS[1:] if quick else HANDLERS:
-        rows = []
-        for count in (1, 2, 3):
-            with scratch_consumer_db(stack, consumer, name="shop_bench_scale") as scratch:
-                rows.append(
-                    measure_count(
-                        scratch,
-                        tools,
-                        handler,
-                        count,
-                        window=3.0 if quick else 15.0,
-                        settle=1.0 if quick else 3.0,
+    try:
+        for handler in HANDLERS[1:] if quick else HANDLERS:
+            rows = []
+            for count in (1, 2, 3):
+                with scratch_consumer_db(stack, consumer, name="shop_bench_scale") as scratch:
+                    on_topic = scratch.model_copy(update={"topic": topic})
+                    rows.append(
+                        measure_count(on_topic, tools, handler, count, window=window, settle=settle)
                     )
-                )
-        one = rows[0]["handled_per_s"]
-        for row in rows:
-            row["vs_one"] = round(row["handled_per_s"] / one, 2)
-        result["handlers"][handler] = rows
+            one = rows[0]["handled_per_s"]
+            for row in rows:
+                row["vs_one"] = round(row["handled_per_s"] / one, 2)
+            result["handlers"][handler] = rows
+    finally:
+        admin = KafkaAdminClient(**tools.client())
+        try:
+            admin.delete_topics([topic])
+        finally:
+            admin.close()
     return result
 
 
