@@ -67,11 +67,13 @@ def _latency_at(
     committed, handled, complete = pipeline._handled_times(
         stack.admin_dsn(), written.order_ids, timeout=300
     )
+    latencies = pipeline._ms_since_commit(committed, handled)
     return {
         "offered_per_s": rate,
         "committed_per_s": written.tps,
         "complete": complete,
-        "commit_to_handled_ms": pipeline.percentiles(pipeline._ms_since_commit(committed, handled)),
+        "commit_to_handled_ms": pipeline.percentiles(latencies),
+        "raw_commit_to_handled_ms": latencies,
     }
 
 
@@ -89,12 +91,16 @@ def measure(
     # Enough planned orders for every run at this machine's pace (a few thousand tx/s).
     pgbench_load.plan(stack, app, orders=int(secs * (6_000 * 2 + 4_000)))
     try:
+        postgres = parts["postgres"]
+
+        def postgres_and_pgbench() -> float:
+            leader = postgres()
+            return (cpu.tree_cpu_seconds(leader) if leader else 0.0) + _children_cpu()
+
         with stopped():
-            before, pg_before = cpu.snapshot(parts), _children_cpu()
-            bare = pgbench_load.run(app, seconds=secs, stack=stack)
-            after, pg_after = cpu.snapshot(parts), _children_cpu()
-        # The floor of a committed order, in CPU: Postgres and pgbench over the bare run.
-        bare_cpu_s = after.seconds["postgres"] - before.seconds["postgres"] + pg_after - pg_before
+            bare = pgbench_load.run(
+                app, seconds=secs, stack=stack, cpu_seconds=postgres_and_pgbench
+            )
         saturation = _saturation(stack, app, groups, parts, secs)
         rate = saturation["handled_per_s"]
         rates = {f"{p}%": round(rate * p / 100) for p in (25, 50, 75)}
@@ -107,7 +113,8 @@ def measure(
         pgbench_load.drop(stack, app)
     return {
         "bare_tx_per_s": bare.tps,
-        "bare_cpu_us_per_tx": round(bare_cpu_s / max(1, len(bare.order_ids)) * 1e6, 1),
+        # The floor of a committed order, in CPU: Postgres and pgbench while pgbench ran.
+        "bare_cpu_us_per_tx": round(bare.cpu_seconds / max(1, bare.transactions) * 1e6, 1),
         "saturation": saturation,
         "ratio_to_bare": saturation["handled_per_s"] / max(1e-6, bare.tps),
         "latency": latency,

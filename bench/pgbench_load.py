@@ -18,6 +18,7 @@ import re
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +59,7 @@ class Run:
     seconds: float
     tps: float
     order_ids: list[uuid.UUID]  # the orders this run committed, in plan order
+    cpu_seconds: float = 0.0  # of what ``run(cpu_seconds=...)`` reads, while pgbench ran
 
 
 def plan(stack: StackSettings, app: ProducerSettings, orders: int, seed: int = 7) -> None:
@@ -125,9 +127,11 @@ def run(
     clients: int = 4,
     rate: float | None = None,
     stack: StackSettings,
+    cpu_seconds: Callable[[], float] | None = None,
 ) -> Run:
     """pgbench for ``seconds`` with ``clients`` connections (its own process, two threads),
-    at ``rate`` transactions/s or flat out; the plan must hold enough orders."""
+    at ``rate`` transactions/s or flat out; the plan must hold enough orders. ``cpu_seconds``:
+    a cumulative CPU reading, taken just around pgbench (``Run.cpu_seconds``)."""
     with psycopg.connect(stack.admin_dsn(app.postgres_db), autocommit=True) as conn:
         row = conn.execute("SELECT last_value, is_called FROM bench_load.seq").fetchone()
         assert row is not None
@@ -141,10 +145,12 @@ def run(
     argv += ["-h", app.postgres_host, "-p", str(app.postgres_port), "-U", app.app_db_user]
     argv += [app.postgres_db]
     env = {**os.environ, "PGPASSWORD": app.app_db_password.get_secret_value()}
+    cpu_before = cpu_seconds() if cpu_seconds else 0.0
     try:
         done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=seconds + 120)
     finally:
         Path(f.name).unlink()
+    cpu_used = cpu_seconds() - cpu_before if cpu_seconds else 0.0
     if done.returncode != 0:
         raise RuntimeError(f"pgbench failed: {done.stderr[-2000:]}")
     processed = int(_field(done.stdout, r"number of transactions actually processed: (\d+)"))
@@ -158,7 +164,7 @@ def run(
                 (first,),
             )
         ]
-    return Run(processed, seconds, tps, ids)
+    return Run(processed, seconds, tps, ids, cpu_used)
 
 
 def _field(text: str, pattern: str) -> str:

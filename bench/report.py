@@ -8,6 +8,9 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from bench.plots import plots
+from bench.targets import cpu_per_event, floors_us
+
 
 def machine() -> dict[str, Any]:
     model = next(
@@ -43,8 +46,9 @@ def markdown(r: dict[str, Any]) -> str:
         [*_steps(r["steps"]), "", *_cpu_table(r["steps"])],
         _writer(r["writer"]),
         _latency(r["latency"]),
-        _capacity(r["capacity"]),
-        [*_consumers(r["consumers"]), "", *_relay(r["relay"])],
+        [*_capacity(r["capacity"]), "", *_cpu_per_event(r)],
+        [*_consumers(r["consumers"]), "", *_scale_out(r["scale_out"]), "", *_writer_cpu(r)],
+        _relay(r["relay"]),
         _targets(r["targets"]),
     ]
     return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
@@ -145,6 +149,39 @@ def _consumers(c: dict[str, Any]) -> list[str]:
     ]
 
 
+def _cpu_per_event(r: dict[str, Any]) -> list[str]:
+    all_parts, floors = cpu_per_event(r)
+    parts = ", ".join(f"{name} {us:,.0f}" for name, us in floors_us(r).items())
+    return [
+        f"CPU per event across all parts at saturation: {all_parts:,.0f} µs, "
+        f"{all_parts / floors:.2f} x the sum of the floors measured in this run "
+        f"({floors:,.0f} µs: {parts})."
+    ]
+
+
+def _scale_out(s: dict[str, Any]) -> list[str]:
+    lines = [
+        f"| one group on {s['partitions']} partitions | 1 instance | 2 instances | 3 instances |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for handler, rows in s["handlers"].items():
+        cells = [
+            f"{r['handled_per_s']:,.0f}/s, {r['cores']:.2f} cores ({r['vs_one']:.2f}x)"
+            for r in rows
+        ]
+        lines.append(f"| {handler} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _writer_cpu(r: dict[str, Any]) -> list[str]:
+    w = r["writer_cpu"]
+    return [
+        f"Writer CPU per order on its own thread ({w['orders']:,} orders, two lines, same rows "
+        f"and commit): service layer {w['service_cpu_us']:,.0f} µs, bare psycopg "
+        f"{w['bare_cpu_us']:,.0f} µs ({w['ratio']:.2f}x)."
+    ]
+
+
 def _relay(relay: dict[str, Any]) -> list[str]:
     return [
         f"| relay | p99 commit→Kafka at {relay['rate']:g}/s, consumers stopped "
@@ -188,78 +225,6 @@ def _cpu_table(steps: list[dict[str, Any]]) -> list[str]:
             + f" | {sum(cores.values()):.2f} |"
         )
     return rows
-
-
-def plots(r: dict[str, Any], out: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    written = []
-    fig, ax = plt.subplots(figsize=(7, 4))
-    offered = [s["offered_per_s"] for s in r["steps"]]
-    ax.plot(offered, offered, "--", color="grey", label="offered")
-    ax.plot(offered, [s["committed_per_s"] for s in r["steps"]], "o-", label="committed")
-    ax.plot(
-        offered,
-        [s["end_to_end_per_s"] for s in r["steps"]],
-        "s-",
-        label="handled by all three groups",
-    )
-    ax.set(xlabel="offered orders/s", ylabel="per second", title="Throughput vs offered load")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "throughput.png", dpi=110)
-    written.append(out / "throughput.png")
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-
-    def cdf(values: list[float], style: str, label: str) -> None:
-        ordered = sorted(values)
-        if ordered:
-            fractions = [i / len(ordered) for i in range(1, len(ordered) + 1)]
-            ax.plot(ordered, fractions, style, label=label)
-
-    for name, s in r["latency"].items():
-        cdf(s["raw_commit_to_handled_ms"], "-", f"commit→handled {name}")
-        cdf(s["raw_commit_to_kafka_ms"], "--", f"commit→Kafka {name}")
-    cdf(
-        r["relay"].get("debezium_raw_latencies_ms", []),
-        "-.",
-        "Debezium commit→Kafka, consumers stopped",
-    )
-    cdf(r["relay"]["raw_latencies_ms"], ":", "polling relay commit→Kafka")
-    ax.set(xlabel="milliseconds", ylabel="fraction of events", title="Latency distribution")
-    ax.set_xscale("log")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "latency.png", dpi=110)
-    written.append(out / "latency.png")
-    plt.close(fig)
-    written.append(_cpu_plot(plt, r["steps"], out))
-    return written
-
-
-def _cpu_plot(plt: Any, steps: list[dict[str, Any]], out: Path) -> Path:
-    """Cores each part kept busy per load step, stacked: where the machine runs out."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    names = list(steps[0]["cores"]) if steps else []
-    labels = [f"{s['offered_per_s']:g}" for s in steps]
-    bottom = [0.0] * len(steps)
-    for name in names:
-        values = [s["cores"].get(name, 0.0) for s in steps]
-        ax.bar(labels, values, bottom=bottom, label=name)
-        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    cores = machine()["cores"] or 1
-    ax.axhline(cores, color="grey", linestyle="--", label=f"{cores} cores")
-    ax.set(xlabel="offered orders/s", ylabel="cores busy", title="CPU by part during each step")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "cpu.png", dpi=110)
-    plt.close(fig)
-    return out / "cpu.png"
 
 
 def write(r: dict[str, Any], out: Path) -> list[Path]:

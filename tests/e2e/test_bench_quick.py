@@ -98,8 +98,15 @@ def test_quick_benchmark_writes_every_figure(
     assert {"25%", "50%", "75%"} <= set(cap["latency"])
     assert all(s["complete"] for s in cap["latency"].values()), cap["latency"]
     assert all(s["commit_to_handled_ms"]["p99"] > 0 for s in cap["latency"].values())
-    assert len(result["targets"]) == 8
+    assert cap["bare_cpu_us_per_tx"] > 0
+    writer = result["writer_cpu"]
+    assert writer["service_cpu_us"] > 0
+    assert writer["bare_cpu_us"] > 0
+    [scaled] = result["scale_out"]["handlers"].values()
+    assert [row["instances"] for row in scaled] == [1, 2, 3]
+    assert all(row["handled_per_s"] > 0 and row["cores"] > 0 for row in scaled)
+    assert len(result["targets"]) == 9
     md = (out / "results.md").read_text()
     assert "| target | measured | holds |" in md
-    for png in ("throughput.png", "latency.png", "cpu.png"):
+    for png in ("throughput.png", "latency.png", "cpu.png", "capacity.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
