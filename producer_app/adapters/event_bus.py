@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Tracer
-from sqlalchemy import delete, insert
+from sqlalchemy import bindparam, delete, insert
 from sqlmodel import Session
 
 from contract import SchemaVersion
@@ -22,6 +22,9 @@ from producer_app.domain.events import Event
 from producer_app.service_layer.messages import MessageContext
 
 _outbox = OutboxRow.__table__  # type: ignore[attr-defined]
+# Built once (see adapters.repository): the same statement objects, compiled once.
+_INSERT = insert(_outbox)
+_DELETE = delete(_outbox).where(_outbox.c.id == bindparam("event_id"))
 
 
 class OutboxEventBus:
@@ -62,17 +65,18 @@ class OutboxEventBus:
         self, event: Event, writer: SchemaVersion, payload: bytes, traceparent: str | None
     ) -> None:
         self._session.execute(
-            insert(_outbox).values(
-                id=event.event_id,
-                aggregate_type=AGGREGATE_TYPE,
-                aggregate_id=str(event.order_id),
-                event_type=writer.event_type,
-                schema_version=writer.version,
-                payload=payload,
-                idempotency_key=self._context.idempotency_key,
-                traceparent=traceparent or self._context.traceparent,
-            )
+            _INSERT,
+            {
+                "id": event.event_id,
+                "aggregate_type": AGGREGATE_TYPE,
+                "aggregate_id": str(event.order_id),
+                "event_type": writer.event_type,
+                "schema_version": writer.version,
+                "payload": payload,
+                "idempotency_key": self._context.idempotency_key,
+                "traceparent": traceparent or self._context.traceparent,
+            },
         )
         # Delete-after-insert: the INSERT is in the WAL for Debezium; the table stays empty.
-        self._session.execute(delete(_outbox).where(_outbox.c.id == event.event_id))
+        self._session.execute(_DELETE, {"event_id": event.event_id})
         self.published.append(writer.event_type)

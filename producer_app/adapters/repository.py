@@ -14,6 +14,11 @@ from producer_app.domain.model import Order, OrderLine, OrderStatus
 
 _orders = OrderRow.__table__  # type: ignore[attr-defined]
 _lines = OrderLineRow.__table__  # type: ignore[attr-defined]
+# Built once, the values passed apart: the statement, and so its compiled form in the
+# engine's cache, is the same object every time (``insert().values(...)`` per call built a
+# new statement and its cache key per order, and one shape per line count).
+_INSERT_ORDER = insert(_orders)
+_INSERT_LINES = insert(_lines)
 
 
 class SqlOrderRepository:
@@ -28,30 +33,31 @@ class SqlOrderRepository:
 
     def add(self, order: Order) -> None:
         self._session.execute(
-            insert(_orders).values(
-                id=order.id,
-                customer_id=order.customer_id,
-                currency=order.currency,
-                status=order.status.value,
-                total_cents=order.total_cents,
-                sales_channel=order.sales_channel,
-                placed_at=order.placed_at,
-                event_ids_derived=True,
-            )
+            _INSERT_ORDER,
+            {
+                "id": order.id,
+                "customer_id": order.customer_id,
+                "currency": order.currency,
+                "status": order.status.value,
+                "total_cents": order.total_cents,
+                "sales_channel": order.sales_channel,
+                "placed_at": order.placed_at,
+                "event_ids_derived": True,
+            },
         )
+        # A list of parameter sets: one multi-row INSERT (SQLAlchemy's insertmanyvalues).
         self._session.execute(
-            insert(_lines).values(
-                [
-                    {
-                        "order_id": order.id,
-                        "line_no": i,
-                        "sku": line.sku,
-                        "quantity": line.quantity,
-                        "unit_price_cents": line.unit_price_cents,
-                    }
-                    for i, line in enumerate(order.lines, start=1)
-                ]
-            )
+            _INSERT_LINES,
+            [
+                {
+                    "order_id": order.id,
+                    "line_no": i,
+                    "sku": line.sku,
+                    "quantity": line.quantity,
+                    "unit_price_cents": line.unit_price_cents,
+                }
+                for i, line in enumerate(order.lines, start=1)
+            ],
         )
         self.seen.append(order)
 
