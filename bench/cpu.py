@@ -48,6 +48,16 @@ def tree_cpu_seconds(root: int) -> float:
     return total / TICKS
 
 
+def children_count(parent: int) -> int:
+    """How many live processes ``parent`` has (Postgres' backends, for the postmaster)."""
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            count += fields is not None and int(fields[1]) == parent
+    return count
+
+
 @dataclass(frozen=True)
 class Snapshot:
     wall: float
