@@ -52,6 +52,17 @@ def sample_record() -> dict[str, Any]:
     }
 
 
+def bare_order(conn: psycopg.Connection[Any], payload: bytes) -> None:
+    """One order, two lines and an outbox row inserted and deleted, committed: what the app
+    writes per order, without the app."""
+    oid, eid = uuid.uuid4(), uuid.uuid4()
+    with conn.transaction():
+        conn.execute(ORDER, (oid,))
+        conn.execute(LINES, (oid, oid))
+        conn.execute(OUTBOX, (eid, str(oid), payload))
+        conn.execute("DELETE FROM orders.outbox WHERE id = %s", (eid,))
+
+
 def bare_transactions(settings: ProducerSettings, *, seconds: float, connections: int) -> float:
     """Order + 2 lines + outbox insert and delete, committed, on ``connections`` threads."""
     dsn = settings.conninfo()
@@ -64,12 +75,7 @@ def bare_transactions(settings: ProducerSettings, *, seconds: float, connections
     def run(i: int) -> None:
         with psycopg.connect(dsn) as conn:
             while time.monotonic() < deadline:
-                oid, eid = uuid.uuid4(), uuid.uuid4()
-                with conn.transaction():
-                    conn.execute(ORDER, (oid,))
-                    conn.execute(LINES, (oid, oid))
-                    conn.execute(OUTBOX, (eid, str(oid), payload))
-                    conn.execute("DELETE FROM orders.outbox WHERE id = %s", (eid,))
+                bare_order(conn, payload)
                 counts[i] += 1
 
     started = time.monotonic()
