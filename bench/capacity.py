@@ -50,7 +50,7 @@ def _saturation(
     pipeline.wait_drained(stack.kafka_as("tools"), groups)
     before = cpu.snapshot(parts)
     written = pgbench_load.run(app, seconds=secs, stack=stack)
-    committed, handled, complete = pipeline._handled_times(
+    committed, handled, complete = pipeline.handled_times(
         stack.admin_dsn(), written.order_ids, timeout=600
     )
     cores = cpu.cores_used(before, cpu.snapshot(parts))
@@ -66,7 +66,7 @@ def _saturation(
         "cpu_us_per_event": {
             name: round(c * wall / max(1, events) * 1e6, 1) for name, c in cores.items()
         },
-        "commit_to_handled_ms": pipeline.percentiles(pipeline._ms_since_commit(committed, handled)),
+        "commit_to_handled_ms": pipeline.percentiles(pipeline.ms_since_commit(committed, handled)),
     }
 
 
@@ -75,10 +75,10 @@ def _latency_at(
 ) -> dict[str, Any]:
     pipeline.wait_drained(stack.kafka_as("tools"), groups)
     written = pgbench_load.run(app, seconds=secs, rate=rate, stack=stack)
-    committed, handled, complete = pipeline._handled_times(
+    committed, handled, complete = pipeline.handled_times(
         stack.admin_dsn(), written.order_ids, timeout=300
     )
-    latencies = pipeline._ms_since_commit(committed, handled)
+    latencies = pipeline.ms_since_commit(committed, handled)
     return {
         "offered_per_s": rate,
         "committed_per_s": written.tps,

@@ -139,13 +139,14 @@ def _commit_times(conn: psycopg.Connection[Any], ids: list[uuid.UUID]) -> dict[u
     return {oid: at.timestamp() for oid, at in rows}
 
 
-def _ms_since_commit(
+def ms_since_commit(
     committed: dict[uuid.UUID, float], times: dict[uuid.UUID, float]
 ) -> list[float]:
+    """Per order with both times, milliseconds from its commit to ``times`` (Kafka, handled)."""
     return [(times[oid] - at) * 1000 for oid, at in committed.items() if oid in times]
 
 
-def _handled_times(
+def handled_times(
     admin_dsn: str, ids: list[uuid.UUID], timeout: float
 ) -> tuple[dict[uuid.UUID, float], dict[uuid.UUID, float], bool]:
     """Order commit times, and per order the time the last of the three handlers committed."""
@@ -191,7 +192,7 @@ def commit_to_kafka(
     with psycopg.connect(stack.admin_dsn(), autocommit=True) as conn:
         committed = _commit_times(conn, ids)
     arrived = _kafka_times(stack.kafka_as("tools"), start, ids, 60)
-    return _ms_since_commit(committed, arrived)
+    return ms_since_commit(committed, arrived)
 
 
 def run_step(
@@ -213,11 +214,11 @@ def run_step(
     result = offer(producer, orders=int(rate * seconds), rate=rate, workers=workers)
     ids = result.placed_ids
     step = Step(rate, len(ids), result.orders_per_second, drained_s=drained)
-    committed, handled, step.complete = _handled_times(stack.admin_dsn(), ids, timeout)
+    committed, handled, step.complete = handled_times(stack.admin_dsn(), ids, timeout)
     step.cores = cpu.cores_used(before, cpu.snapshot(parts))
     arrived = _kafka_times(stack.kafka_as("tools"), start, ids, timeout)
-    step.commit_to_kafka_ms = _ms_since_commit(committed, arrived)
-    step.commit_to_handled_ms = _ms_since_commit(committed, handled)
+    step.commit_to_kafka_ms = ms_since_commit(committed, arrived)
+    step.commit_to_handled_ms = ms_since_commit(committed, handled)
     if handled:
         first = min(committed.values())
         step.end_to_end_per_s = len(handled) / max(1e-6, max(handled.values()) - first)
