@@ -10,8 +10,12 @@ from typing import Any
 from bench.targets import floors_us
 
 
-def machine_cores() -> int:
-    return os.cpu_count() or 1
+def _cdf(ax: Any, values: list[float], style: str, label: str) -> None:
+    """The empirical distribution of ``values`` (nothing when empty)."""
+    ordered = sorted(values)
+    if ordered:
+        fractions = [i / len(ordered) for i in range(1, len(ordered) + 1)]
+        ax.plot(ordered, fractions, style, label=label)
 
 
 def plots(r: dict[str, Any], out: Path) -> list[Path]:
@@ -39,22 +43,16 @@ def plots(r: dict[str, Any], out: Path) -> list[Path]:
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(7, 4))
-
-    def cdf(values: list[float], style: str, label: str) -> None:
-        ordered = sorted(values)
-        if ordered:
-            fractions = [i / len(ordered) for i in range(1, len(ordered) + 1)]
-            ax.plot(ordered, fractions, style, label=label)
-
     for name, s in r["latency"].items():
-        cdf(s["raw_commit_to_handled_ms"], "-", f"commit→handled {name}")
-        cdf(s["raw_commit_to_kafka_ms"], "--", f"commit→Kafka {name}")
-    cdf(
+        _cdf(ax, s["raw_commit_to_handled_ms"], "-", f"commit→handled {name}")
+        _cdf(ax, s["raw_commit_to_kafka_ms"], "--", f"commit→Kafka {name}")
+    _cdf(
+        ax,
         r["relay"].get("debezium_raw_latencies_ms", []),
         "-.",
         "Debezium commit→Kafka, consumers stopped",
     )
-    cdf(r["relay"]["raw_latencies_ms"], ":", "polling relay commit→Kafka")
+    _cdf(ax, r["relay"]["raw_latencies_ms"], ":", "polling relay commit→Kafka")
     ax.set(xlabel="milliseconds", ylabel="fraction of events", title="Latency distribution")
     ax.set_xscale("log")
     ax.legend(fontsize=7)
@@ -77,7 +75,7 @@ def _cpu_plot(plt: Any, steps: list[dict[str, Any]], out: Path) -> Path:
         values = [s["cores"].get(name, 0.0) for s in steps]
         ax.bar(labels, values, bottom=bottom, label=name)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    cores = machine_cores()
+    cores = os.cpu_count() or 1
     ax.axhline(cores, color="grey", linestyle="--", label=f"{cores} cores")
     ax.set(xlabel="offered orders/s", ylabel="cores busy", title="CPU by part during each step")
     ax.legend(fontsize=7)
@@ -105,10 +103,8 @@ def _capacity_plot(plt: Any, r: dict[str, Any], out: Path) -> Path:
     load.set(xlabel="pgbench orders/s offered", ylabel="per second", title="pgbench load")
     load.legend(fontsize=7)
     for name, s in cap["latency"].items():
-        ordered = sorted(s.get("raw_commit_to_handled_ms", []))
-        if ordered:
-            fractions = [i / len(ordered) for i in range(1, len(ordered) + 1)]
-            lat.plot(ordered, fractions, label=f"{name} ({s['committed_per_s']:,.0f}/s)")
+        label = f"{name} ({s['committed_per_s']:,.0f}/s)"
+        _cdf(lat, s.get("raw_commit_to_handled_ms", []), "-", label)
     lat.set(xlabel="commit→handled ms", ylabel="fraction of orders", title="Latency (pgbench)")
     lat.set_xscale("log")
     lat.legend(fontsize=7)

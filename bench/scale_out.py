@@ -7,9 +7,9 @@ scratch database under a fresh group that reads that topic from its start: ``cou
 processes (``python -m bench.scale_out --member``), each the real ``bootstrap()`` of the
 handler measured. Once the group is stable with every member holding partitions, the rows
 ``processed_events`` gained over a window give handled/s, and the members' CPU over the same
-window gives the cores they used. On this 2-core machine the members share the cores with
-Postgres and Kafka, so expect little gain; the figure shows how little, and the README says
-what bounds it past one machine.
+window gives the cores they used. One instance uses about 0.7 of a core, so a second one
+helps even on two cores; a third shares them with Postgres and Kafka and finds little left.
+The README says what bounds each part past one machine.
 
 ``python -m bench.scale_out`` after ``make up``.
 """

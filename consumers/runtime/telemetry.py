@@ -42,7 +42,8 @@ class Telemetry(Protocol):
 
     def timed(self, group: str, seconds: float) -> None:
         """One message went through the chain (decode, retries, handler) in ``seconds``,
-        whether or not its transaction commits later."""
+        whether or not its transaction commits later. In a clean batch
+        (``consumers.runtime.clean``), each message's share of the batch's time."""
 
     def batch(self, group: str, size: int) -> None:
         """A poll returned ``size`` messages, about to be applied."""

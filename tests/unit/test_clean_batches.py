@@ -52,7 +52,7 @@ def run(
     clean: bool,
     batches: list[list[Message]],
     *,
-    bad: set[uuid.UUID] = frozenset(),  # type: ignore[assignment]
+    bad: frozenset[uuid.UUID] = frozenset(),
     batch_fails: bool = False,
     **options: Any,
 ) -> Run:
@@ -129,7 +129,7 @@ def test_a_header_that_contradicts_the_payload_is_poison_on_both_paths() -> None
 def test_a_failing_batch_form_reruns_per_event_and_dead_letters_only_the_bad_one() -> None:
     messages = [placed(o) for o in range(3)]
     bad = {uuid.UUID(messages[1].header("id") or "")}
-    result = both([messages], bad=bad)
+    result = both([messages], bad=frozenset(bad))
     assert result.sent == [1]
     assert result.dead_lettered == {("g", next(iter(bad)))}
     assert len(result.effects) == 2
