@@ -17,12 +17,17 @@ kernel's nf_tables with the xtables owner and connmark matches).
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-CHAIN = "OUTBOX_CHAOS"
+# One chain per clone (iptables allows 28 characters): two clones' suites on one machine, each
+# on its own ports, must not flush each other's rules.
+_CLONE = str(Path(__file__).resolve().parent.parent).encode()
+CHAIN = "OUTBOX_CHAOS_" + hashlib.blake2s(_CLONE, digest_size=4).hexdigest()
 MARK = "0x4f42"
 CONSUMERS_GID = 4242
 
