@@ -1,9 +1,37 @@
-# syntax=docker/dockerfile:1
-# One image for every Python deployable (API, consumers, exporter, migrate/register jobs).
-FROM python:3.11-slim
+# Every image compose.yaml runs is a target of this one file, on one base (debian:bookworm-slim),
+# from the parts and code the native stack runs: docs/images.md says what each holds and why.
+# Each part starts through `python -m stack serve PART`, the native launcher's own rendering
+# code, so the two stacks cannot drift. No BuildKit-only syntax (no heredoc, no `# syntax=`):
+# the engine's classic builder reads it too. Stages are ordered cheapest first, because the
+# classic builder builds every stage above a target.
+ARG BASE=debian:bookworm-slim
+
+# Python 3.11 from Debian: every image runs the project's code with it. PIP_CERT: pip trusts
+# the system's CA bundle (which may hold a host's locally added CA), not its own copy.
+FROM ${BASE} AS python
+ENV LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH \
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN apt-get update -q \
+    && apt-get install -y -q --no-install-recommends python3 ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin app
 WORKDIR /app
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-COPY pyproject.toml README.md ./
+
+# The project's dependencies, from pyproject.toml alone: a change of code reinstalls nothing.
+FROM python AS deps
+COPY pyproject.toml /tmp/pyproject.toml
+RUN apt-get update -q \
+    && apt-get install -y -q --no-install-recommends python3-venv \
+    && rm -rf /var/lib/apt/lists/* \
+    && python3 -m venv /opt/venv \
+    && python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+    && pip install --no-cache-dir -q -r /tmp/requirements.txt
+
+# The API, the consumers, the exporter and the stack's one-shot jobs (migrate, kafka-auth,
+# register). Run from /app (python -m puts it on sys.path); the project is not pip-installed.
+FROM python AS app
+COPY --from=deps /opt/venv /opt/venv
+COPY pyproject.toml ./
 COPY contract ./contract
 COPY producer_app ./producer_app
 COPY consumers ./consumers
@@ -11,21 +39,63 @@ COPY stack ./stack
 COPY ops ./ops
 COPY schemas ./schemas
 COPY connectors ./connectors
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 app
-# The Prometheus JMX exporter agent for the Kafka and Connect containers: compose's jmx-agent
-# job copies it into a volume they mount read-only. Pinned by its SHA-256 (as the native
-# stack's Maven fetch, stack/jars/agent/pom.xml, pins its version).
-ARG JMX_EXPORTER=0.20.0
-ARG JMX_EXPORTER_SHA256=8b67ed40485d475648c36d11d21464b484406f85faf912b3363f71a6a7861320
-RUN python - <<'PY'
-import hashlib, os, urllib.request
-v = os.environ["JMX_EXPORTER"]
-url = f"https://repo1.maven.org/maven2/io/prometheus/jmx/jmx_prometheus_javaagent/{v}/jmx_prometheus_javaagent-{v}.jar"
-data = urllib.request.urlopen(url, timeout=60).read()
-assert hashlib.sha256(data).hexdigest() == os.environ["JMX_EXPORTER_SHA256"], "checksum mismatch"
-os.makedirs("/opt/jmx", exist_ok=True)
-open(f"/opt/jmx/jmx_prometheus_javaagent-{v}.jar", "wb").write(data)
-PY
-RUN mkdir /agent && chown app /agent
+COPY monitoring ./monitoring
 USER app
 CMD ["python", "-m", "producer_app", "serve"]
+
+# PostgreSQL 15 from Debian's package; the cluster is made and started by stack/postgres.py
+# (the native stack's server options), as the postgres user. Debian's packaging must not make
+# a cluster of its own. SIGINT is Postgres' fast shutdown (SIGTERM would wait for clients).
+FROM python AS postgres
+RUN mkdir -p /etc/postgresql-common \
+    && echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf \
+    && apt-get update -q \
+    && apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold postgresql-15 \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=deps /opt/venv /opt/venv
+COPY --from=app /app /app
+RUN mkdir -p /app/.stack/pg && chown -R postgres:postgres /app/.stack && chmod 700 /app/.stack/pg
+# psql in the container finds the server's socket (docker compose exec postgres psql -U postgres).
+ENV PGHOST=/app/.stack/pg
+USER postgres
+STOPSIGNAL SIGINT
+ENTRYPOINT ["python", "-m", "stack"]
+CMD ["serve", "postgres"]
+
+# Prometheus from Debian's package, with the rules of monitoring/ and the jobs stack/monitoring.py
+# renders (each at its compose service).
+FROM python AS prometheus
+RUN apt-get update -q \
+    && apt-get install -y -q --no-install-recommends prometheus \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=deps /opt/venv /opt/venv
+COPY --from=app /app /app
+RUN mkdir -p /app/.stack/prometheus /app/.stack/conf && chown app /app/.stack/prometheus /app/.stack/conf
+USER app
+ENTRYPOINT ["python", "-m", "stack"]
+CMD ["serve", "prometheus"]
+
+# Kafka 4.3.0, Kafka Connect and Debezium 3.6.1.Final: the jars of stack/jars/pom.xml, fetched by
+# Maven here exactly as `make jars` fetches them for the native stack.
+FROM python AS jars
+# Java's packaging links its man pages, and fails where a slim image has no man folder.
+RUN mkdir -p /usr/share/man/man1 \
+    && apt-get update -q \
+    && apt-get install -y -q --no-install-recommends maven \
+    && rm -rf /var/lib/apt/lists/*
+COPY stack/jars /app/stack/jars
+RUN mvn -B -q -f /app/stack/jars/pom.xml package && rm -rf /root/.m2
+
+# The broker and the Connect worker (one image; the command picks the part).
+FROM python AS jvm
+RUN mkdir -p /usr/share/man/man1 \
+    && apt-get update -q \
+    && apt-get install -y -q --no-install-recommends openjdk-17-jre-headless \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=jars /app/.stack/jars /app/.stack/jars
+COPY --from=deps /opt/venv /opt/venv
+COPY --from=app /app /app
+RUN mkdir -p /app/.stack/kafka /app/.stack/conf && chown app /app/.stack/kafka /app/.stack/conf
+USER app
+ENTRYPOINT ["python", "-m", "stack"]
+CMD ["serve", "kafka"]

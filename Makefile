@@ -15,7 +15,8 @@ PYTEST_ARGS ?=
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv jars env up down clean status logs register db test test-unit lint fmt \
-        schemas-check seed consume topics inspect lag dlq-replay trace reconcile rebuild republish bench bench-observability chaos
+        schemas-check seed consume topics inspect lag dlq-replay trace reconcile rebuild republish bench bench-observability chaos \
+        docker-engine docker-engine-down
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,8 +41,11 @@ jars: venv ## fetch the Kafka and Debezium jars (cached in .stack/jars)
 up: venv ## the whole pipeline: stack, connector registered, apps, Prometheus (METRICS=0: none)
 ifeq ($(STACK),compose)
 	@$(PY) -m stack env
-	docker compose up -d --build --wait
-	@echo "stack     compose services up (docker compose ps)"
+	@# One build at a time: the images share their first stages, which a parallel build would
+	@# make four times over (docker compose up alone builds them too, in parallel).
+	COMPOSE_PARALLEL_LIMIT=1 docker compose build
+	docker compose up -d --wait
+	@echo "stack     compose services up and healthy (docker compose ps)"
 else
 	@$(PY) -m stack up
 	@$(PY) -m stack register
@@ -63,7 +67,7 @@ else
 endif
 
 status: venv ## every process, connector and task, replication slot (WAL retained)
-	@$(PY) -m ops status $(if $(JSON),--json)
+	@$(PY) -m ops status $(if $(JSON),--json) $(if $(filter compose,$(STACK)),--compose)
 
 logs: venv ## the end of each part's log (PART=connect for one)
 	@$(PY) -m stack logs $(PART)
@@ -83,7 +87,11 @@ test-unit: venv ## unit tests only (no services)
 ORDERS ?= 1000
 RATE ?= 0
 seed: venv ## place ORDERS random orders (RATE orders/s, 0 = flat out) through the service layer
+ifeq ($(STACK),compose)
+	docker compose exec -T api python -m producer_app seed --orders $(ORDERS) --rate $(RATE)
+else
 	@$(PY) -m producer_app seed --orders $(ORDERS) --rate $(RATE)
+endif
 
 INSTANCES ?= 1
 consume: venv ## run every handler's consumer group in the foreground (Ctrl-C stops)
@@ -140,6 +148,12 @@ bench-observability: venv ## CPU per event of metrics and traces in the consumer
 CHAOS_ORDERS ?= 10000
 chaos: venv ## workload + every fault at random moments + checker (after make up)
 	@$(PY) -m chaos --orders $(CHAOS_ORDERS)
+
+docker-engine: venv ## a Docker engine of our own where none runs (private socket; prints the export line)
+	@$(PY) -m stack docker-engine
+
+docker-engine-down: venv ## stop that engine and its containers; nothing is left running
+	@$(PY) -m stack docker-engine-down
 
 lint: venv ## ruff and mypy
 	@$(BIN)/ruff check .

@@ -182,9 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.verb == "migrate":
-        from consumers.migrate import upgrade
+        from consumers.migrate import MigrationSettings, upgrade
 
-        upgrade(ConsumerSettings())
+        upgrade(MigrationSettings())
         print("consumers migrations at head")
         return 0
     if args.verb == "list":

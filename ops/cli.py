@@ -149,7 +149,9 @@ def cmd_status(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
     from ops.status import collect
     from stack.settings import StackSettings
 
-    status = collect(Path.cwd(), StackSettings(), warn_bytes=args.wal_warn_bytes)
+    status = collect(
+        Path.cwd(), StackSettings(), warn_bytes=args.wal_warn_bytes, compose=args.compose
+    )
     if args.json:
         _json({**status.__dict__, "healthy": status.healthy})
         return 0 if status.healthy else 1
@@ -237,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     st = sub.add_parser("status", help="processes, connector, replication slot")
     st.add_argument("--wal-warn-bytes", type=int, default=256 * 1024 * 1024)
+    st.add_argument("--compose", action="store_true", help="the compose stack's containers")
     rp = sub.add_parser("dlq-replay", help="run a group's dead letters through it again")
     rp.add_argument("group")
     rp.add_argument("--ids", help="comma-separated event ids; default: every new dead letter")

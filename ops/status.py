@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 
+from ops.compose_parts import compose_parts
 from ops.errors import Unreachable
 from stack import connect
 from stack.layout import Layout
@@ -55,9 +56,30 @@ def replication_slots(settings: StackSettings, warn_bytes: int) -> list[dict[str
     return rows
 
 
-def collect(root: Path, settings: StackSettings, *, warn_bytes: int) -> Status:
+def collect(
+    root: Path, settings: StackSettings, *, warn_bytes: int, compose: bool = False
+) -> Status:
     status = Status()
-    layout = Layout(root)
+    if compose:
+        compose_status(root, status)
+    else:
+        native_status(Layout(root), settings, status)
+    connectors_and_slots(root, settings, status, warn_bytes)
+    consumers = next((p for p in status.parts if p["name"] == "consumers"), None)
+    if consumers is not None and consumers["reason"] != "not running":
+        probes(status, f"http://127.0.0.1:{settings.consumer_metrics_port}")
+    return status
+
+
+def compose_status(root: Path, status: Status) -> None:
+    try:
+        status.parts = compose_parts(root)
+    except Unreachable as exc:
+        status.problems.append(str(exc))
+    status.problems += [f"{p['name']}: {p['reason']}" for p in status.parts if not p["healthy"]]
+
+
+def native_status(layout: Layout, settings: StackSettings, status: Status) -> None:
     for part in stack_parts(layout, settings) + app_parts(layout, settings):
         pid = part.pid()
         reason = part.probe() if pid else "not running"
@@ -73,6 +95,11 @@ def collect(root: Path, settings: StackSettings, *, warn_bytes: int) -> Status:
         )
         if reason is not None and not optional:
             status.problems.append(f"{part.name}: {reason}")
+
+
+def connectors_and_slots(
+    root: Path, settings: StackSettings, status: Status, warn_bytes: int
+) -> None:
     try:
         for config in connect.load_connector_files(root / "connectors"):
             st = connect.status(settings.connect_rest(), config["name"])
@@ -94,9 +121,6 @@ def collect(root: Path, settings: StackSettings, *, warn_bytes: int) -> Status:
         status.slots = replication_slots(settings, warn_bytes)
     except Unreachable as exc:
         status.problems.append(str(exc))
-    consumers = next(p for p in status.parts if p["name"] == "consumers")
-    if consumers["pid"] is not None:
-        probes(status, f"http://127.0.0.1:{settings.consumer_metrics_port}")
     for slot in status.slots:
         if not slot["active"]:
             status.problems.append(f"slot {slot['slot_name']} is not active (no reader)")
@@ -105,7 +129,6 @@ def collect(root: Path, settings: StackSettings, *, warn_bytes: int) -> Status:
                 f"slot {slot['slot_name']} retains {slot['retained_bytes']:,} bytes of WAL "
                 f"(threshold {warn_bytes:,})"
             )
-    return status
 
 
 def probes(status: Status, base: str) -> None:

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from contract.topics import DLQ_PREFIX, ORDER_EVENTS
-from stack import connect, dbinit, jvm, kafka_auth
+from stack import connect, dbinit, jvm, kafka_auth, serve
+from stack.engine import verbs as engine_verbs
 from stack.health import StackError
 from stack.layout import Layout
 from stack.parts import Part, app_parts, consumer_groups, stack_parts
@@ -153,6 +154,18 @@ def cmd_clean(layout: Layout, settings: StackSettings) -> None:
     print(f"clean     removed data, pids and logs under {layout.stack_dir} (jars kept)")
 
 
+def _engine_verb(layout: Layout, verb: str) -> int:
+    try:
+        if verb == "docker-engine":
+            engine_verbs.up(layout)
+        else:
+            engine_verbs.stop(layout)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root")
@@ -162,6 +175,13 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_parser(verb)
     with_ = sub.add_parser("with", help="run a command with the stack up (-- CMD ...)")
     with_.add_argument("command", nargs=argparse.REMAINDER)
+    for verb, what in (
+        ("serve", "run PART in the foreground (a container's main process)"),
+        ("probe", "check PART's health once (a container's healthcheck)"),
+    ):
+        sub.add_parser(verb, help=what).add_argument("part", choices=sorted(serve.PARTS))
+    sub.add_parser("docker-engine", help="start a private Docker engine (make docker-engine)")
+    sub.add_parser("docker-engine-down", help="stop it, leaving nothing running")
     logs = sub.add_parser("logs")
     logs.add_argument("part", nargs="?")
     logs.add_argument("-n", "--lines", type=int, default=40)
@@ -175,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"secrets   generated {layout.root / '.env'} (git-ignored)")
     if args.verb == "env":
         return 0
+    if args.verb.startswith("docker-engine"):
+        return _engine_verb(layout, args.verb)
     if args.verb == "jars":
         fetched = jvm.fetch_jars(layout)
         print(f"jars      {'fetched' if fetched else 'cached'} in {layout.jars}")
@@ -186,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "with":
             command = args.command[1:] if args.command[:1] == ["--"] else args.command
             return cmd_with(layout, settings, command)
+        if args.verb == "serve":
+            serve.serve(layout, settings, args.part)
+        if args.verb == "probe":
+            reason = serve.probe(settings, args.part)
+            print(f"{args.part:<9} {reason or 'healthy'}")
+            return 0 if reason is None else 1
         if args.verb == "logs":
             cmd_logs(layout, settings, args.part, args.lines)
             return 0

@@ -14,6 +14,7 @@ import string
 import subprocess
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from stack.health import StackError
@@ -98,11 +99,12 @@ def _classpath(layout: Layout) -> str:
     return f"{layout.kafka_jars}/*"
 
 
-def metrics_agent(layout: Layout, port: int, rules: str) -> list[str]:
-    """The Prometheus JMX exporter as a java agent on 127.0.0.1:``port``, reading only the
-    MBeans ``rules`` (stack/conf) names."""
+def metrics_agent(layout: Layout, settings: StackSettings, port: int, rules: str) -> list[str]:
+    """The Prometheus JMX exporter as a java agent on ``port`` (of the bind host), reading only
+    the MBeans ``rules`` (stack/conf) names."""
     jar = layout.jars / "agent" / f"jmx_prometheus_javaagent-{JMX_EXPORTER}.jar"
-    return [f"-javaagent:{jar}=127.0.0.1:{port}:{layout.conf_templates / rules}"]
+    bind = settings.stack_bind_host
+    return [f"-javaagent:{jar}={bind}:{port}:{layout.conf_templates / rules}"]
 
 
 def _java_cmd(
@@ -129,18 +131,55 @@ def tool_command(layout: Layout, main: str, *args: str) -> list[str]:
     return [java, "-XX:TieredStopAtLevel=1", *rest]
 
 
+@dataclass(frozen=True)
+class Listener:
+    """One of the broker's listeners: its name, where it binds, what it tells clients."""
+
+    name: str
+    bind: str
+    advertised: str | None  # None: not for clients (the controller's)
+
+
+def listeners(settings: StackSettings) -> list[Listener]:
+    """Natively one ``CLIENTS`` listener on 127.0.0.1; in a container ``CLIENTS`` for the
+    compose network and ``HOST`` for the host's clients (compose publishes it on 127.0.0.1)."""
+    bind = settings.stack_bind_host
+    found = [
+        Listener("CLIENTS", f"{bind}:{settings.kafka_port}", settings.kafka_bootstrap_servers),
+        Listener("CONTROLLER", f"{bind}:{settings.kafka_controller_port}", None),
+    ]
+    if settings.kafka_host_listener:
+        port = settings.kafka_host_listener.rsplit(":", 1)[1]
+        found.append(Listener("HOST", f"{bind}:{port}", settings.kafka_host_listener))
+    return found
+
+
 def kafka_config(layout: Layout, settings: StackSettings) -> Path:
+    """server.properties for these settings. Every client listener gets the broker's SCRAM
+    login (a listener without one stops the broker at start: "Could not find a 'KafkaServer'
+    entry"), and every value is substituted wherever it appears."""
+    chosen = listeners(settings)
+    broker = settings.need("kafka_broker_password").get_secret_value()
+    logins = {
+        f"listener.name.{lis.name.lower()}.scram-sha-512.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="broker" password="{broker}";'
+        )
+        for lis in chosen
+        if lis.advertised is not None
+    }
     return render(
         layout,
         "server.properties",
         {
-            "controller_address": f"127.0.0.1:{settings.kafka_controller_port}",
-            "listeners": f"CLIENTS://127.0.0.1:{settings.kafka_port},"
-            f"CONTROLLER://127.0.0.1:{settings.kafka_controller_port}",
-            "advertised_listeners": f"CLIENTS://127.0.0.1:{settings.kafka_port}",
-            "protocol_map": "CONTROLLER:SASL_PLAINTEXT,CLIENTS:SASL_PLAINTEXT",
+            "controller_address": f"{settings.kafka_host}:{settings.kafka_controller_port}",
+            "listeners": ",".join(f"{lis.name}://{lis.bind}" for lis in chosen),
+            "advertised_listeners": ",".join(
+                f"{lis.name}://{lis.advertised}" for lis in chosen if lis.advertised
+            ),
+            "protocol_map": ",".join(f"{lis.name}:SASL_PLAINTEXT" for lis in chosen),
             "kafka_data": layout.kafka_data,
-            "broker_password": settings.need("kafka_broker_password").get_secret_value(),
+            "client_logins": properties(logins).rstrip("\n"),
             "controller_password": settings.need("kafka_controller_password").get_secret_value(),
         },
     )
@@ -199,7 +238,7 @@ def kafka_command(layout: Layout, settings: StackSettings) -> list[str]:
         settings.kafka_heap,
         "kafka.Kafka",
         str(kafka_config(layout, settings)),
-        agent=metrics_agent(layout, settings.kafka_metrics_port, "jmx-kafka.yml"),
+        agent=metrics_agent(layout, settings, settings.kafka_metrics_port, "jmx-kafka.yml"),
     )
 
 
@@ -229,6 +268,8 @@ def connect_command(layout: Layout, settings: StackSettings) -> list[str]:
         "connect-distributed.properties",
         {
             "bootstrap": settings.kafka_bootstrap_servers,
+            "rest_bind": settings.stack_bind_host,
+            "rest_host": settings.connect_host,
             "connect_port": settings.connect_port,
             "plugin_path": layout.plugins,
             "kafka_login": properties(login),
@@ -239,7 +280,7 @@ def connect_command(layout: Layout, settings: StackSettings) -> list[str]:
         settings.connect_heap,
         "org.apache.kafka.connect.cli.ConnectDistributed",
         str(config),
-        agent=metrics_agent(layout, settings.connect_metrics_port, "jmx-connect.yml"),
+        agent=metrics_agent(layout, settings, settings.connect_metrics_port, "jmx-connect.yml"),
     )
     jaas = _connect_rest_auth(layout, settings)
     return [java, f"-Djava.security.auth.login.config={jaas}", *rest]

@@ -1,8 +1,9 @@
-"""Prometheus for the native stack: Debian's ``prometheus`` binary, its config rendered from
-the settings (every endpoint of the pipeline, on loopback), the rules of ``monitoring/``.
+"""Prometheus: Debian's ``prometheus`` binary, its config rendered from the settings (every
+endpoint of the pipeline), the rules of ``monitoring/``.
 
-Compose runs the same jobs from ``monitoring/prometheus.yml`` with the services' names; a
-test holds the two lists of jobs equal.
+Natively every job is scraped on 127.0.0.1; compose's container renders the same config with
+each job at the service of its name (``STACK_TARGETS_BY_SERVICE``), so both stacks scrape the
+same jobs from one piece of code.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ SCRAPE_INTERVAL = "10s"
 
 
 def jobs(settings: StackSettings) -> dict[str, int]:
-    """Job name -> port on 127.0.0.1: what Prometheus scrapes."""
+    """Job name -> port: what Prometheus scrapes."""
     return {
         "api": settings.api_port,
         "consumers": settings.consumer_metrics_port,
@@ -37,10 +38,14 @@ def config(layout: Layout, settings: StackSettings) -> dict[str, Any]:
         "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
         "rule_files": [str(layout.root / "monitoring" / "alerts.yml")],
         "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
+            {"job_name": job, "static_configs": [{"targets": [f"{_host(settings, job)}:{port}"]}]}
             for job, port in jobs(settings).items()
         ],
     }
+
+
+def _host(settings: StackSettings, job: str) -> str:
+    return job if settings.stack_targets_by_service else "127.0.0.1"
 
 
 def binary() -> str:
@@ -61,5 +66,5 @@ def command(layout: Layout, settings: StackSettings) -> list[str]:
         f"--config.file={path}",
         f"--storage.tsdb.path={layout.stack_dir / 'prometheus'}",
         "--storage.tsdb.retention.time=2d",
-        f"--web.listen-address=127.0.0.1:{settings.prometheus_port}",
+        f"--web.listen-address={settings.stack_bind_host}:{settings.prometheus_port}",
     ]

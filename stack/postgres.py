@@ -28,12 +28,27 @@ SERVER_OPTIONS = {
     "max_wal_senders": "10",
     "max_connections": "200",
     "shared_buffers": "256MB",
-    "listen_addresses": "127.0.0.1",
     # Commit times of rows (pg_xact_commit_timestamp): the benchmark's latency clock.
     "track_commit_timestamp": "on",
     # Statements per role and database: the benchmark counts what each relay sends when idle.
     "shared_preload_libraries": "pg_stat_statements",
 }
+
+
+def server_options(settings: StackSettings) -> dict[str, str]:
+    """``SERVER_OPTIONS`` and where to listen (127.0.0.1 natively, every address in a
+    container, whose port compose publishes on the host's 127.0.0.1 only)."""
+    bind = settings.stack_bind_host
+    return {**SERVER_OPTIONS, "listen_addresses": "*" if bind == "0.0.0.0" else bind}  # noqa: S104
+
+
+def client_rules(settings: StackSettings) -> str:
+    """pg_hba.conf lines beyond initdb's loopback ones: in a container the other services
+    connect from the compose network. A password (SCRAM) is needed all the same, and physical
+    replication (the ``replication`` keyword) is not opened to them."""
+    if settings.stack_bind_host in ("127.0.0.1", "localhost"):
+        return ""
+    return "host all all all scram-sha-256\n"
 
 
 def find_bin_dir() -> Path:
@@ -127,11 +142,52 @@ def initdb(layout: Layout, settings: StackSettings) -> bool:
         Path(pw.name).unlink()
     if result.returncode != 0:
         raise StackError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
-    conf = "".join(f"{k} = '{v}'\n" for k, v in SERVER_OPTIONS.items())
+    conf = "".join(f"{k} = '{v}'\n" for k, v in server_options(settings).items())
     conf += f"unix_socket_directories = '{_real(layout.pg)}'\n"
     auto = _real(layout.pgdata) / "postgresql.auto.conf"
     _run(["sh", "-c", f"cat >> '{auto}'"], input=conf)
+    rules = client_rules(settings)
+    if rules:
+        _run(["sh", "-c", f"cat >> '{_real(layout.pgdata) / 'pg_hba.conf'}'"], input=rules)
+    _create_database(bin_dir, _real(layout.pgdata), settings.postgres_db)
     return True
+
+
+def _create_database(bin_dir: Path, data: Path, name: str) -> None:
+    """``name`` made with the cluster, in single-user mode (no server, no port): a fresh
+    container (compose, testcontainers) has its database as the official image's would."""
+    if name == "postgres":
+        return
+    if not name.replace("_", "").isalnum():
+        raise StackError(f"POSTGRES_DB={name!r}: use letters, digits and _ only")
+    done = _run(
+        [str(bin_dir / "postgres"), "--single", "-D", str(data), "postgres"],
+        input=f'CREATE DATABASE "{name}"\n',
+        capture_output=True,
+    )
+    if done.returncode != 0 or "ERROR" in done.stdout + done.stderr:
+        raise StackError(f"creating database {name} failed:\n{done.stdout}{done.stderr}")
+
+
+def _option_args(settings: StackSettings) -> list[str]:
+    # Options on the command line too: a data directory made by an older version of this
+    # launcher gets new ones (pg_stat_statements) on its next start.
+    return [f"-p {settings.postgres_port}"] + [
+        f"-c {k}={v}" for k, v in server_options(settings).items()
+    ]
+
+
+def foreground_command(layout: Layout, settings: StackSettings) -> list[str]:
+    """The server in the foreground, as a container runs it (``python -m stack serve``)."""
+    options = [arg for k, v in server_options(settings).items() for arg in ("-c", f"{k}={v}")]
+    return [
+        str(find_bin_dir() / "postgres"),
+        "-D",
+        str(_real(layout.pgdata)),
+        "-p",
+        str(settings.postgres_port),
+        *options,
+    ]
 
 
 def start(layout: Layout, settings: StackSettings) -> None:
@@ -146,12 +202,7 @@ def start(layout: Layout, settings: StackSettings) -> None:
             "-l",
             str(_real(log)),
             "-o",
-            # Options on the command line too: a data directory made by an older version of
-            # this launcher gets new ones (pg_stat_statements) on its next start.
-            " ".join(
-                [f"-p {settings.postgres_port}"]
-                + [f"-c {k}={v}" for k, v in SERVER_OPTIONS.items()]
-            ),
+            " ".join(_option_args(settings)),
             "-w",
             "-t",
             "60",

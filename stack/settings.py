@@ -65,9 +65,28 @@ class StackSettings(PostgresSettings):
     kafka_heap: str = "1g"
     connect_heap: str = "1g"
 
+    # Where the servers listen. Natively every part binds 127.0.0.1; in a container (compose)
+    # 0.0.0.0, so that the other services reach it on the compose network, while compose
+    # publishes its ports on the host's 127.0.0.1 only.
+    stack_bind_host: str = "127.0.0.1"
+    # A container's broker also listens for the host's clients (compose publishes this port)
+    # and tells them this address, not its in-network one (KAFKA_BOOTSTRAP_SERVERS).
+    kafka_host_listener: str | None = None
+    # Prometheus scrapes each job at the host of that name (compose's service names) instead
+    # of 127.0.0.1.
+    stack_targets_by_service: bool = False
+
+    @property
+    def kafka_host(self) -> str:
+        return self.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[0]
+
     @property
     def kafka_port(self) -> int:
-        return int(self.kafka_bootstrap_servers.rsplit(":", 1)[1])
+        return int(self.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
+
+    @property
+    def connect_host(self) -> str:
+        return self.connect_url.split("//", 1)[-1].rsplit(":", 1)[0]
 
     @property
     def connect_port(self) -> int:
