@@ -7,10 +7,12 @@
 ARG BASE=debian:bookworm-slim
 
 # Python 3.11 from Debian: every image runs the project's code with it. PIP_CERT: pip trusts
-# the system's CA bundle (which may hold a host's locally added CA), not its own copy.
+# the system's CA bundle (which may hold a host's locally added CA), not its own copy. A
+# container is given its own secrets and has no .env to write (STACK_SECRETS_FROM_ENVIRONMENT).
 FROM ${BASE} AS python
 ENV LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH \
-    PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    STACK_SECRETS_FROM_ENVIRONMENT=1
 RUN apt-get update -q \
     && apt-get install -y -q --no-install-recommends python3 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
@@ -55,8 +57,9 @@ RUN mkdir -p /etc/postgresql-common \
 COPY --from=deps /opt/venv /opt/venv
 COPY --from=app /app /app
 RUN mkdir -p /app/.stack/pg && chown -R postgres:postgres /app/.stack && chmod 700 /app/.stack/pg
-# psql in the container finds the server's socket (docker compose exec postgres psql -U postgres).
-ENV PGHOST=/app/.stack/pg
+# A server part listens on every address of its container (compose publishes its ports on the
+# host's 127.0.0.1 only); psql in the container finds the server's socket.
+ENV STACK_BIND_HOST=0.0.0.0 PGHOST=/app/.stack/pg
 USER postgres
 STOPSIGNAL SIGINT
 ENTRYPOINT ["python", "-m", "stack"]
@@ -71,6 +74,7 @@ RUN apt-get update -q \
 COPY --from=deps /opt/venv /opt/venv
 COPY --from=app /app /app
 RUN mkdir -p /app/.stack/prometheus /app/.stack/conf && chown app /app/.stack/prometheus /app/.stack/conf
+ENV STACK_BIND_HOST=0.0.0.0
 USER app
 ENTRYPOINT ["python", "-m", "stack"]
 CMD ["serve", "prometheus"]
@@ -96,6 +100,7 @@ COPY --from=jars /app/.stack/jars /app/.stack/jars
 COPY --from=deps /opt/venv /opt/venv
 COPY --from=app /app /app
 RUN mkdir -p /app/.stack/kafka /app/.stack/conf && chown app /app/.stack/kafka /app/.stack/conf
+ENV STACK_BIND_HOST=0.0.0.0
 USER app
 ENTRYPOINT ["python", "-m", "stack"]
 CMD ["serve", "kafka"]

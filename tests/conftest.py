@@ -93,3 +93,13 @@ def apps_running(stack_settings: StackSettings, connect_up: ConnectRest) -> Iter
     yield
     for part in reversed(started):
         part.halt()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[dict[str, str]]:
+    """A Docker engine's client variables (DOCKER_HOST, DOCKER_CONFIG), for the docker tests
+    alone: the user's own, or the project's private one started for the session."""
+    from tests.engine import provide
+
+    with provide() as client:
+        yield client

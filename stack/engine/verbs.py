@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from stack.engine import Engine, base_image, down, install_packages, missing_packages, plugin, start
 from stack.layout import Layout
@@ -21,12 +22,15 @@ def up(layout: Layout, say: Callable[[str], None] = print) -> Engine:
     started = start(engine)
     say(f"engine    dockerd {'started' if started else 'running'} on {engine.socket}")
     client = engine.client_env()
-    if base_image.present(client):
-        say(f"engine    {base_image.NAME} present")
-    else:
-        took = base_image.build(engine.home, client)
-        say(f"engine    {base_image.NAME} made with debootstrap ({took:.0f}s)")
-    took_plugin = plugin.ensure(engine.config)
+    # The base image (network and dpkg) and the plugin (Go, CPU) do not wait for each other.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        building = pool.submit(plugin.ensure, engine.config)
+        if base_image.present(client):
+            say(f"engine    {base_image.NAME} present")
+        else:
+            took = base_image.build(engine.home, client)
+            say(f"engine    {base_image.NAME} made with debootstrap ({took:.0f}s)")
+        took_plugin = building.result()
     version = plugin.pinned_version()
     if took_plugin is None:
         say(f"engine    compose {version} installed")

@@ -1,10 +1,12 @@
-"""The producer against a throwaway Postgres in Docker (testcontainers), for machines with a
-Docker engine. Where none answers (this project's CI has none) it is skipped, saying so."""
+"""The producer against a throwaway Postgres in Docker (testcontainers), as a user's own test
+would run it: the project's Postgres image (compose's, built here from Debian's package; the
+official ``postgres:15`` works the same way where a registry is reachable), on the engine the
+``docker_engine`` fixture provides (the user's, or the private one CI starts)."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -16,56 +18,50 @@ from producer_app.service_layer.messages import MessageContext
 from producer_app.service_layer.results import Change
 from producer_app.settings import ProducerSettings
 from tests import factories
+from tests.engine import ensure_image
 
+IMAGE = "outbox/postgres:dev"
 
-def docker_answers() -> bool:
-    try:
-        return (
-            subprocess.run(
-                ["docker", "info"], capture_output=True, timeout=10, check=False
-            ).returncode
-            == 0
-        )
-    except (FileNotFoundError, subprocess.TimeoutExpired):
-        return False
-
-
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.skipif(
-        not docker_answers(),
-        reason="no Docker engine answers `docker info`; "
-        "the native-stack tests cover the same paths",
-    ),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 
 @pytest.fixture(scope="module")
-def container_settings() -> Iterator[ProducerSettings]:
-    from testcontainers.postgres import PostgresContainer
+def container_settings(docker_engine: dict[str, str]) -> Iterator[ProducerSettings]:
+    from testcontainers.community.postgres import PostgresContainer
+    from testcontainers.core.config import testcontainers_config
 
-    with PostgresContainer(
-        "postgres:15", username="app", password="app-test", dbname="shop"
-    ).with_command("postgres -c wal_level=logical -c track_commit_timestamp=on") as pg:
-        settings = ProducerSettings(
-            postgres_host=pg.get_container_host_ip(),
-            postgres_port=int(pg.get_exposed_port(5432)),
-            postgres_db="shop",
-            app_db_user="app",
-            app_db_password="app-test",
-            _env_file=None,
-        )
-        with psycopg.connect(
-            host=settings.postgres_host,
-            port=settings.postgres_port,
-            dbname="shop",
-            user="app",
-            password="app-test",
-            autocommit=True,
-        ) as conn:
-            conn.execute("CREATE SCHEMA orders")
-        upgrade(settings)
-        yield settings
+    ensure_image(docker_engine, "postgres", IMAGE)
+    with pytest.MonkeyPatch.context() as patch:
+        # docker-py and testcontainers read the engine from the environment: only here.
+        for name, value in docker_engine.items():
+            patch.setenv(name, value)
+        # Ryuk, testcontainers' reaper, is an image from a registry; the `with` below stops
+        # the container instead.
+        patch.setattr(testcontainers_config, "ryuk_disabled", True)
+        with PostgresContainer(IMAGE, username="app", password="app-test", dbname="shop") as pg:
+            yield from _migrated(pg)
+
+
+def _migrated(pg: Any) -> Iterator[ProducerSettings]:
+    settings = ProducerSettings(
+        postgres_host=pg.get_container_host_ip(),
+        postgres_port=int(pg.get_exposed_port(5432)),
+        postgres_db="shop",
+        app_db_user="app",
+        app_db_password="app-test",
+        _env_file=None,
+    )
+    with psycopg.connect(
+        host=settings.postgres_host,
+        port=settings.postgres_port,
+        dbname="shop",
+        user="app",
+        password="app-test",
+        autocommit=True,
+    ) as conn:
+        conn.execute("CREATE SCHEMA orders")
+    upgrade(settings)
+    yield settings
 
 
 def test_an_order_and_its_outbox_event_commit_together(
