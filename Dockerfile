@@ -58,7 +58,8 @@ COPY --from=deps /opt/venv /opt/venv
 COPY --from=app /app /app
 RUN mkdir -p /app/.stack/pg && chown -R postgres:postgres /app/.stack && chmod 700 /app/.stack/pg
 # A server part listens on every address of its container (compose publishes its ports on the
-# host's 127.0.0.1 only); psql in the container finds the server's socket.
+# host's 127.0.0.1 only); psql in the container finds the server's socket (a password is
+# still asked: docker compose exec postgres sh -c 'PGPASSWORD=$POSTGRES_PASSWORD psql -U postgres').
 ENV STACK_BIND_HOST=0.0.0.0 PGHOST=/app/.stack/pg
 USER postgres
 STOPSIGNAL SIGINT

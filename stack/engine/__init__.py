@@ -47,11 +47,27 @@ class Engine:
         return self.home / "data"
 
     @property
+    def _digest(self) -> str:
+        return hashlib.blake2s(str(self.home).encode(), digest_size=4).hexdigest()
+
+    @property
     def exec_root(self) -> Path:
         """Runtime state (containerd's sockets among it) in /run, short whatever the clone's
         path, one folder per clone."""
-        digest = hashlib.blake2s(str(self.home).encode(), digest_size=4).hexdigest()
-        return Path("/run") / f"outbox-docker-{digest}"
+        return Path("/run") / f"outbox-docker-{self._digest}"
+
+    @property
+    def bridge(self) -> str:
+        """The default network's bridge, this clone's own (not docker0: another clone's engine,
+        or a real Docker, may have that one)."""
+        return f"outbox{self._digest[:8]}"
+
+    @property
+    def subnets(self) -> tuple[str, str]:
+        """(the bridge's address, the pool compose's networks are cut from): 10.N.0.0/16 with
+        N from the clone's path, so two clones' engines do not route the same addresses."""
+        n = 20 + int(self._digest, 16) % 200
+        return f"10.{n}.0.1/24", f"10.{n}.128.0/17"
 
     @property
     def socket(self) -> Path:
@@ -148,6 +164,8 @@ def start(engine: Engine, timeout: float = 60.0) -> bool:
     if stale is not None:
         raise StackError(f"dockerd (pid {stale}) runs but does not answer on {engine.socket}")
     engine.socket.unlink(missing_ok=True)
+    address, pool = engine.subnets
+    _bridge_up(engine.bridge, address)
     spawn(
         [
             "dockerd",
@@ -161,6 +179,8 @@ def start(engine: Engine, timeout: float = 60.0) -> bool:
             "--ip6tables=false",
             "--ip-masq=false",
             "--ip-forward=false",
+            f"--bridge={engine.bridge}",
+            f"--default-address-pool=base={pool},size=24",
             "--storage-driver=overlay2",
         ],
         pid_file=engine.pid_file,
@@ -179,15 +199,28 @@ def start(engine: Engine, timeout: float = 60.0) -> bool:
     return True
 
 
+def _ip(*args: str) -> None:
+    done = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise StackError(f"ip {' '.join(args)}: {done.stderr.strip()}")
+
+
+def _bridge_up(name: str, address: str) -> None:
+    """The bridge dockerd's default network uses (``--bridge`` wants it to exist)."""
+    if not Path(f"/sys/class/net/{name}").exists():
+        _ip("link", "add", "name", name, "type", "bridge")
+        _ip("addr", "add", address, "dev", name)
+    _ip("link", "set", name, "up")
+
+
 def down(engine: Engine) -> list[str]:
     """Stop dockerd (it stops its containers first) and what it leaves behind; what was done."""
     done = []
     if stop(engine.pid_file, timeout=90):
         done.append("dockerd stopped")
-    for leftover in ("docker0",):
-        if Path(f"/sys/class/net/{leftover}").exists():
-            subprocess.run(["ip", "link", "del", leftover], capture_output=True, check=False)
-            done.append(f"bridge {leftover} removed")
+    if Path(f"/sys/class/net/{engine.bridge}").exists():
+        _ip("link", "del", engine.bridge)
+        done.append(f"bridge {engine.bridge} removed")
     if engine.exec_root.exists():
         shutil.rmtree(engine.exec_root, ignore_errors=True)
     return done
