@@ -54,6 +54,9 @@ args.out.mkdir(parents=True, exist_ok=True)
 (args.out / "report.md").write_text(report.markdown())
 summary = {
     "passed": report.passed,
+    "result": report.result,
+    "pipeline_ok": report.pipeline_ok,
+    "harness_ok": report.harness_ok,
     "lost": report.verdict.lost + report.orders_told_but_missing,
     "doubled": report.verdict.doubled + report.keys_with_two_orders,
     "not_injected": report.not_injected,

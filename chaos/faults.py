@@ -16,8 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
+from ops.errors import Unreachable
 from stack import connect, postgres
 from stack.layout import Layout
 from stack.parts import Part, app_parts, groups_probe, stack_parts
@@ -29,6 +32,7 @@ ORDER_TOPIC = "outbox.event.order"
 
 
 Position = tuple[str, int, int]  # topic, partition, offset
+Fault = Callable[["Context"], float]
 
 
 @dataclass
@@ -60,11 +64,42 @@ class Context:
             self.poison.update(positions)
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 180) -> None:
+class NotInjected(RuntimeError):
+    """The harness could not bring a fault about (a part it needed was not there, or never
+    answered): the harness's failure, reported apart from the pipeline's verdict, and the kind
+    is tried again later in the run."""
+
+
+# What a check may meet while the pipeline is busy recovering (a broker restarting, Postgres in
+# crash recovery, Connect's REST API not up yet): "not yet", not an answer.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    KafkaError,
+    psycopg.OperationalError,
+    Unreachable,
+)
+
+
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float = 180,
+    what: str = "the pipeline to recover",
+    failure: type[Exception] = TimeoutError,
+) -> None:
+    """Poll ``check`` until it holds; a transient error counts as not yet. Past ``timeout``,
+    raise ``failure`` saying what was awaited and the last error met."""
     deadline = time.monotonic() + timeout
-    while not check():
+    last: BaseException | None = None
+    while True:
+        try:
+            if check():
+                return
+            last = None
+        except TRANSIENT as exc:
+            last = exc
         if time.monotonic() > deadline:
-            raise TimeoutError("did not recover in time")
+            seen = f" (last: {last!r})" if last is not None else ""
+            raise failure(f"waited {timeout:.0f}s for {what}{seen}")
         time.sleep(0.3)
 
 
@@ -92,7 +127,8 @@ def until_consumed(ctx: Context, hook: Path, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while hook.exists():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"no consumer took {hook.name} in {timeout:.0f}s")
+            hook.unlink(missing_ok=True)
+            raise NotInjected(f"no consumer took {hook.name} in {timeout:.0f}s")
         ctx.nudge()
         time.sleep(2)
 
@@ -105,9 +141,10 @@ def recovered(ctx: Context, started: float) -> float:
 def kill_connect(ctx: Context) -> float:
     started = time.monotonic()
     pid = read_pid(ctx.layout.pid_file("connect"))
-    assert pid is not None
+    if pid is None:
+        raise NotInjected("connect is not running")
     os.killpg(pid, signal.SIGKILL)
-    wait_until(lambda: ctx.part("connect").pid() is None, 30)
+    wait_until(lambda: ctx.part("connect").pid() is None, 30, "connect to die", NotInjected)
     ctx.part("connect").up()  # the connector's config lives in Kafka: it resumes by itself
     return recovered(ctx, started)
 

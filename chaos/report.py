@@ -11,10 +11,14 @@ from chaos.verdict import Verdict
 
 @dataclass
 class Injection:
+    """One attempt at a fault. ``error``: the pipeline did not recover (its failure);
+    ``harness_error``: the harness could not bring the fault about (ours, tried again)."""
+
     fault: str
     at_s: float
     recovered_s: float | None = None
     error: str | None = None
+    harness_error: str | None = None
 
 
 @dataclass
@@ -37,14 +41,30 @@ class Report:
     seconds: float = 0.0
 
     @property
+    def injected_kinds(self) -> set[str]:
+        """Kinds brought about at least once (whether or not the pipeline then recovered)."""
+        return {i.fault for i in self.injections if i.harness_error is None}
+
+    @property
     def not_injected(self) -> list[str]:
-        done = {i.fault for i in self.injections if i.error is None}
-        return [f for f in self.requested if f not in done]
+        return [f for f in self.requested if f not in self.injected_kinds]
+
+    @property
+    def harness_ok(self) -> bool:
+        """Every kind asked for was brought about: otherwise the run proved less than it says,
+        whatever the data shows."""
+        return not self.not_injected
 
     @property
     def passed(self) -> bool:
         """Fails on any loss, doubling or drift, and also when the run proved nothing: a fault
         kind not injected, no order placed, a client that gave up."""
+        return self.harness_ok and self.pipeline_ok
+
+    @property
+    def pipeline_ok(self) -> bool:
+        """The pipeline's verdict alone: nothing lost, doubled or drifted, every fault it met
+        recovered from, everything settled."""
         return (
             self.verdict.holds
             and self.new_orders > 0
@@ -55,9 +75,17 @@ class Report:
             and self.keys_with_two_orders == 0
             and self.final_lag == 0
             and self.slot_behind_bytes == 0
-            and not self.not_injected
             and all(i.error is None for i in self.injections)
         )
+
+    @property
+    def result(self) -> str:
+        if self.passed:
+            return "PASS"
+        why = [] if self.pipeline_ok else ["the pipeline"]
+        if not self.harness_ok:
+            why.append(f"the harness: not injected {', '.join(self.not_injected)}")
+        return f"FAIL ({'; '.join(why)})"
 
     def by_kind(self) -> list[tuple[str, int, float | None, float | None, list[str]]]:
         rows = []
@@ -65,8 +93,10 @@ class Report:
             mine = [i for i in self.injections if i.fault == kind]
             times = [i.recovered_s for i in mine if i.recovered_s is not None]
             errors = [i.error for i in mine if i.error]
+            errors += [f"harness: {i.harness_error}" for i in mine if i.harness_error]
             p50 = statistics.median(times) if times else None
-            rows.append((kind, len(mine), p50, max(times) if times else None, errors))
+            injected = sum(i.harness_error is None for i in mine)
+            rows.append((kind, injected, p50, max(times) if times else None, errors))
         return rows
 
     def markdown(self) -> str:
@@ -84,6 +114,7 @@ class Report:
             for name, g in sorted(v.groups.items())
         )
         violations = ", ".join(f"{k} {n}" for k, n in self.violations.items() if n) or "none"
+        harness = sum(i.harness_error is not None for i in self.injections)
         return (
             "| fault | injected | recovery p50 | recovery max | result |\n"
             "| --- | ---: | ---: | ---: | --- |\n"
@@ -96,8 +127,10 @@ class Report:
             f"({self.client_orders:,}) |\n"
             f"| events the orders imply / on the topic under one id each | "
             f"{v.expected_events:,} / {v.expected_events - v.missing_on_topic:,} |\n"
-            f"| faults injected | {len(self.injections)} of {len(self.requested)} kinds"
-            f"{'' if not self.not_injected else ', missing: ' + ', '.join(self.not_injected)} |\n"
+            f"| fault kinds injected | {len(self.injected_kinds & set(self.requested))} of "
+            f"{len(set(self.requested))} ({len(self.injections) - harness} injections"
+            f"{f', {harness} the harness could not bring about' if harness else ''}"
+            f"{'' if not self.not_injected else '; missing: ' + ', '.join(self.not_injected)}) |\n"
             f"| **lost** (must be 0) | {v.lost + self.orders_told_but_missing} |\n"
             f"| **doubled** (must be 0) | {v.doubled + self.keys_with_two_orders} |\n"
             f"| poison injected / dead-lettered per group | {self.poison_injected} / "
@@ -111,5 +144,5 @@ class Report:
             f"| final lag, all groups (must be 0) | {self.final_lag} |\n"
             f"| slot behind the run's WAL (must be 0) | {self.slot_behind_bytes:,} bytes |\n"
             f"| run time | {self.seconds:.0f} s |\n"
-            f"| **result** | **{'PASS' if self.passed else 'FAIL'}** |\n"
+            f"| **result** | **{self.result}** |\n"
         )

@@ -35,6 +35,8 @@ from stack.parts import Part, app_parts, background_part, consumers_env
 from stack.settings import StackSettings
 
 FAULTS = {**POLITE, **CRASH}
+# A kind the harness could not bring about is tried again later, up to this many times.
+ATTEMPTS = 3
 
 
 def _consumers_part(ctx_layout: Layout, settings: StackSettings) -> Part:
@@ -150,11 +152,12 @@ def _run(
     while pending or (worker.is_alive() and fault_names):
         time.sleep(rng.uniform(*pause))
         name = pending.pop() if pending else rng.choice(fault_names)
-        injection = Injection(name, time.monotonic() - started)
-        try:
-            injection.recovered_s = FAULTS[name](ctx)
-        except Exception as exc:
-            injection.error = repr(exc)
+        injection = attempt(FAULTS[name], ctx, name, time.monotonic() - started)
+        if (
+            injection.harness_error
+            and sum(i.fault == name for i in report.injections) < ATTEMPTS - 1
+        ):
+            pending.insert(0, name)  # again, after the others
         report.injections.append(injection)
     worker.join()
     end_lsn = observe.wal_head(ctx.settings.admin_dsn())
@@ -162,6 +165,19 @@ def _run(
     _judge(ctx, report, before, client, end_lsn)
     report.seconds = time.monotonic() - started
     return report
+
+
+def attempt(fault: faults.Fault, ctx: faults.Context, name: str, at: float) -> Injection:
+    """One injection, its error classified by cause: the harness's (it could not bring the
+    fault about) or the pipeline's (it did not recover)."""
+    injection = Injection(name, at)
+    try:
+        injection.recovered_s = fault(ctx)
+    except faults.NotInjected as exc:
+        injection.harness_error = str(exc)
+    except Exception as exc:
+        injection.error = repr(exc)
+    return injection
 
 
 def _judge(
