@@ -5,7 +5,7 @@ nothing lost and nothing applied twice (the chaos checker's sets of ids), the ho
 against the containers, and ``down -v`` leaving nothing behind.
 
 It runs beside the native stack of ``make test``: its own project name, its own secrets and
-the 4xxxx ports (compose publishes on 127.0.0.1 only). Kafka's host listener is advertised on
+the 30xxx ports (compose publishes on 127.0.0.1 only). Kafka's host listener is advertised on
 the published port, so the host's tools (and this test) reach the broker as users do."""
 
 from __future__ import annotations
@@ -37,16 +37,18 @@ from tests.engine import docker
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
 PROJECT = "outbox-e2e"
+# Below Linux's ephemeral range (32768 and up), where any client's socket may hold a port for a
+# moment, and apart from the native defaults.
 PORTS = {
-    "POSTGRES_PORT": 45432,
-    "KAFKA_PORT": 49092,
-    "KAFKA_METRICS_PORT": 49405,
-    "CONNECT_PORT": 48083,
-    "CONNECT_METRICS_PORT": 49404,
-    "API_PORT": 48000,
-    "CONSUMER_METRICS_PORT": 49400,
-    "EXPORTER_PORT": 49406,
-    "PROMETHEUS_PORT": 49090,
+    "POSTGRES_PORT": 30432,
+    "KAFKA_PORT": 30092,
+    "KAFKA_METRICS_PORT": 30405,
+    "CONNECT_PORT": 30083,
+    "CONNECT_METRICS_PORT": 30404,
+    "API_PORT": 30000,
+    "CONSUMER_METRICS_PORT": 30400,
+    "EXPORTER_PORT": 30406,
+    "PROMETHEUS_PORT": 30090,
 }
 GROUPS = ["inventory", "notifications", "sales-projection"]
 ONE_SHOT = {"migrate", "kafka-auth", "register"}
@@ -103,20 +105,22 @@ def stack(
     env_file.chmod(0o600)
     compose = Compose(docker_engine, env_file, values, {})
     compose.run("down", "-v", "--remove-orphans", check=False)  # a previous run's leftovers
-    t0 = time.monotonic()
-    # What `make up` does with STACK=compose: one build at a time, then up and wait.
-    docker(
-        {**docker_engine, "COMPOSE_PARALLEL_LIMIT": "1"},
-        "compose", "-p", PROJECT, "--env-file", str(env_file), "build", timeout=2400,
-    )  # fmt: skip
-    compose.timings["build"] = time.monotonic() - t0
-    t0 = time.monotonic()
     try:
-        compose.run("up", "-d", "--wait", "--wait-timeout", "600", timeout=700)
+        t0 = time.monotonic()
+        # What `make up` does with STACK=compose: one build at a time, then up and wait.
+        docker(
+            {**docker_engine, "COMPOSE_PARALLEL_LIMIT": "1"},
+            "compose", "-p", PROJECT, "--env-file", str(env_file), "build", timeout=2400,
+        )  # fmt: skip
+        compose.timings["build"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        compose.run("up", "-d", "--wait", "--wait-timeout", "900", timeout=1000)
+        compose.timings["up"] = time.monotonic() - t0
     except AssertionError:
-        print(compose.run("logs", "--tail", "60", check=False).stdout[-12000:])
+        print(compose.run("ps", "--all", check=False).stdout)
+        print(compose.run("logs", "--tail", "40", check=False).stdout[-12000:])
+        compose.run("down", "-v", "--remove-orphans", check=False)
         raise
-    compose.timings["up"] = time.monotonic() - t0
     print(f"compose build {compose.timings['build']:.0f}s, up {compose.timings['up']:.0f}s")
     yield compose
     compose.run("down", "-v", "--remove-orphans", check=False)
