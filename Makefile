@@ -8,6 +8,11 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STACK ?= $(shell docker info >/dev/null 2>&1 && echo compose || echo native)
 PYTEST_ARGS ?=
+# A value as one shell word, whatever it holds (quotes, spaces, semicolons): what an operator
+# types after VAR= reaches the tool as typed, never as shell syntax. make itself still
+# expands $ in it.
+q = '$(subst ','"'"',$(1))'
+$(if $(filter-out native compose,$(STACK)),$(error STACK=$(STACK): say native or compose))
 
 # .env is not included: every tool reads it itself, and each part the stack starts gets only
 # its own secrets in its environment (stack/secrets.py), never all of them from make.
@@ -38,7 +43,7 @@ env: venv
 jars: venv ## fetch the Kafka and Debezium jars (cached in .stack/jars)
 	@$(PY) -m stack jars
 
-up: venv ## the whole pipeline: stack, connector registered, apps, Prometheus (METRICS=0: none)
+up: venv ## the whole pipeline: stack, connector, apps, Prometheus if installed (METRICS=0|1)
 ifeq ($(STACK),compose)
 	@$(PY) -m stack env
 	@# One build at a time: the images share their first stages, which a parallel build would
@@ -47,9 +52,9 @@ ifeq ($(STACK),compose)
 	docker compose up -d --wait
 	@echo "stack     compose services up and healthy (docker compose ps)"
 else
-	@$(PY) -m stack up
+	@STACK_METRICS=$(call q,$(METRICS)) $(PY) -m stack up
 	@$(PY) -m stack register
-	@$(if $(filter 0,$(METRICS)),STACK_METRICS=false) $(PY) -m stack apps
+	@STACK_METRICS=$(call q,$(METRICS)) $(PY) -m stack apps
 endif
 
 down: venv ## stop everything that make up started
@@ -70,7 +75,7 @@ status: venv ## every process, connector and task, replication slot (WAL retaine
 	@$(PY) -m ops status $(if $(JSON),--json) $(if $(filter compose,$(STACK)),--compose)
 
 logs: venv ## the end of each part's log (PART=connect for one)
-	@$(PY) -m stack logs $(PART)
+	@$(PY) -m stack logs $(if $(PART),$(call q,$(PART)))
 
 register: venv ## PUT every connectors/*.json and wait until RUNNING
 	@$(PY) -m stack register
@@ -88,14 +93,14 @@ ORDERS ?= 1000
 RATE ?= 0
 seed: venv ## place ORDERS random orders (RATE orders/s, 0 = flat out) through the service layer
 ifeq ($(STACK),compose)
-	docker compose exec -T api python -m producer_app seed --orders $(ORDERS) --rate $(RATE)
+	docker compose exec -T api python -m producer_app seed --orders $(call q,$(ORDERS)) --rate $(call q,$(RATE))
 else
-	@$(PY) -m producer_app seed --orders $(ORDERS) --rate $(RATE)
+	@$(PY) -m producer_app seed --orders $(call q,$(ORDERS)) --rate $(call q,$(RATE))
 endif
 
 INSTANCES ?= 1
 consume: venv ## run every handler's consumer group in the foreground (Ctrl-C stops)
-	@$(PY) -m consumers run-all --instances $(INSTANCES)
+	@$(PY) -m consumers run-all --instances $(call q,$(INSTANCES))
 
 schemas-check: venv ## every schema version reads every other (FULL_TRANSITIVE)
 	@$(PY) -m contract check-schemas
@@ -106,38 +111,42 @@ topics: venv ## topics with partitions, messages per partition, retention, kind
 FROM ?= beginning
 N ?= 20
 inspect: venv ## decoded messages: TOPIC=... [FROM=beginning|latest|<offset>|<time>] [N=] [KEY=] [FOLLOW=1]
-	@test -n "$(TOPIC)" || { echo "error: say which topic: make inspect TOPIC=outbox.event.order"; exit 2; }
-	@$(PY) -m ops inspect $(TOPIC) --from $(FROM) -n $(N) $(if $(KEY),--key $(KEY)) \
+	@test -n $(call q,$(TOPIC)) || { echo "error: say which topic: make inspect TOPIC=outbox.event.order"; exit 2; }
+	@$(PY) -m ops inspect $(call q,$(TOPIC)) --from $(call q,$(FROM)) -n $(call q,$(N)) \
+	  $(if $(KEY),--key $(call q,$(KEY))) \
 	  $(if $(FOLLOW),--follow) $(if $(JSON),--json)
 
 lag: venv ## committed vs end offsets per group [GROUP=] [MAX_LAG=n: exit 1 above it]
-	@$(PY) -m ops lag $(if $(GROUP),--group $(GROUP)) $(if $(MAX_LAG),--max-lag $(MAX_LAG)) \
+	@$(PY) -m ops lag $(if $(GROUP),--group $(call q,$(GROUP))) \
+	  $(if $(MAX_LAG),--max-lag $(call q,$(MAX_LAG))) \
 	  $(if $(JSON),--json)
 
 dlq-replay: venv ## run GROUP's dead letters through it again [IDS=id,id]
-	@test -n "$(GROUP)" || { echo "error: say which group: make dlq-replay GROUP=inventory"; exit 2; }
-	@$(PY) -m ops dlq-replay $(GROUP) $(if $(IDS),--ids $(IDS)) $(if $(JSON),--json)
+	@test -n $(call q,$(GROUP)) || { echo "error: say which group: make dlq-replay GROUP=inventory"; exit 2; }
+	@$(PY) -m ops dlq-replay $(call q,$(GROUP)) $(if $(IDS),--ids $(call q,$(IDS))) $(if $(JSON),--json)
 
 trace: venv ## every hop of an order's events: ID=<order id|event id|Idempotency-Key|trace id> [JSON=1]
-	@test -n "$(ID)" || { echo "error: say what to trace: make trace ID=<order id>"; exit 2; }
-	@$(PY) -m ops trace '$(ID)' $(if $(JSON),--json)
+	@test -n $(call q,$(ID)) || { echo "error: say what to trace: make trace ID=<order id>"; exit 2; }
+	@$(PY) -m ops trace $(call q,$(ID)) $(if $(JSON),--json)
 
 reconcile: venv ## each read model against the orders table [GROUP=] [JSON=1]; exit 1 on drift
-	@$(PY) -m ops reconcile $(if $(GROUP),--group $(GROUP)) $(if $(JSON),--json)
+	@$(PY) -m ops reconcile $(if $(GROUP),--group $(call q,$(GROUP))) $(if $(JSON),--json)
 
 rebuild: venv ## empty GROUP's read model and run it again from Kafka's history [SINCE=] [FORCE=1]
-	@test -n "$(GROUP)" || { echo "error: say which group: make rebuild GROUP=sales-projection"; exit 2; }
+	@test -n $(call q,$(GROUP)) || { echo "error: say which group: make rebuild GROUP=sales-projection"; exit 2; }
 ifeq ($(STACK),compose)
+	@$(PY) -m ops rebuild $(call q,$(GROUP)) $(if $(FORCE),--force) $(if $(SINCE),--since $(call q,$(SINCE))) --check
 	docker compose stop consumers
-	@$(PY) -m ops rebuild $(GROUP) $(if $(FORCE),--force) $(if $(SINCE),--since $(SINCE)) --wait 0; \
+	@$(PY) -m ops rebuild $(call q,$(GROUP)) $(if $(FORCE),--force) $(if $(SINCE),--since $(call q,$(SINCE))) --wait 0; \
 	  rc=$$?; docker compose start consumers; exit $$rc
 else
-	@$(PY) -m ops rebuild $(GROUP) $(if $(FORCE),--force) $(if $(SINCE),--since $(SINCE))
+	@$(PY) -m ops rebuild $(call q,$(GROUP)) $(if $(FORCE),--force) $(if $(SINCE),--since $(call q,$(SINCE)))
 endif
 
 republish: venv ## write orders' events again from the orders table: ALL=1 | IDS=id,id | SINCE= [UNTIL=]
-	@$(PY) -m producer_app republish $(if $(ALL),--all) $(if $(IDS),--ids $(IDS)) \
-	  $(if $(SINCE),--since $(SINCE)) $(if $(UNTIL),--until $(UNTIL)) $(if $(LEGACY),--legacy)
+	@$(PY) -m producer_app republish $(if $(ALL),--all) $(if $(IDS),--ids $(call q,$(IDS))) \
+	  $(if $(SINCE),--since $(call q,$(SINCE))) $(if $(UNTIL),--until $(call q,$(UNTIL))) \
+	  $(if $(LEGACY),--legacy)
 
 bench: venv ## every benchmark figure in one run (after make up); QUICK=1 in ~1.5 min
 	@$(PY) -m bench $(if $(QUICK),--quick)
@@ -147,7 +156,7 @@ bench-observability: venv ## CPU per event of metrics and traces in the consumer
 
 CHAOS_ORDERS ?= 10000
 chaos: venv ## workload + every fault at random moments + checker (after make up)
-	@$(PY) -m chaos --orders $(CHAOS_ORDERS)
+	@$(PY) -m chaos --orders $(call q,$(CHAOS_ORDERS))
 
 docker-engine: venv ## a Docker engine of our own where none runs (private socket; prints the export line)
 	@$(PY) -m stack docker-engine

@@ -1,37 +1,29 @@
-"""``python -m ops topics | inspect | lag | status | dlq-replay | trace | reconcile | rebuild |
-exporter``."""
+"""``python -m ops VERB``: the verbs (``ops.parser`` lists them), each run from its own module,
+imported only when it runs, so a bad argument is answered before anything heavy loads."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
+from contract.cli import BadArgument
 from contract.headers import DLQ_HEADERS
 from contract.kafka import KafkaAccess
 from contract.topics import dlq_topic
-from ops.errors import Unreachable
-from ops.rebuild_cli import cmd_rebuild
-from ops.reconcile_cli import cmd_reconcile
-from ops.trace_cli import cmd_trace
+from ops.errors import Refused, Unreachable
+from ops.parser import build
+from ops.tables import console, legend, table
 
-out = Console(highlight=False)
+out = console()
 
 
 def _json(data: Any) -> None:
     print(json.dumps(data, default=str, indent=2))
-
-
-def _when(text: str) -> datetime:
-    """An ISO 8601 time; without a zone it is UTC."""
-    when = datetime.fromisoformat(text)
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def cmd_topics(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
@@ -39,26 +31,21 @@ def cmd_topics(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
 
     topics = list_topics(bootstrap)
     if args.json:
-        _json([{**t.__dict__, "total": t.total} for t in topics])
+        _json([{**t.__dict__, "total": t.total, "retention": t.retention} for t in topics])
         return 0
-    table = Table("kind", "partitions", "messages per partition", "total", "retention")
-    table.add_column("topic", no_wrap=True)
+    shown = table("topic", "kind", "messages", "per partition", "retention", "cleanup")
     for t in topics:
-        per = " ".join(f"{p}:{n}" for p, n in sorted(t.messages.items()))
-        days = (
-            f"{t.retention_ms / 86_400_000:g} d"
-            if t.retention_ms and t.retention_ms > 0
-            else "forever"
-        )
-        table.add_row(
-            t.kind,
-            str(t.partitions),
-            per if t.partitions <= 6 else "...",
-            str(t.total),
-            days,
+        per = " ".join(str(n) for _, n in sorted(t.messages.items()))
+        shown.add_row(
             t.name,
+            t.kind.removesuffix(" internal"),
+            f"{t.total:,}",
+            per if t.partitions <= 6 else f"{t.partitions} partitions",
+            t.retention,
+            t.cleanup_policy.replace(",", " "),
         )
-    out.print(table)
+    out.print(shown)
+    legend(out, {"per partition": "messages in partition 0, 1, ... (JSON=1 for more)"})
     return 0
 
 
@@ -100,9 +87,6 @@ def cmd_inspect(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
                 out.print(f"  json {json.dumps(shown.json_value)}")
             else:
                 out.print(f"  [yellow]undecodable[/] ({shown.reason}): {shown.undecodable_hex}")
-    except KeyError as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         pass
     return 0
@@ -122,10 +106,10 @@ def cmd_lag(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
             }
         )
     else:
-        table = Table("group", "topic", "partition", "committed", "end", "lag")
+        lags = table("group", "topic", "partition", "committed", "end", "lag")
         for r in rows:
             style = "red" if r in over else ""
-            table.add_row(
+            lags.add_row(
                 r.group,
                 r.topic,
                 str(r.partition),
@@ -134,7 +118,7 @@ def cmd_lag(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
                 str(r.lag),
                 style=style,
             )
-        out.print(table)
+        out.print(lags)
         totals: dict[str, int] = {}
         for r in rows:
             totals[r.group] = totals.get(r.group, 0) + r.lag
@@ -155,11 +139,11 @@ def cmd_status(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
     if args.json:
         _json({**status.__dict__, "healthy": status.healthy})
         return 0 if status.healthy else 1
-    table = Table("part", "state", "pid", "where")
+    parts = table("part", "state", "pid", "where")
     for p in status.parts:
         state = "[green]healthy[/]" if p["healthy"] else f"[red]{p['reason']}[/]"
-        table.add_row(p["name"], state, str(p["pid"] or "-"), p["where"])
-    out.print(table)
+        parts.add_row(p["name"], state, str(p["pid"] or "-"), p["where"])
+    out.print(parts)
     for c in status.connectors:
         tasks = ", ".join(f"task {t['id']} {t['state']}" for t in c["tasks"]) or "no tasks"
         out.print(f"connector {c['name']}: {c['state']}, {tasks}")
@@ -181,6 +165,14 @@ def cmd_status(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
             f"{'ready' if ready.get('ok') else '[yellow]not ready[/]'} "
             f"{ready.get('ready_processes', '')}"
         )
+    if status.groups:
+        out.print(
+            "groups: "
+            + ", ".join(
+                f"{g['group']} {g['state']} ({g['members']} member{'s' * (g['members'] != 1)})"
+                for g in status.groups
+            )
+        )
     for w in status.warnings:
         out.print(f"[yellow]warning: {w}[/]")
     for problem in status.problems:
@@ -192,8 +184,14 @@ def cmd_replay(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
     from consumers.settings import ConsumerSettings
     from ops.replay import finished, replay
 
-    ids = {i.strip() for i in args.ids.split(",") if i.strip()} if args.ids else None
-    stats = replay(ConsumerSettings(), args.group, ids=ids)
+    settings = ConsumerSettings()
+    ids = None
+    if args.ids:
+        from ops.dead_letters import dead_letter_ids, unknown
+
+        ids = {str(i) for i in args.ids}
+        unknown(ids, dead_letter_ids(settings.kafka_for(args.group), args.group), args.group)
+    stats = replay(settings, args.group, ids=ids)
     complete = finished(stats)
     if args.json:
         _json({**stats, "finished": complete})
@@ -214,76 +212,63 @@ def cmd_replay(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
     return 1 if stats["dead_lettered"] or not complete else 0
 
 
+Verb = Callable[[argparse.Namespace, KafkaAccess], int]
+HANDLERS = {
+    "topics": "ops.cli:cmd_topics",
+    "inspect": "ops.cli:cmd_inspect",
+    "lag": "ops.cli:cmd_lag",
+    "status": "ops.cli:cmd_status",
+    "dlq-replay": "ops.cli:cmd_replay",
+    "trace": "ops.trace_cli:cmd_trace",
+    "reconcile": "ops.reconcile_cli:cmd_reconcile",
+    "rebuild": "ops.rebuild_cli:cmd_rebuild",
+    "connector": "ops.connector:cmd_connector",
+    "groups": "ops.groups:cmd_groups",
+    "reset-offsets": "ops.reset_offsets:cmd_reset_offsets",
+    "acls": "ops.acls:cmd_acls",
+    "psql": "ops.psql:cmd_psql",
+    "dlq-skip": "ops.dlq_skip:cmd_dlq_skip",
+    "schemas": "ops.schemas:cmd_schemas",
+}
+
+
+def handler(verb: str) -> Verb:
+    module, name = HANDLERS[verb].split(":")
+    found: Verb = getattr(importlib.import_module(module), name)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
+    import psycopg
+
+    from stack.health import StackError
     from stack.settings import StackSettings
 
-    parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    sub = parser.add_subparsers(dest="verb", required=True)
-    sub.add_parser("topics", help="topics, partitions, message counts, retention")
-    ins = sub.add_parser("inspect", help="decoded messages of a topic")
-    ins.add_argument("topic")
-    ins.add_argument(
-        "--from",
-        dest="start",
-        default="beginning",
-        help="beginning | latest | <offset> | <ISO time or epoch ms>",
-    )
-    ins.add_argument("-n", type=int, default=20)
-    ins.add_argument("--key")
-    ins.add_argument("--follow", action="store_true")
-    lag = sub.add_parser("lag", help="committed offset, end offset and lag per group")
-    lag.add_argument("--group")
-    lag.add_argument(
-        "--max-lag", type=int, default=None, help="exit 1 when a partition's lag is above this"
-    )
-    st = sub.add_parser("status", help="processes, connector, replication slot")
-    st.add_argument("--wal-warn-bytes", type=int, default=256 * 1024 * 1024)
-    st.add_argument("--compose", action="store_true", help="the compose stack's containers")
-    rp = sub.add_parser("dlq-replay", help="run a group's dead letters through it again")
-    rp.add_argument("group")
-    rp.add_argument("--ids", help="comma-separated event ids; default: every new dead letter")
-    rc = sub.add_parser("reconcile", help="read models against the orders table; 1 on drift")
-    rc.add_argument("--group")
-    rb = sub.add_parser("rebuild", help="empty a group's read model and run it again from Kafka")
-    rb.add_argument("group")
-    rb.add_argument("--force", action="store_true", help="even if Kafka dropped older events")
-    rb.add_argument("--wait", type=float, default=900, help="seconds to wait for it (0: none)")
-    rb.add_argument(
-        "--since", type=_when, help="start at this time (ISO 8601) instead of the earliest"
-    )
-    tr = sub.add_parser("trace", help="every hop of an order's events, with its time")
-    tr.add_argument("id", help="an order id, event id, Idempotency-Key or trace id")
-    ex = sub.add_parser("exporter", help="Prometheus metrics: replication slot, broker-side lag")
-    ex.add_argument("--host", default="127.0.0.1")
-    ex.add_argument("--port", type=int, default=None, help="default: EXPORTER_PORT (9406)")
-    for p in sub.choices.values():
-        p.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.verb == "exporter":  # a long-running part with its own, least, privileges
-        from ops.exporter import serve
-
-        settings = StackSettings()
-        serve(
-            args.host,
-            args.port or settings.exporter_port,
-            settings.monitor_dsn(),
-            settings.kafka_as("monitor"),
-        )
-        return 0
-    bootstrap = StackSettings().kafka_as("admin")
-    handlers = {
-        "topics": cmd_topics,
-        "inspect": cmd_inspect,
-        "lag": cmd_lag,
-        "status": cmd_status,
-        "dlq-replay": cmd_replay,
-        "trace": cmd_trace,
-        "reconcile": cmd_reconcile,
-        "rebuild": cmd_rebuild,
-    }
+    args = build().parse_args(argv)
     try:
-        return handlers[args.verb](args, bootstrap)
-    except Unreachable as exc:
+        if args.verb == "exporter":  # a long-running part with its own, least, privileges
+            from ops.exporter import serve
+
+            settings = StackSettings()
+            serve(
+                args.host,
+                args.port or settings.exporter_port,
+                settings.monitor_dsn(),
+                settings.kafka_as("monitor"),
+            )
+            return 0
+        return handler(args.verb)(args, StackSettings().kafka_as("admin"))
+    except (Unreachable, Refused, StackError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BadArgument as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except psycopg.OperationalError as exc:
+        where = StackSettings()
+        print(
+            f"error: Postgres is not reachable at {where.postgres_host}:{where.postgres_port}: "
+            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}",
+            file=sys.stderr,
+        )
         return 2

@@ -19,9 +19,9 @@ everything again as duplicates and a second ``rebuild`` finishes the job. Nothin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
@@ -75,6 +75,28 @@ def refusal(
             "(make republish) or accept the loss with FORCE=1"
         )
     return None
+
+
+def precheck(
+    settings: ConsumerSettings,
+    registration: Registration,
+    *,
+    force: bool,
+    since: datetime | None,
+    ours: Callable[[str], bool],
+) -> str | None:
+    """The refusals, checked before anything is stopped, so a refused rebuild changes
+    nothing: ``refusal`` with the members ``ours`` does not claim (``rebuild`` checks again,
+    with none, once this stack's own are stopped)."""
+    if not registration.reset:
+        return refusal(registration, [], {}, force=force)
+    if since is not None and since > datetime.now(UTC):
+        return f"SINCE={since.isoformat()} is in the future: the tables would be emptied for nothing"
+    with consumer(settings.kafka_for(registration.name)) as c:
+        tps = partitions(c, settings.topic)
+        dropped = _dropped(c, c.beginning_offsets(tps), since)
+    foreign = [m for m in members_of(settings, registration.name) if not ours(m)]
+    return refusal(registration, foreign, dropped, force=force)
 
 
 def members_of(settings: ConsumerSettings, group: str) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +20,7 @@ from rich.console import Console
 from consumers.settings import ConsumerSettings
 from contract.kafka import KafkaAccess
 from ops.lag import group_lag
-from ops.rebuild import Refused, members_of, rebuild
+from ops.rebuild import Refused, members_of, precheck, rebuild
 
 if TYPE_CHECKING:
     from stack.parts import Part
@@ -61,6 +61,40 @@ def _start_again(part: Part) -> None:
         out.print(f"[yellow]consumers started again, not healthy yet[/]: {str(exc)[:300]}")
 
 
+def local_member(root: Path) -> Callable[[str], bool]:
+    """Whether a member (``client_id@host``, the client id ``<group>-<pid>``: see
+    ``consumers.bootstrap.client_id``) is a process of this stack's ``consumers`` part, which
+    the rebuild stops itself."""
+    from stack.layout import Layout
+    from stack.process import running_pid
+
+    top = running_pid(Layout(root).pid_file("consumers"))
+    ours = _descendants(top) if top else set()
+
+    def claim(member: str) -> bool:
+        pid = member.split("@")[0].rsplit("-", 1)[-1]
+        return pid.isdigit() and int(pid) in ours
+
+    return claim
+
+
+def _descendants(top: int) -> set[int]:
+    """``top`` and every process below it (from /proc's parent pids)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [top]
+    while todo:
+        pid = todo.pop()
+        found.add(pid)
+        todo += children.get(pid, [])
+    return found
+
+
 def wait_until_left(settings: ConsumerSettings, group: str, timeout: float) -> None:
     """Members that were stopped leave at once; one killed lingers until its session ends."""
     deadline = time.monotonic() + timeout
@@ -90,6 +124,18 @@ def cmd_rebuild(args: argparse.Namespace, _: KafkaAccess) -> int:
         out.print(f"error: no group {args.group!r} (groups: {', '.join(sorted(REGISTRY))})")
         return 2
     settings = ConsumerSettings()
+    why = precheck(
+        settings,
+        REGISTRY[args.group],
+        force=args.force,
+        since=args.since,
+        ours=(lambda member: True) if args.check else local_member(Path.cwd()),
+    )
+    if why is not None:
+        out.print(f"[red]refused[/], nothing stopped or changed: {why}")
+        return 2
+    if args.check:  # compose: the Makefile stops the consumers service next
+        return 0
     try:
         with local_consumers_stopped(Path.cwd()):
             wait_until_left(settings, args.group, settings.session_timeout_ms / 1000 + 5)

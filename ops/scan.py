@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from kafka import KafkaConsumer, TopicPartition
 from kafka.partitioner.default import murmur2
 
+from contract.cli import BadArgument
+
 # A scan without a key reads at most this many records per partition (a trace id lookup).
 MAX_PER_PARTITION = 200_000
 
@@ -34,7 +36,7 @@ def partition_for(consumer: KafkaConsumer, topic: str, key: bytes) -> int:
     producer does for the outbox router's records)."""
     count = len(consumer.partitions_for_topic(topic) or ())
     if count == 0:
-        raise KeyError(f"no topic {topic!r}")
+        raise BadArgument(f"no topic {topic!r} (make topics lists them)")
     return int((murmur2(key) & 0x7FFFFFFF) % count)
 
 

@@ -1,6 +1,7 @@
 """``status``: each process of the native stack and its health, connector and task state (with
 the task's trace when FAILED), the replication slot (active, confirmed_flush_lsn, WAL retained
-behind it, with a warning past a threshold) and the consumer groups."""
+behind it, with a warning past a threshold), the consumers' probes and each consumer group's
+state as the broker sees it (Stable, with its members)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import psycopg
 
 from ops.compose_parts import compose_parts
-from ops.errors import Unreachable
+from ops.errors import Refused, Unreachable
 from stack import connect
 from stack.layout import Layout
 from stack.parts import app_parts, stack_parts
@@ -34,6 +35,7 @@ class Status:
     connectors: list[dict[str, Any]] = field(default_factory=list)
     slots: list[dict[str, Any]] = field(default_factory=list)
     consumer_health: dict[str, Any] = field(default_factory=dict)
+    groups: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -68,6 +70,7 @@ def collect(
     consumers = next((p for p in status.parts if p["name"] == "consumers"), None)
     if consumers is not None and consumers["reason"] != "not running":
         probes(status, f"http://127.0.0.1:{settings.consumer_metrics_port}")
+    group_states(status, settings)
     return status
 
 
@@ -129,6 +132,27 @@ def connectors_and_slots(
                 f"slot {slot['slot_name']} retains {slot['retained_bytes']:,} bytes of WAL "
                 f"(threshold {warn_bytes:,})"
             )
+
+
+def group_states(status: Status, settings: StackSettings) -> None:
+    """Each consumer group this deployment defines, as the broker sees it: Stable with members
+    is the steady state; anything else while the consumers run is worth a warning."""
+    from consumers.handlers import REGISTRY
+    from ops.kafka_io import admin
+
+    try:
+        with admin(settings.kafka_as("admin")) as a:
+            described = a.describe_groups(sorted(REGISTRY))
+    except (Unreachable, Refused) as exc:
+        status.problems.append(str(exc))
+        return
+    for group in sorted(REGISTRY):
+        found = described.get(group) or {}
+        state = found.get("group_state") or "Unknown"
+        members = len(found.get("members") or [])
+        status.groups.append({"group": group, "state": state, "members": members})
+        if state != "Stable" or not members:
+            status.warnings.append(f"group {group} is {state} with {members} member(s)")
 
 
 def probes(status: Status, base: str) -> None:

@@ -5,41 +5,50 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
-from datetime import UTC, datetime
 
+from contract.cli import count, fail, parser_for, rate, uuids, when
 from producer_app.settings import ProducerSettings
 
+MAKE_NAMES = {
+    "--orders": "ORDERS",
+    "--rate": "RATE",
+    "--ids": "IDS",
+    "--since": "SINCE",
+    "--all": "ALL",
+    "--until": "UNTIL",
+}
 
-def _when(text: str) -> datetime:
-    """An ISO 8601 time; without a zone it is UTC (what the database and Kafka use)."""
-    when = datetime.fromisoformat(text)
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m producer_app")
-    sub = parser.add_subparsers(dest="verb", required=True)
+def parser() -> argparse.ArgumentParser:
+    parser_class = parser_for(MAKE_NAMES)
+    parser = parser_class(prog="python -m producer_app")
+    sub = parser.add_subparsers(dest="verb", required=True, parser_class=parser_class)
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("serve", help="run the HTTP API (uvicorn)")
     seed = sub.add_parser("seed", help="place random orders through the service layer")
-    seed.add_argument("--orders", type=int, default=1000)
-    seed.add_argument("--rate", type=float, default=0.0, help="orders/s; 0 = as fast as possible")
+    seed.add_argument("--orders", type=count(1, 10_000_000), default=1000)
+    seed.add_argument("--rate", type=rate, default=0.0, help="orders/s; 0 = as fast as possible")
     seed.add_argument("--cancel-ratio", type=float, default=0.1)
-    seed.add_argument("--workers", type=int, default=4)
+    seed.add_argument("--workers", type=count(1, 64), default=4)
     seed.add_argument("--seed", type=int, default=None, help="random seed, for repeatable data")
     again = sub.add_parser("republish", help="write chosen orders' events to the outbox again")
     which = again.add_mutually_exclusive_group(required=True)
-    which.add_argument("--ids", help="comma-separated order ids")
-    which.add_argument("--since", type=_when, help="orders placed at or after (ISO 8601)")
+    which.add_argument("--ids", type=uuids, help="comma-separated order ids")
+    which.add_argument("--since", type=when, help="orders placed at or after (ISO 8601)")
     which.add_argument("--all", action="store_true", help="every order")
-    again.add_argument("--until", type=_when, help="orders placed before (ISO 8601)")
+    again.add_argument("--until", type=when, help="orders placed before (ISO 8601)")
     again.add_argument(
         "--legacy", action="store_true", help="also orders placed before ids were derived"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     if args.verb == "republish" and args.until and args.ids:
-        parser.error("--until goes with --since or --all, not --ids")
+        fail("UNTIL (--until) goes with SINCE= or ALL=1, not IDS=")
+    if args.verb == "republish" and args.until and args.since and args.until <= args.since:
+        fail(f"UNTIL (--until) {args.until.isoformat()} is not after SINCE")
     settings = ProducerSettings()
 
     if args.verb == "migrate":
@@ -83,12 +92,18 @@ def main(argv: list[str] | None = None) -> int:
                 access_log=False,
             )
         elif args.verb == "republish":
-            from producer_app.entrypoints.republish import republish
+            from producer_app.entrypoints.republish import Unknown, republish
 
-            ids = [uuid.UUID(i.strip()) for i in args.ids.split(",")] if args.ids else None
-            done = republish(
-                producer, order_ids=ids, since=args.since, until=args.until, legacy=args.legacy
-            )
+            try:
+                done = republish(
+                    producer,
+                    order_ids=args.ids,
+                    since=args.since,
+                    until=args.until,
+                    legacy=args.legacy,
+                )
+            except Unknown as exc:
+                fail(str(exc))
             print(done.summary())
         else:
             from producer_app.entrypoints.seed import seed as run_seed

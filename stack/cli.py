@@ -13,8 +13,9 @@ import sys
 import time
 from pathlib import Path
 
+from contract.cli import count, parser_for
 from contract.topics import DLQ_PREFIX, ORDER_EVENTS
-from stack import connect, dbinit, jvm, kafka_auth, serve
+from stack import connect, dbinit, jvm, kafka_auth, preflight, serve
 from stack.engine import verbs as engine_verbs
 from stack.health import StackError
 from stack.layout import Layout
@@ -24,7 +25,8 @@ from stack.secrets import ensure_env_file
 from stack.settings import StackSettings
 
 DEPLOYABLES_WITH_MIGRATIONS = ("producer_app", "consumers")
-# Started by make up unless METRICS=0 (STACK_METRICS=false); the apps serve /metrics anyway.
+# Started by make up unless METRICS=0 (Prometheus only when installed, unless METRICS=1:
+# stack.preflight); the apps serve /metrics anyway.
 METRICS_PARTS = ("exporter", "prometheus")
 
 
@@ -34,17 +36,20 @@ def _settings(layout: Layout) -> StackSettings:
 
 def cmd_apps_up(layout: Layout, settings: StackSettings) -> None:
     for part in app_parts(layout, settings):
-        if part.name in METRICS_PARTS and not settings.stack_metrics:
-            print(f"{part.name:<9} not started (METRICS=0)")
+        skipped = preflight.not_started(part.name, settings, running=part.pid() is not None)
+        if skipped:
+            print(f"{part.name:<9} not started ({skipped})")
             continue
         started, waited = part.up()
         verb = "started" if started else "running"
         print(f"{part.name:<9} {verb}, healthy at {part.where} ({waited:.1f}s, pid {part.pid()})")
 
 
-def cmd_up(layout: Layout, settings: StackSettings) -> list[Part]:
-    """Start what is not running; return the parts started now (``with`` stops only those)."""
+def cmd_up(layout: Layout, settings: StackSettings, *, apps: bool = True) -> list[Part]:
+    """Start what is not running; return the parts started now (``with`` stops only those).
+    ``apps``: the apps follow (``make up``), so their ports and Prometheus are checked too."""
     t0 = time.monotonic()
+    preflight.run(layout, settings, apps=apps)
     if jvm.fetch_jars(layout):
         print(f"jars      fetched into {layout.jars} ({time.monotonic() - t0:.0f}s)")
     started_now = []
@@ -66,7 +71,7 @@ def cmd_with(layout: Layout, settings: StackSettings, command: list[str]) -> int
     """Run ``command`` with the stack up; stop afterwards only what this call started."""
     started: list[Part] = []
     try:
-        started = cmd_up(layout, settings)
+        started = cmd_up(layout, settings, apps=False)
         cmd_register(layout, settings)
         return subprocess.run(command, cwd=layout.root, check=False).returncode
     finally:
@@ -137,10 +142,16 @@ def cmd_register(layout: Layout, settings: StackSettings) -> None:
         print(f"connector {st.describe()} ({time.monotonic() - t0:.1f}s)")
 
 
-def cmd_logs(layout: Layout, settings: StackSettings, part: str | None, lines: int) -> None:
-    for p in stack_parts(layout, settings) + app_parts(layout, settings):
+def cmd_logs(layout: Layout, settings: StackSettings, part: str | None, lines: int) -> int:
+    parts = stack_parts(layout, settings) + app_parts(layout, settings)
+    if part is not None and part not in {p.name for p in parts}:
+        names = ", ".join(p.name for p in parts)
+        print(f"error: PART={part!r} is no part of the stack (parts: {names})", file=sys.stderr)
+        return 2
+    for p in parts:
         if part in (None, p.name):
             print(f"==> {p.log} <==\n{tail(p.log, lines)}\n")
+    return 0
 
 
 def cmd_clean(layout: Layout, settings: StackSettings) -> None:
@@ -167,9 +178,10 @@ def _engine_verb(layout: Layout, verb: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
+    parser_class = parser_for({"part": "PART"})
+    parser = parser_class(prog="python -m stack", description=__doc__)
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root")
-    sub = parser.add_subparsers(dest="verb", required=True)
+    sub = parser.add_subparsers(dest="verb", required=True, parser_class=parser_class)
     verbs = ("up", "apps", "down", "status", "clean", "db", "register", "jars", "env", "kafka-auth")
     for verb in verbs:
         sub.add_parser(verb)
@@ -184,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("docker-engine-down", help="stop it, leaving nothing running")
     logs = sub.add_parser("logs")
     logs.add_argument("part", nargs="?")
-    logs.add_argument("-n", "--lines", type=int, default=40)
+    logs.add_argument("-n", "--lines", type=count(1), default=40)
     args = parser.parse_args(argv)
     layout = Layout(args.root.resolve())
     # In a container (compose) each service is given its own secrets in its environment and
@@ -203,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     settings = _settings(layout)
     try:
+        settings.metrics  # noqa: B018 - a bad METRICS= is a bad argument: exit 2, before anything
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
         if args.verb == "status":
             return cmd_status(layout, settings)
         if args.verb == "with":
@@ -215,10 +232,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.part:<9} {reason or 'healthy'}")
             return 0 if reason is None else 1
         if args.verb == "logs":
-            cmd_logs(layout, settings, args.part, args.lines)
+            return cmd_logs(layout, settings, args.part, args.lines)
+        if args.verb == "up":
+            cmd_up(layout, settings)
             return 0
         {
-            "up": cmd_up,
             "apps": cmd_apps_up,
             "down": cmd_down,
             "clean": cmd_clean,

@@ -15,6 +15,12 @@ from contract.kafka import KafkaAccess, group_access
 from stack.health import StackError
 from stack.rest import ConnectRest
 
+METRICS_MODES = {
+    "auto": ("", "auto"),
+    "required": ("1", "true", "yes", "required"),
+    "off": ("0", "false", "no", "off"),
+}
+
 
 class StackSettings(PostgresSettings):
     """Where each part listens and which credentials the bootstrap hands out."""
@@ -59,8 +65,9 @@ class StackSettings(PostgresSettings):
     kafka_metrics_port: int = 9405
     exporter_port: int = 9406
     prometheus_port: int = 9090
-    # make up METRICS=0: no exporter and no Prometheus (the apps still serve /metrics).
-    stack_metrics: bool = True
+    # make up METRICS=: empty, Prometheus when installed (a warning when not); 1, required;
+    # 0, no exporter and no Prometheus (the apps still serve /metrics). See ``metrics``.
+    stack_metrics: str = ""
 
     kafka_heap: str = "1g"
     connect_heap: str = "1g"
@@ -79,6 +86,18 @@ class StackSettings(PostgresSettings):
     @property
     def kafka_host(self) -> str:
         return self.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[0]
+
+    @property
+    def metrics(self) -> str:
+        """``auto``, ``required`` or ``off``, from ``STACK_METRICS`` (make's ``METRICS``)."""
+        value = self.stack_metrics.strip().lower()
+        for mode, spellings in METRICS_MODES.items():
+            if value in spellings:
+                return mode
+        raise StackError(
+            f"METRICS={self.stack_metrics!r}: say 1 (Prometheus required), 0 (none) or "
+            "nothing (Prometheus when installed)"
+        )
 
     @property
     def kafka_port(self) -> int:

@@ -29,6 +29,10 @@ from producer_app.service_layer.messages import MessageContext, new_traceparent
 CHUNK = 200
 
 
+class Unknown(Exception):
+    """The selection names no order (unknown ids, an empty time range): nothing was written."""
+
+
 @dataclass(frozen=True)
 class Republished:
     orders: int
@@ -61,11 +65,24 @@ def republish(
     legacy: bool = False,
     show_progress: bool = True,
 ) -> Republished:
-    """``order_ids`` or the orders placed in ``[since, until)``; both None: every order."""
+    """``order_ids`` or the orders placed in ``[since, until)``; both None: every order.
+    Raises ``Unknown`` before writing anything when an id matches no order, or when a time
+    range holds none."""
     context = MessageContext(None, new_traceparent())  # one trace for the whole re-publish
     started_at, t0 = datetime.now(UTC), time.monotonic()
     if order_ids is None:
         order_ids = services.order_ids_placed(since, until, producer.uow(context))
+        if not order_ids and (since or until):
+            raise Unknown(
+                f"no order was placed between {since.isoformat() if since else 'the start'} "
+                f"and {until.isoformat() if until else 'now'} (SINCE=, UNTIL=)"
+            )
+    else:
+        missing = services.unknown_order_ids(order_ids, producer.uow(context))
+        if missing:
+            shown = ", ".join(str(i) for i in missing[:3])
+            more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            raise Unknown(f"IDS (--ids): no order {shown}{more}; nothing was re-published")
     orders = events = skipped = 0
     with Progress(
         TextColumn("republishing"),

@@ -107,6 +107,13 @@ def republish_orders(cmd: RepublishOrders, uow: UnitOfWork) -> Republished:
         return Republished(len(orders) - skipped, raised, skipped)
 
 
+def unknown_order_ids(order_ids: list[uuid.UUID], uow: UnitOfWork) -> list[uuid.UUID]:
+    """The ids among ``order_ids`` that name no order, in the order given."""
+    with uow:
+        found = {order.id for order in uow.orders.get_many(order_ids)}
+    return [i for i in order_ids if i not in found]
+
+
 def order_ids_placed(
     since: datetime | None, until: datetime | None, uow: UnitOfWork
 ) -> list[uuid.UUID]:
