@@ -173,3 +173,35 @@ lint: venv ## ruff and mypy
 fmt: venv
 	@$(BIN)/ruff check --fix .
 	@$(BIN)/ruff format .
+
+# The verbs people expect from kcat, Kafka UI and Debezium's tutorial (each: JSON=1 for scripts).
+.PHONY: connector groups reset-offsets acls psql dlq-skip schemas
+
+ACTION ?= status
+connector: venv ## the connector and its tasks [ACTION=status|pause|resume|restart] [JSON=1]
+	@$(PY) -m ops connector --action $(call q,$(ACTION)) $(if $(JSON),--json)
+
+groups: venv ## consumer groups: state, members, hosts, assignments, lag per partition [GROUP=]
+	@$(PY) -m ops groups $(if $(GROUP),--group $(call q,$(GROUP))) $(if $(JSON),--json)
+
+reset-offsets: venv ## move GROUP's offsets: TO=earliest|latest|<time>|<offset>; a dry run unless APPLY=1 [FORCE=1]
+	@test -n $(call q,$(GROUP)) || { echo "error: say which group: make reset-offsets GROUP=sales-projection TO=earliest"; exit 2; }
+	@test -n $(call q,$(TO)) || { echo "error: say where to: TO=earliest|latest|<ISO time>|<offset>"; exit 2; }
+	@$(PY) -m ops reset-offsets $(call q,$(GROUP)) --to $(call q,$(TO)) $(if $(APPLY),--apply) \
+	  $(if $(FORCE),--force) $(if $(JSON),--json)
+
+acls: venv ## Kafka principals (SCRAM logins, super users) and what each may do [JSON=1]
+	@$(PY) -m ops acls $(if $(JSON),--json)
+
+psql: venv ## a psql shell as one of the database's roles, password from .env [ROLE=app] [JSON=1: the roles]
+	@$(PY) -m ops psql $(if $(ROLE),--role $(call q,$(ROLE))) $(if $(JSON),--json)
+
+dlq-skip: venv ## settle GROUP's dead letters IDS= without applying them, REASON= on record [JSON=1]
+	@test -n $(call q,$(GROUP)) || { echo "error: say which group: make dlq-skip GROUP=notifications IDS=<event id> REASON='...'"; exit 2; }
+	@test -n $(call q,$(IDS)) || { echo "error: say which dead letters: IDS=<event id>,<event id>"; exit 2; }
+	@test -n $(call q,$(REASON)) || { echo "error: say why: REASON='sent by hand on 12 May'"; exit 2; }
+	@$(PY) -m ops dlq-skip $(call q,$(GROUP)) --ids $(call q,$(IDS)) --reason $(call q,$(REASON)) \
+	  $(if $(JSON),--json)
+
+schemas: venv ## each schema version, its fingerprint, which the running consumers know [JSON=1]
+	@$(PY) -m ops schemas $(if $(JSON),--json)

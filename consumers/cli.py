@@ -82,6 +82,7 @@ def run_one(name: str, duplicate: bool = False) -> None:
     settings = ConsumerSettings()
     telemetry = PrometheusTelemetry(CollectorRegistry())
     telemetry.started(name)
+    telemetry.knows(name, ((v.event_type, v.version, v.fingerprint_bytes.hex()) for v in schemas()))
     tracer_provider = provider(f"consumers-{name}")
     running = bootstrap(
         settings,
@@ -106,6 +107,13 @@ def run_one(name: str, duplicate: bool = False) -> None:
         running.close()
         if tracer_provider is not None:
             tracer_provider.shutdown()  # flushes spans still queued for the exporter
+
+
+def schemas() -> list[Any]:
+    """The writer schemas this process decodes (the same files ``bootstrap`` loads)."""
+    from contract import SchemaRepository
+
+    return list(SchemaRepository.load())
 
 
 def start_janitor(settings: ConsumerSettings, name: str) -> None:

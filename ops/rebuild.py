@@ -91,7 +91,9 @@ def precheck(
     if not registration.reset:
         return refusal(registration, [], {}, force=force)
     if since is not None and since > datetime.now(UTC):
-        return f"SINCE={since.isoformat()} is in the future: the tables would be emptied for nothing"
+        return (
+            f"SINCE={since.isoformat()} is in the future: the tables would be emptied for nothing"
+        )
     with consumer(settings.kafka_for(registration.name)) as c:
         tps = partitions(c, settings.topic)
         dropped = _dropped(c, c.beginning_offsets(tps), since)

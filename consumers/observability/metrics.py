@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter as Tally
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -117,6 +117,13 @@ class PrometheusTelemetry:
             multiprocess_mode="livesum",
             registry=r,
         )
+        self.schemas = Gauge(
+            "outbox_consumer_schema_known",
+            "1 per writer schema version the process can decode (make schemas reads it)",
+            ["group", "event_type", "version", "fingerprint"],
+            multiprocess_mode="livemax",
+            registry=r,
+        )
         self.instances = Gauge(
             "outbox_consumer_instances",
             "Live processes of the group",
@@ -130,6 +137,11 @@ class PrometheusTelemetry:
         self.instances.labels(group).set(1)
         self.last_turn.labels(group).set(self._clock())
         self.ready.labels(group).set(0)
+
+    def knows(self, group: str, versions: Iterable[tuple[str, int, str]]) -> None:
+        """The writer schemas this process loaded: (event type, version, fingerprint hex)."""
+        for event_type, version, fingerprint in versions:
+            self.schemas.labels(group, event_type, str(version), fingerprint).set(1)
 
     def settled(self, group: str, messages: Sequence[Message], outcomes: Sequence[Outcome]) -> None:
         now = self._clock()
