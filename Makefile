@@ -75,7 +75,7 @@ status: venv ## every process, connector and task, replication slot (WAL retaine
 	@$(PY) -m ops status $(if $(JSON),--json) $(if $(filter compose,$(STACK)),--compose)
 
 logs: venv ## the end of each part's log (PART=connect for one)
-	@$(PY) -m stack logs $(if $(PART),$(call q,$(PART)))
+	@$(PY) -m stack logs $(if $(PART),-- $(call q,$(PART)))
 
 register: venv ## PUT every connectors/*.json and wait until RUNNING
 	@$(PY) -m stack register
@@ -93,14 +93,14 @@ ORDERS ?= 1000
 RATE ?= 0
 seed: venv ## place ORDERS random orders (RATE orders/s, 0 = flat out) through the service layer
 ifeq ($(STACK),compose)
-	docker compose exec -T api python -m producer_app seed --orders $(call q,$(ORDERS)) --rate $(call q,$(RATE))
+	docker compose exec -T api python -m producer_app seed --orders=$(call q,$(ORDERS)) --rate=$(call q,$(RATE))
 else
-	@$(PY) -m producer_app seed --orders $(call q,$(ORDERS)) --rate $(call q,$(RATE))
+	@$(PY) -m producer_app seed --orders=$(call q,$(ORDERS)) --rate=$(call q,$(RATE))
 endif
 
 INSTANCES ?= 1
 consume: venv ## run every handler's consumer group in the foreground (Ctrl-C stops)
-	@$(PY) -m consumers run-all --instances $(call q,$(INSTANCES))
+	@$(PY) -m consumers run-all --instances=$(call q,$(INSTANCES))
 
 schemas-check: venv ## every schema version reads every other (FULL_TRANSITIVE)
 	@$(PY) -m contract check-schemas
@@ -111,41 +111,41 @@ topics: venv ## topics with partitions, messages per partition, retention, kind
 FROM ?= beginning
 N ?= 20
 inspect: venv ## decoded messages: TOPIC=... [FROM=beginning|latest|<offset>|<time>] [N=] [KEY=] [FOLLOW=1]
-	@test -n $(call q,$(TOPIC)) || { echo "error: say which topic: make inspect TOPIC=outbox.event.order"; exit 2; }
-	@$(PY) -m ops inspect $(call q,$(TOPIC)) --from $(call q,$(FROM)) -n $(call q,$(N)) \
-	  $(if $(KEY),--key $(call q,$(KEY))) \
-	  $(if $(FOLLOW),--follow) $(if $(JSON),--json)
+	@test -n=$(call q,$(TOPIC)) || { echo "error: say which topic: make inspect TOPIC=outbox.event.order"; exit 2; }
+	@$(PY) -m ops inspect --from=$(call q,$(FROM)) -n=$(call q,$(N)) \
+	  $(if $(KEY),--key=$(call q,$(KEY))) \
+	  $(if $(FOLLOW),--follow) $(if $(JSON),--json) -- $(call q,$(TOPIC))
 
 lag: venv ## committed vs end offsets per group [GROUP=] [MAX_LAG=n: exit 1 above it]
-	@$(PY) -m ops lag $(if $(GROUP),--group $(call q,$(GROUP))) \
-	  $(if $(MAX_LAG),--max-lag $(call q,$(MAX_LAG))) \
+	@$(PY) -m ops lag $(if $(GROUP),--group=$(call q,$(GROUP))) \
+	  $(if $(MAX_LAG),--max-lag=$(call q,$(MAX_LAG))) \
 	  $(if $(JSON),--json)
 
 dlq-replay: venv ## run GROUP's dead letters through it again [IDS=id,id]
-	@test -n $(call q,$(GROUP)) || { echo "error: say which group: make dlq-replay GROUP=inventory"; exit 2; }
-	@$(PY) -m ops dlq-replay $(call q,$(GROUP)) $(if $(IDS),--ids $(call q,$(IDS))) $(if $(JSON),--json)
+	@test -n=$(call q,$(GROUP)) || { echo "error: say which group: make dlq-replay GROUP=inventory"; exit 2; }
+	@$(PY) -m ops dlq-replay $(if $(IDS),--ids=$(call q,$(IDS))) $(if $(JSON),--json) -- $(call q,$(GROUP))
 
 trace: venv ## every hop of an order's events: ID=<order id|event id|Idempotency-Key|trace id> [JSON=1]
-	@test -n $(call q,$(ID)) || { echo "error: say what to trace: make trace ID=<order id>"; exit 2; }
-	@$(PY) -m ops trace $(call q,$(ID)) $(if $(JSON),--json)
+	@test -n=$(call q,$(ID)) || { echo "error: say what to trace: make trace ID=<order id>"; exit 2; }
+	@$(PY) -m ops trace $(if $(JSON),--json) -- $(call q,$(ID))
 
 reconcile: venv ## each read model against the orders table [GROUP=] [JSON=1]; exit 1 on drift
-	@$(PY) -m ops reconcile $(if $(GROUP),--group $(call q,$(GROUP))) $(if $(JSON),--json)
+	@$(PY) -m ops reconcile $(if $(GROUP),--group=$(call q,$(GROUP))) $(if $(JSON),--json)
 
 rebuild: venv ## empty GROUP's read model and run it again from Kafka's history [SINCE=] [FORCE=1]
-	@test -n $(call q,$(GROUP)) || { echo "error: say which group: make rebuild GROUP=sales-projection"; exit 2; }
+	@test -n=$(call q,$(GROUP)) || { echo "error: say which group: make rebuild GROUP=sales-projection"; exit 2; }
 ifeq ($(STACK),compose)
-	@$(PY) -m ops rebuild $(call q,$(GROUP)) $(if $(FORCE),--force) $(if $(SINCE),--since $(call q,$(SINCE))) --check
+	@$(PY) -m ops rebuild $(if $(FORCE),--force) $(if $(SINCE),--since=$(call q,$(SINCE))) --check -- $(call q,$(GROUP))
 	docker compose stop consumers
-	@$(PY) -m ops rebuild $(call q,$(GROUP)) $(if $(FORCE),--force) $(if $(SINCE),--since $(call q,$(SINCE))) --wait 0; \
+	@$(PY) -m ops rebuild $(if $(FORCE),--force) $(if $(SINCE),--since=$(call q,$(SINCE))) --wait 0 -- $(call q,$(GROUP)); \
 	  rc=$$?; docker compose start consumers; exit $$rc
 else
-	@$(PY) -m ops rebuild $(call q,$(GROUP)) $(if $(FORCE),--force) $(if $(SINCE),--since $(call q,$(SINCE)))
+	@$(PY) -m ops rebuild $(if $(FORCE),--force) $(if $(SINCE),--since=$(call q,$(SINCE))) -- $(call q,$(GROUP))
 endif
 
 republish: venv ## write orders' events again from the orders table: ALL=1 | IDS=id,id | SINCE= [UNTIL=]
-	@$(PY) -m producer_app republish $(if $(ALL),--all) $(if $(IDS),--ids $(call q,$(IDS))) \
-	  $(if $(SINCE),--since $(call q,$(SINCE))) $(if $(UNTIL),--until $(call q,$(UNTIL))) \
+	@$(PY) -m producer_app republish $(if $(ALL),--all) $(if $(IDS),--ids=$(call q,$(IDS))) \
+	  $(if $(SINCE),--since=$(call q,$(SINCE))) $(if $(UNTIL),--until=$(call q,$(UNTIL))) \
 	  $(if $(LEGACY),--legacy)
 
 bench: venv ## every benchmark figure in one run (after make up); QUICK=1 in ~1.5 min
@@ -156,7 +156,7 @@ bench-observability: venv ## CPU per event of metrics and traces in the consumer
 
 CHAOS_ORDERS ?= 10000
 chaos: venv ## workload + every fault at random moments + checker (after make up)
-	@$(PY) -m chaos --orders $(call q,$(CHAOS_ORDERS))
+	@$(PY) -m chaos --orders=$(call q,$(CHAOS_ORDERS))
 
 docker-engine: venv ## a Docker engine of our own where none runs (private socket; prints the export line)
 	@$(PY) -m stack docker-engine
@@ -179,29 +179,29 @@ fmt: venv
 
 ACTION ?= status
 connector: venv ## the connector and its tasks [ACTION=status|pause|resume|restart] [JSON=1]
-	@$(PY) -m ops connector --action $(call q,$(ACTION)) $(if $(JSON),--json)
+	@$(PY) -m ops connector --action=$(call q,$(ACTION)) $(if $(JSON),--json)
 
 groups: venv ## consumer groups: state, members, hosts, assignments, lag per partition [GROUP=]
-	@$(PY) -m ops groups $(if $(GROUP),--group $(call q,$(GROUP))) $(if $(JSON),--json)
+	@$(PY) -m ops groups $(if $(GROUP),--group=$(call q,$(GROUP))) $(if $(JSON),--json)
 
 reset-offsets: venv ## move GROUP's offsets: TO=earliest|latest|<time>|<offset>; a dry run unless APPLY=1 [FORCE=1]
-	@test -n $(call q,$(GROUP)) || { echo "error: say which group: make reset-offsets GROUP=sales-projection TO=earliest"; exit 2; }
-	@test -n $(call q,$(TO)) || { echo "error: say where to: TO=earliest|latest|<ISO time>|<offset>"; exit 2; }
-	@$(PY) -m ops reset-offsets $(call q,$(GROUP)) --to $(call q,$(TO)) $(if $(APPLY),--apply) \
-	  $(if $(FORCE),--force) $(if $(JSON),--json)
+	@test -n=$(call q,$(GROUP)) || { echo "error: say which group: make reset-offsets GROUP=sales-projection TO=earliest"; exit 2; }
+	@test -n=$(call q,$(TO)) || { echo "error: say where to: TO=earliest|latest|<ISO time>|<offset>"; exit 2; }
+	@$(PY) -m ops reset-offsets --to=$(call q,$(TO)) $(if $(APPLY),--apply) \
+	  $(if $(FORCE),--force) $(if $(JSON),--json) -- $(call q,$(GROUP))
 
 acls: venv ## Kafka principals (SCRAM logins, super users) and what each may do [JSON=1]
 	@$(PY) -m ops acls $(if $(JSON),--json)
 
 psql: venv ## a psql shell as one of the database's roles, password from .env [ROLE=app] [JSON=1: the roles]
-	@$(PY) -m ops psql $(if $(ROLE),--role $(call q,$(ROLE))) $(if $(JSON),--json)
+	@$(PY) -m ops psql $(if $(ROLE),--role=$(call q,$(ROLE))) $(if $(JSON),--json)
 
 dlq-skip: venv ## settle GROUP's dead letters IDS= without applying them, REASON= on record [JSON=1]
-	@test -n $(call q,$(GROUP)) || { echo "error: say which group: make dlq-skip GROUP=notifications IDS=<event id> REASON='...'"; exit 2; }
-	@test -n $(call q,$(IDS)) || { echo "error: say which dead letters: IDS=<event id>,<event id>"; exit 2; }
-	@test -n $(call q,$(REASON)) || { echo "error: say why: REASON='sent by hand on 12 May'"; exit 2; }
-	@$(PY) -m ops dlq-skip $(call q,$(GROUP)) --ids $(call q,$(IDS)) --reason $(call q,$(REASON)) \
-	  $(if $(JSON),--json)
+	@test -n=$(call q,$(GROUP)) || { echo "error: say which group: make dlq-skip GROUP=notifications IDS=<event id> REASON='...'"; exit 2; }
+	@test -n=$(call q,$(IDS)) || { echo "error: say which dead letters: IDS=<event id>,<event id>"; exit 2; }
+	@test -n=$(call q,$(REASON)) || { echo "error: say why: REASON='sent by hand on 12 May'"; exit 2; }
+	@$(PY) -m ops dlq-skip --ids=$(call q,$(IDS)) --reason=$(call q,$(REASON)) \
+	  $(if $(JSON),--json) -- $(call q,$(GROUP))
 
 schemas: venv ## each schema version, its fingerprint, which the running consumers know [JSON=1]
 	@$(PY) -m ops schemas $(if $(JSON),--json)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
 from chaos.run import FAULTS, run
+from contract.cli import count, parser_for
 
-parser = argparse.ArgumentParser(prog="python -m chaos")
-parser.add_argument("--orders", type=int, default=10_000)
+parser = parser_for({"--orders": "CHAOS_ORDERS"})(prog="python -m chaos")
+parser.add_argument("--orders", type=count(1, 10_000_000), default=10_000)
 parser.add_argument("--clients", type=int, default=8)
 parser.add_argument(
     "--faults", default=",".join(FAULTS), help=f"comma-separated, from: {', '.join(FAULTS)}"

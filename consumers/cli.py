@@ -6,7 +6,6 @@ current batch finishes, its offsets are committed, and the instance leaves its g
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import logging
@@ -23,6 +22,7 @@ from consumers.observability import server
 from consumers.observability.server import process_died
 from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
+from contract.cli import count, parser_for
 
 
 def fault_hook(path: Path | None) -> Callable[[], None] | None:
@@ -173,15 +173,18 @@ def supervise(names: list[str], instances: int, duplicate: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     from consumers.handlers import REGISTRY
 
-    parser = argparse.ArgumentParser(prog="python -m consumers")
-    sub = parser.add_subparsers(dest="verb", required=True)
+    parser_class = parser_for({"--instances": "INSTANCES"})
+    parser = parser_class(prog="python -m consumers")
+    sub = parser.add_subparsers(dest="verb", required=True, parser_class=parser_class)
     sub.add_parser("migrate", help="apply the consumers' database migrations")
     sub.add_parser("list", help="registered handlers (= consumer groups)")
     run = sub.add_parser("run", help="run one handler's consumer group")
     run.add_argument("handler", choices=sorted(REGISTRY))
     run_all = sub.add_parser("run-all", help="run every handler")
     for p in (run, run_all):
-        p.add_argument("--instances", type=int, default=1, help="processes sharing the group")
+        p.add_argument(
+            "--instances", type=count(1, 64), default=1, help="processes sharing the group"
+        )
         p.add_argument(
             "--duplicate",
             action="store_true",

@@ -96,6 +96,10 @@ def cmd_lag(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
     from ops.lag import group_lag
 
     rows = group_lag(bootstrap, [args.group] if args.group else None)
+    if args.group and not rows:
+        from ops.groups import describe
+
+        describe(bootstrap, args.group)  # raises BadArgument naming it when there is none
     over = [r for r in rows if args.max_lag is not None and r.lag > args.max_lag]
     if args.json:
         _json(

@@ -106,7 +106,7 @@ def check(
         for m in (
             None if "kafka" in running and "connect" in running else _check(jvm.java_binary),
             None if jvm.jars_present(layout) else _maven(),
-            None if "postgres" in running else _check(postgres.find_bin_dir),
+            None if "postgres" in running else _check(_postgres_binaries),
         )
         if m
     ]
@@ -131,6 +131,15 @@ def check(
     return Findings(missing, warnings)
 
 
+def _postgres_binaries() -> None:
+    found = postgres.find_bin_dir()
+    if not (found / "initdb").exists():
+        raise StackError(
+            f"PostgreSQL server binaries not found in {found} (PG_BIN): "
+            "apt-get install -y postgresql-15, or set PG_BIN to their folder"
+        )
+
+
 def _maven() -> str | None:
     if shutil.which("mvn") is None:
         return "Maven not found (it fetches the jars once): apt-get install -y maven"
@@ -143,15 +152,26 @@ def listener(port: int) -> str | None:
     inodes = _listening_inodes(port)
     if not inodes:
         return None
+    wanted = {f"socket:[{i}]" for i in inodes}
     for fd_dir in Path("/proc").glob("[0-9]*/fd"):
-        try:
-            links = {str(p.readlink()) for p in fd_dir.iterdir()}
-        except OSError:
-            continue  # gone, or not ours to read
-        if any(f"socket:[{i}]" in links for i in inodes):
+        if wanted & _links(fd_dir):
             pid = int(fd_dir.parent.name)
             return f"pid {pid} ({_command(pid)})"
     return "a process this user cannot see (try: ss -ltnp)"
+
+
+def _links(fd_dir: Path) -> set[str]:
+    """What a process's open files point at (empty when it is gone or not ours to read)."""
+    found = set()
+    try:
+        for fd in fd_dir.iterdir():
+            try:
+                found.add(str(fd.readlink()))
+            except OSError:
+                continue  # closed meanwhile (the listing's own descriptor, say)
+    except OSError:
+        pass
+    return found
 
 
 def _listening_inodes(port: int) -> set[str]:
