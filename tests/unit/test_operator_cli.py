@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
 import socket
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from ops.reset_offsets import Move
 from ops.tables import GAP, table
 from ops.topics import TopicInfo
 from stack import preflight
+from stack.health import StackError
 from stack.layout import Layout
 from stack.settings import StackSettings
 from tests.conftest import ROOT
@@ -148,9 +150,9 @@ def test_the_preflight_names_every_missing_prerequisite_at_once(tmp_path: Path) 
     )
     text = "\n".join(found.missing)
     assert "127.0.0.1:29092 (kafka) is taken by pid 1 (kafka of another clone)" in text
-    assert "Maven" in text or preflight.shutil.which("mvn")  # jars not cached here
+    assert "Maven" in text or shutil.which("mvn")  # jars not cached here
     assert "postgres" not in text.split("(kafka)")[0].lower().replace("postgresql", "")
-    with pytest.raises(preflight.StackError, match="nothing was started"):
+    with pytest.raises(StackError, match="nothing was started"):
         found.raise_if_missing()
 
 
@@ -169,7 +171,7 @@ def test_prometheus_missing_is_a_warning_unless_required(
     assert (
         preflight.check(Layout(ROOT), off, running=everything, owner=lambda p: None).warnings == []
     )
-    with pytest.raises(preflight.StackError, match="METRICS='maybe'"):
+    with pytest.raises(StackError, match="METRICS='maybe'"):
         StackSettings(stack_metrics="maybe").metrics  # noqa: B018
 
 
