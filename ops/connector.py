@@ -70,6 +70,11 @@ def settled(found: dict[str, Any], state: str) -> bool:
     return found["state"] == state and all(t["state"] == state for t in found["tasks"])
 
 
+def _in(found: dict[str, Any], states: set[str]) -> bool:
+    every = {found["state"], *(t["state"] for t in found["tasks"])}
+    return bool(found["tasks"]) and every <= states
+
+
 def act(rest: ConnectRest, name: str, action: str, timeout: float = 60) -> dict[str, Any]:
     """Ask Connect for ``action`` and wait until the connector and its tasks are there."""
     method, suffix, wanted = ACTIONS[action]
@@ -93,12 +98,14 @@ def cmd_connector(args: argparse.Namespace, _: KafkaAccess) -> int:
         found = [describe(rest, n) for n in names]
     else:
         found = [act(rest, n, args.action) for n in names]
-    wanted = ACTIONS.get(args.action, ("", "", "RUNNING"))[2]
     if args.json:
         print(json.dumps({"action": args.action, "connectors": found}, indent=2))
     else:
         show(found)
-    return 0 if all(settled(c, wanted) and c["tasks"] for c in found) else 1
+    # Exit 1 for scripts when an action did not get there, or (status) something is neither
+    # running nor paused on purpose: FAILED, UNASSIGNED, not registered.
+    wanted = {ACTIONS[args.action][2]} if args.action in ACTIONS else {"RUNNING", "PAUSED"}
+    return 0 if all(_in(c, wanted) for c in found) else 1
 
 
 def show(found: list[dict[str, Any]]) -> None:

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from contextlib import redirect_stdout
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -110,8 +112,8 @@ def plan(settings: ConsumerSettings, group: str, to: str, *, force: bool) -> lis
 def apply(settings: ConsumerSettings, group: str, moves: list[Move]) -> None:
     access = settings.kafka_for(group)
     wanted = {TopicPartition(settings.topic, m.partition): m.target for m in moves}
-    with admin(access) as a:
-        answer = a.reset_group_offsets(group, wanted)
+    with admin(access) as a:  # a copy: kafka-python empties the dict it is given
+        answer = a.reset_group_offsets(group, dict(wanted))
     failed = {tp.partition: r["error"] for tp, r in answer.items() if r["error"].errno != 0}
     if failed or len(answer) != len(wanted):
         raise Refused(f"Kafka refused to reset {group}'s offsets ({failed or 'some missing'})")
@@ -131,8 +133,8 @@ def cmd_reset_offsets(args: argparse.Namespace, _: Any) -> int:
                 "consumers); nothing was changed"
             )
         moves = plan(settings, args.group, args.to, force=args.force)
-        if args.apply:
-            with local_consumers_stopped(Path.cwd()):
+        if args.apply:  # its progress lines to stderr: stdout is the answer (JSON=1)
+            with redirect_stdout(sys.stderr), local_consumers_stopped(Path.cwd()):
                 wait_until_left(settings, args.group, settings.session_timeout_ms / 1000 + 5)
                 moves = plan(settings, args.group, args.to, force=args.force)
                 apply(settings, args.group, moves)
