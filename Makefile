@@ -111,7 +111,7 @@ topics: venv ## topics with partitions, messages per partition, retention, kind
 FROM ?= beginning
 N ?= 20
 inspect: venv ## decoded messages: TOPIC=... [FROM=beginning|latest|<offset>|<time>] [N=] [KEY=] [FOLLOW=1]
-	@test -n=$(call q,$(TOPIC)) || { echo "error: say which topic: make inspect TOPIC=outbox.event.order"; exit 2; }
+	@test -n $(call q,$(TOPIC)) || { echo "error: say which topic: make inspect TOPIC=outbox.event.order" >&2; exit 2; }
 	@$(PY) -m ops inspect --from=$(call q,$(FROM)) -n=$(call q,$(N)) \
 	  $(if $(KEY),--key=$(call q,$(KEY))) \
 	  $(if $(FOLLOW),--follow) $(if $(JSON),--json) -- $(call q,$(TOPIC))
@@ -122,18 +122,18 @@ lag: venv ## committed vs end offsets per group [GROUP=] [MAX_LAG=n: exit 1 abov
 	  $(if $(JSON),--json)
 
 dlq-replay: venv ## run GROUP's dead letters through it again [IDS=id,id]
-	@test -n=$(call q,$(GROUP)) || { echo "error: say which group: make dlq-replay GROUP=inventory"; exit 2; }
+	@test -n $(call q,$(GROUP)) || { echo "error: say which group: make dlq-replay GROUP=inventory" >&2; exit 2; }
 	@$(PY) -m ops dlq-replay $(if $(IDS),--ids=$(call q,$(IDS))) $(if $(JSON),--json) -- $(call q,$(GROUP))
 
 trace: venv ## every hop of an order's events: ID=<order id|event id|Idempotency-Key|trace id> [JSON=1]
-	@test -n=$(call q,$(ID)) || { echo "error: say what to trace: make trace ID=<order id>"; exit 2; }
+	@test -n $(call q,$(ID)) || { echo "error: say what to trace: make trace ID=<order id>" >&2; exit 2; }
 	@$(PY) -m ops trace $(if $(JSON),--json) -- $(call q,$(ID))
 
 reconcile: venv ## each read model against the orders table [GROUP=] [JSON=1]; exit 1 on drift
 	@$(PY) -m ops reconcile $(if $(GROUP),--group=$(call q,$(GROUP))) $(if $(JSON),--json)
 
 rebuild: venv ## empty GROUP's read model and run it again from Kafka's history [SINCE=] [FORCE=1]
-	@test -n=$(call q,$(GROUP)) || { echo "error: say which group: make rebuild GROUP=sales-projection"; exit 2; }
+	@test -n $(call q,$(GROUP)) || { echo "error: say which group: make rebuild GROUP=sales-projection" >&2; exit 2; }
 ifeq ($(STACK),compose)
 	@$(PY) -m ops rebuild $(if $(FORCE),--force) $(if $(SINCE),--since=$(call q,$(SINCE))) --check -- $(call q,$(GROUP))
 	docker compose stop consumers
@@ -185,8 +185,8 @@ groups: venv ## consumer groups: state, members, hosts, assignments, lag per par
 	@$(PY) -m ops groups $(if $(GROUP),--group=$(call q,$(GROUP))) $(if $(JSON),--json)
 
 reset-offsets: venv ## move GROUP's offsets: TO=earliest|latest|<time>|<offset>; a dry run unless APPLY=1 [FORCE=1]
-	@test -n=$(call q,$(GROUP)) || { echo "error: say which group: make reset-offsets GROUP=sales-projection TO=earliest"; exit 2; }
-	@test -n=$(call q,$(TO)) || { echo "error: say where to: TO=earliest|latest|<ISO time>|<offset>"; exit 2; }
+	@test -n $(call q,$(GROUP)) || { echo "error: say which group: make reset-offsets GROUP=sales-projection TO=earliest" >&2; exit 2; }
+	@test -n $(call q,$(TO)) || { echo "error: say where to: TO=earliest|latest|<ISO time>|<offset>" >&2; exit 2; }
 	@$(PY) -m ops reset-offsets --to=$(call q,$(TO)) $(if $(APPLY),--apply) \
 	  $(if $(FORCE),--force) $(if $(JSON),--json) -- $(call q,$(GROUP))
 
@@ -197,9 +197,9 @@ psql: venv ## a psql shell as one of the database's roles, password from .env [R
 	@$(PY) -m ops psql $(if $(ROLE),--role=$(call q,$(ROLE))) $(if $(JSON),--json)
 
 dlq-skip: venv ## settle GROUP's dead letters IDS= without applying them, REASON= on record [JSON=1]
-	@test -n=$(call q,$(GROUP)) || { echo "error: say which group: make dlq-skip GROUP=notifications IDS=<event id> REASON='...'"; exit 2; }
-	@test -n=$(call q,$(IDS)) || { echo "error: say which dead letters: IDS=<event id>,<event id>"; exit 2; }
-	@test -n=$(call q,$(REASON)) || { echo "error: say why: REASON='sent by hand on 12 May'"; exit 2; }
+	@test -n $(call q,$(GROUP)) || { echo "error: say which group: make dlq-skip GROUP=notifications IDS=<event id> REASON='...'" >&2; exit 2; }
+	@test -n $(call q,$(IDS)) || { echo "error: say which dead letters: IDS=<event id>,<event id>" >&2; exit 2; }
+	@test -n $(call q,$(REASON)) || { echo "error: say why: REASON='sent by hand on 12 May'" >&2; exit 2; }
 	@$(PY) -m ops dlq-skip --ids=$(call q,$(IDS)) --reason=$(call q,$(REASON)) \
 	  $(if $(JSON),--json) -- $(call q,$(GROUP))
 

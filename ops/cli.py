@@ -243,12 +243,13 @@ def handler(verb: str) -> Verb:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build().parse_args(argv)  # first: a bad argument is answered before any import
+
     import psycopg
 
     from stack.health import StackError
     from stack.settings import StackSettings
 
-    args = build().parse_args(argv)
     try:
         if args.verb == "exporter":  # a long-running part with its own, least, privileges
             from ops.exporter import serve

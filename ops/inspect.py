@@ -18,6 +18,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from contract import AvroCodec
 from contract import headers as h
+from contract.cli import BadArgument
 from contract.errors import ContractError
 from contract.kafka import KafkaAccess
 from ops.kafka_io import consumer, partitions
@@ -105,18 +106,31 @@ def start_offsets(
         return {tp: max(begin[tp], end[tp] - n) for tp in parts}
     if start.isdigit() and int(start) < 10**11:  # an offset, not epoch milliseconds
         return {tp: min(max(int(start), begin[tp]), end[tp]) for tp in parts}
-    ms = (
-        int(start)
-        if start.isdigit()
-        else int(
-            datetime.fromisoformat(start)
-            .replace(tzinfo=datetime.fromisoformat(start).tzinfo or UTC)
-            .timestamp()
-            * 1000
-        )
-    )
+    ms = int(start) if start.isdigit() else int(_time(start).timestamp() * 1000)
     found = c.offsets_for_times({tp: ms for tp in parts})
     return {tp: found[tp].offset if found.get(tp) else end[tp] for tp in parts}
+
+
+def out_of_range(
+    start: str, offsets: dict[TopicPartition, int], end: dict[TopicPartition, int]
+) -> None:
+    """An offset past every partition's end, or a time to come, names nothing to show: a bad
+    argument, not an empty answer (with FOLLOW=1 it is where to wait from)."""
+    if start in ("beginning", "latest"):
+        return
+    if start.isdigit() and int(start) < 10**11:
+        if all(int(start) >= end[tp] for tp in end):
+            ends = ", ".join(f"{tp.partition}: {e}" for tp, e in sorted(end.items()))
+            raise BadArgument(f"FROM={start} is past the end of every partition (ends {ends})")
+        return
+    ms = int(start) if start.isdigit() else int(_time(start).timestamp() * 1000)
+    if ms > time.time() * 1000:
+        raise BadArgument(f"FROM={start} is in the future: no message was written then")
+
+
+def _time(text: str) -> datetime:
+    found = datetime.fromisoformat(text)
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
 def messages(
@@ -134,9 +148,11 @@ def messages(
         parts = partitions(c, topic)
         c.assign(parts)
         offsets = start_offsets(c, parts, start, n)
+        end = c.end_offsets(parts)
+        if not follow:
+            out_of_range(start, offsets, end)
         for tp, off in offsets.items():
             c.seek(tp, off)
-        end = c.end_offsets(parts)
         shown, idle_since = 0, time.monotonic()
         while not stop():
             batch = c.poll(timeout_ms=300)
