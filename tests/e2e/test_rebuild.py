@@ -15,6 +15,8 @@ import pytest
 from kafka import KafkaConsumer
 
 from consumers.settings import ConsumerSettings
+from stack.layout import Layout
+from stack.parts import app_parts
 from stack.settings import StackSettings
 from tests.conftest import ROOT
 from tests.kafka_helpers import caught_up
@@ -114,8 +116,11 @@ def test_a_rebuild_is_refused_while_someone_else_runs_the_group(
     admin_conn: psycopg.Connection[Any],
 ) -> None:
     before = read_model(admin_conn)
+    part = next(p for p in app_parts(Layout(ROOT), stack_settings) if p.name == "consumers")
+    running = part.pid()
     done = rebuild()
     assert done.returncode == 2, done.stdout + done.stderr
     assert "live member(s) (someone-else@" in done.stdout
-    assert "consumers started again" in done.stdout
+    assert "nothing stopped or changed" in done.stdout  # refused before it stopped anything
+    assert part.pid() == running
     assert read_model(admin_conn) == before
