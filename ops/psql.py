@@ -48,10 +48,23 @@ def password_for(settings: StackSettings, role: str) -> SecretStr | None:
 
 
 def psql_binary() -> str:
+    """The server binaries' psql (the native stack's), else one on PATH."""
+    from stack.health import StackError
     from stack.postgres import find_bin_dir
 
-    found = find_bin_dir() / "psql"
-    return str(found) if found.exists() else shutil.which("psql") or "psql"
+    try:
+        found = find_bin_dir() / "psql"
+        if found.exists():
+            return str(found)
+    except StackError:
+        pass
+    on_path = shutil.which("psql")
+    if on_path is None:
+        raise StackError(
+            "psql not found on this host: apt-get install -y postgresql-client (with the "
+            "compose stack, or: docker compose exec postgres psql -U postgres shop)"
+        )
+    return on_path
 
 
 def cmd_psql(args: argparse.Namespace, _: KafkaAccess) -> int:
