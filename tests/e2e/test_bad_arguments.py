@@ -88,7 +88,7 @@ VERBS: dict[str, st.SearchStrategy[Case]] = {
 WITHOUT_ARGUMENTS = {
     "help", "venv", "jars", "env", "down", "clean", "status", "register", "db", "test",
     "test-unit", "lint", "fmt", "schemas-check", "topics", "bench", "bench-observability",
-    "acls", "schemas",
+    "acls", "schemas", "docker-engine", "docker-engine-down",
 }  # fmt: skip
 
 
