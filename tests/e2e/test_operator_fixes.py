@@ -124,6 +124,19 @@ def test_a_dead_lettered_order_is_traced_then_skipped_with_who_and_why(
         "SELECT count(*) FROM consumers.notifications WHERE order_id = %s", (order_id,)
     ).fetchone() or (None,)
     assert rows == 0, "a skipped dead letter was applied by a replay"
+    # Leave no drift for the tests after this one: the skip undone, the replay applies it.
+    admin_conn.execute(
+        "DELETE FROM consumers.dead_letter_skips WHERE consumer_group = 'notifications' "
+        "AND event_id = %s",
+        (event_id,),
+    )
+    admin_conn.execute(
+        "UPDATE consumers.processed_events SET outcome = 'dead_lettered' "
+        "WHERE consumer_group = 'notifications' AND event_id = %s",
+        (event_id,),
+    )
+    replay = make("dlq-replay", "GROUP=notifications", f"IDS={event_id}", "JSON=1")
+    assert json.loads(replay.stdout)["handled"] == 1, replay.stdout + replay.stderr
 
 
 def test_a_republished_order_is_still_its_two_events(
