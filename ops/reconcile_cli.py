@@ -7,13 +7,14 @@ import argparse
 import json
 
 import psycopg
+from rich.console import Console
+from rich.table import Table
 
 from contract.kafka import KafkaAccess
 from ops.lag import group_lag
 from ops.reconcile import reconcile
-from ops.tables import console, table
 
-out = console()
+out = Console(highlight=False)
 
 
 def cmd_reconcile(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
@@ -44,10 +45,10 @@ def cmd_reconcile(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
     if not found:
         out.print("[green]no drift[/]: every read model is what the orders table implies")
         return 0
-    rows = table("group", "check", "differences", "examples")
+    table = Table("group", "check", "differences", "examples")
     for d in found:
-        rows.add_row(d.group, d.check, str(d.count), ", ".join(d.examples))
-    out.print(rows)
+        table.add_row(d.group, d.check, str(d.count), ", ".join(d.examples))
+    out.print(table)
     if any(behind[d.group] for d in found):
         out.print("a group behind may still apply what it lacks: run again once it caught up")
     return 1
