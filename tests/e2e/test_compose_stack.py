@@ -234,7 +234,9 @@ def test_sigkill_of_connect_and_the_consumers_mid_seed_loses_and_doubles_nothing
         time.sleep(3)
         stack.run("kill", "-s", "SIGKILL", victim)
         time.sleep(2)
-        stack.run("start", victim)
+        # The container itself, as a restart policy would: `compose start` would also start
+        # its one-shot dependencies again (migrate, register) and wait for them.
+        docker(stack.client, "start", f"{PROJECT}-{victim}-1")
     out, _ = seed.communicate(timeout=300)
     assert seed.returncode == 0, out
     stack.run("up", "-d", "--wait", "--wait-timeout", "300", timeout=400)  # healthy again
