@@ -19,6 +19,7 @@ from pathlib import Path
 
 from stack.health import StackError
 from stack.layout import Layout
+from stack.private import UMASK
 from stack.secrets import own_secrets, write_private
 from stack.settings import StackSettings
 
@@ -225,7 +226,8 @@ def format_kafka_storage(layout: Layout, settings: StackSettings) -> bool:
         str(config),
         *scram,
     )
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    # The data directory, as the broker's own files later, readable by its owner only.
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False, umask=UMASK)
     if result.returncode != 0:
         raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
     marker.write_text("SCRAM-SHA-512 credentials for broker and admin added at format time\n")

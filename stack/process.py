@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from stack.private import UMASK, open_private, private_dir
 from stack.secrets import own_secrets
 
 
@@ -67,10 +68,12 @@ def spawn(
     cwd: Path | None = None,
 ) -> int:
     """Start ``argv`` in the background in a new session; record its pid; return it. Without
-    ``env`` it inherits this environment minus every secret (``stack.secrets.own_secrets``)."""
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    pid_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_file, "ab") as log:
+    ``env`` it inherits this environment minus every secret (``stack.secrets.own_secrets``).
+    It runs with the private umask (``stack.private``): what it writes, no other user reads;
+    its log and pid file are 0600 too."""
+    private_dir(log_file.parent)
+    private_dir(pid_file.parent)
+    with os.fdopen(open_private(log_file), "ab") as log:
         proc = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
@@ -79,8 +82,10 @@ def spawn(
             env=dict(env) if env is not None else own_secrets(os.environ),
             cwd=cwd,
             start_new_session=True,
+            umask=UMASK,
         )
-    pid_file.write_text(f"{proc.pid}\n")
+    with os.fdopen(open_private(pid_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as f:
+        f.write(f"{proc.pid}\n")
     return proc.pid
 
 
