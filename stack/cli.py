@@ -15,7 +15,7 @@ from pathlib import Path
 
 from contract.cli import count, parser_for
 from contract.topics import DLQ_PREFIX, ORDER_EVENTS
-from stack import connect, dbinit, jvm, kafka_auth, preflight, serve
+from stack import connect, dbinit, jvm, kafka_auth, postgres, preflight, private, serve
 from stack.engine import verbs as engine_verbs
 from stack.health import StackError
 from stack.layout import Layout
@@ -35,6 +35,7 @@ def _settings(layout: Layout) -> StackSettings:
 
 
 def cmd_apps_up(layout: Layout, settings: StackSettings) -> None:
+    private.secure(layout)
     for part in app_parts(layout, settings):
         skipped = preflight.not_started(part.name, settings, running=part.pid() is not None)
         if skipped:
@@ -52,6 +53,7 @@ def cmd_up(layout: Layout, settings: StackSettings, *, apps: bool = True) -> lis
     preflight.run(layout, settings, apps=apps)
     if jvm.fetch_jars(layout):
         print(f"jars      fetched into {layout.jars} ({time.monotonic() - t0:.0f}s)")
+    private.secure(layout)
     started_now = []
     for part in stack_parts(layout, settings):
         started, waited = part.up()
@@ -60,6 +62,8 @@ def cmd_up(layout: Layout, settings: StackSettings, *, apps: bool = True) -> lis
         verb = "started" if started else "running"
         print(f"{part.name:<9} {verb}, healthy at {part.where} ({waited:.1f}s, pid {part.pid()})")
         if part.name == "postgres":
+            if not started:  # today's access rules for a server an older `up` started
+                postgres.reload_hba(layout, settings)
             cmd_db(layout, settings)
         if part.name == "kafka":
             cmd_kafka_auth(layout, settings)
@@ -87,7 +91,8 @@ def cmd_kafka_auth(layout: Layout, settings: StackSettings) -> None:
 
 
 def cmd_db(layout: Layout, settings: StackSettings) -> None:
-    dbinit.bootstrap_roles(settings)
+    groups = consumer_groups()
+    dbinit.bootstrap_roles(settings, groups)
     for deployable in DEPLOYABLES_WITH_MIGRATIONS:
         result = subprocess.run(
             [sys.executable, "-m", deployable, "migrate"],
@@ -99,6 +104,7 @@ def cmd_db(layout: Layout, settings: StackSettings) -> None:
         if result.returncode != 0:
             raise StackError(f"{deployable} migrations failed:\n{result.stderr[-3000:]}")
     created = dbinit.grant_cdc(settings)
+    dbinit.grant_groups(settings, groups)
     print(
         f"database  roles, schemas and migrations applied; publication "
         f"{'created' if created else 'present'}"
@@ -198,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.add_argument("part", nargs="?")
     logs.add_argument("-n", "--lines", type=count(1), default=40)
     args = parser.parse_args(argv)
+    os.umask(private.UMASK)  # what the stack writes, no other local user reads
     layout = Layout(args.root.resolve())
     # In a container (compose) each service is given its own secrets in its environment and
     # there is no .env to write (see compose.yaml); natively the first run generates it.

@@ -1,31 +1,48 @@
 """The private Postgres cluster: Debian's binaries, our own data directory, port and config.
 
 ``initdb`` refuses to run as root, so when the launcher is root every Postgres command runs as the
-``postgres`` user (``runuser``). If that user cannot reach ``.stack/pg`` (a clone under a private
-folder such as ``mktemp -d``), the data lives under ``/var/lib/postgresql`` and ``.stack/pg`` is a
-symlink to it, so the layout and ``clean`` stay the same.
+``postgres`` user (``runuser``). That user cannot enter the clone's ``.stack`` (0700, root's:
+``stack.private``), so the data then lives under ``/var/lib/postgresql`` (0700, the postgres
+user's) and ``.stack/pg`` is a symlink to it; the layout and ``clean`` stay the same. A data
+directory an older version made inside ``.stack`` is moved there on the next start.
+
+Who may connect how is written here too, at every start (``hba_conf``): physical replication
+is refused to every role, so the Debezium role's REPLICATION attribute serves its logical
+replication connection to the app database and nothing else (no ``pg_basebackup`` of the data
+directory, with every role's password verifier in it). A container entrypoint writes the same
+file with ``write_hba`` and starts the server with ``SERVER_OPTIONS``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from stack.health import StackError
 from stack.layout import Layout
+from stack.private import UMASK
 from stack.secrets import own_secrets
 from stack.settings import StackSettings
 
-# Logical decoding for Debezium; a few spare slots and senders for tests and tools.
+# Sized to the stack's need: the connector's slot and one spare (a connector moved to a new
+# slot, an operator's look at the stream); its replication connection, the one that replaces
+# it after a crash while the old one times out, and the spare's. Each slot a role can create
+# can also hold WAL back, so the spare room is kept small.
+MAX_REPLICATION_SLOTS = 2
 SERVER_OPTIONS = {
     "wal_level": "logical",
-    "max_replication_slots": "10",
-    "max_wal_senders": "10",
+    "max_replication_slots": str(MAX_REPLICATION_SLOTS),
+    "max_wal_senders": "3",
+    # Every replication command (CREATE_REPLICATION_SLOT, START_REPLICATION) in the log with its
+    # role: a slot the alert saw come and go leaves a trace of who made it.
+    "log_replication_commands": "on",
     "max_connections": "200",
     "shared_buffers": "256MB",
     # Commit times of rows (pg_xact_commit_timestamp): the benchmark's latency clock.
@@ -33,6 +50,25 @@ SERVER_OPTIONS = {
     # Statements per role and database: the benchmark counts what each relay sends when idle.
     "shared_preload_libraries": "pg_stat_statements",
 }
+# Where the stack's clients connect from (the native stack: loopback only).
+LOOPBACK = ("127.0.0.1/32", "::1/128")
+
+
+def hba_conf(clients: Sequence[str] = LOOPBACK) -> str:
+    """pg_hba.conf: password (SCRAM) logins from ``clients`` to any database the role may
+    CONNECT to (``stack.dbinit`` grants that per role), and no physical replication at all.
+    A logical replication connection names its database, so Debezium's matches the
+    ``all``-databases lines like any other connection; the ``replication`` keyword matches
+    only physical ones (a standby, ``pg_basebackup``), which this stack never has."""
+    lines = [
+        "# Written by the outbox stack at every start (stack/postgres.py); edits are replaced.",
+        "# First match wins. TYPE DATABASE USER [ADDRESS] METHOD",
+        "local replication all reject",
+        "host replication all all reject",
+        "local all all scram-sha-256",
+        *(f"host all all {client} scram-sha-256" for client in clients),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def server_options(settings: StackSettings) -> dict[str, str]:
@@ -42,13 +78,14 @@ def server_options(settings: StackSettings) -> dict[str, str]:
     return {**SERVER_OPTIONS, "listen_addresses": "*" if bind == "0.0.0.0" else bind}  # noqa: S104
 
 
-def client_rules(settings: StackSettings) -> str:
-    """pg_hba.conf lines beyond initdb's loopback ones: in a container the other services
-    connect from the compose network. A password (SCRAM) is needed all the same, and physical
-    replication (the ``replication`` keyword) is not opened to them."""
+def hba_clients(settings: StackSettings) -> Sequence[str]:
+    """Where clients connect from: loopback natively; any address in a container, where the
+    other services come from the compose network (compose publishes the port on the host's
+    127.0.0.1 only). A password is needed all the same, and physical replication is refused
+    to every one of them."""
     if settings.stack_bind_host in ("127.0.0.1", "localhost"):
-        return ""
-    return "host all all all scram-sha-256\n"
+        return LOOPBACK
+    return ("all",)
 
 
 def find_bin_dir() -> Path:
@@ -78,7 +115,9 @@ def _run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     # cwd=/ because the clone's folder may be unreadable for the postgres user.
     # No part's secret in the server's environment (own_secrets): it needs none of them.
     kwargs.setdefault("env", own_secrets(os.environ))
-    return subprocess.run(_as_postgres(argv), cwd="/", text=True, check=False, **kwargs)
+    return subprocess.run(
+        _as_postgres(argv), cwd="/", text=True, check=False, umask=UMASK, **kwargs
+    )
 
 
 def _as_postgres(argv: list[str]) -> list[str]:
@@ -87,35 +126,54 @@ def _as_postgres(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv]
 
 
-def _postgres_can_reach(path: Path) -> bool:
-    if os.geteuid() != 0:
-        return True
-    probe = _run(["test", "-w", str(path)])
-    return probe.returncode == 0
+def _outside(layout: Layout) -> Path:
+    """Where the postgres user keeps this clone's cluster when the stack runs as root."""
+    digest = hashlib.sha1(str(layout.root).encode()).hexdigest()[:12]  # noqa: S324
+    return Path("/var/lib/postgresql") / f"outbox-stack-{digest}"
 
 
 def prepare_dir(layout: Layout) -> None:
-    """Create ``.stack/pg`` where the server's user can write it."""
-    if layout.pg.exists():
+    """Postgres' folder, 0700, where the server's user can reach it: ``.stack/pg`` when the
+    stack runs as that user; as root, a folder of the postgres user outside the private
+    ``.stack`` with ``.stack/pg`` pointing at it. Call only while the server is stopped: a
+    folder an older version made inside ``.stack`` is moved out."""
+    layout.stack_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        layout.pg.mkdir(mode=0o700, exist_ok=True)
+        layout.pg.chmod(0o700)
         return
-    layout.stack_dir.mkdir(parents=True, exist_ok=True)
-    layout.pg.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(layout.pg, "postgres", "postgres")
-        if not _postgres_can_reach(layout.pg):
-            layout.pg.rmdir()
-            digest = hashlib.sha1(str(layout.root).encode()).hexdigest()[:12]  # noqa: S324
-            real = Path("/var/lib/postgresql") / f"outbox-stack-{digest}"
-            real.mkdir(parents=True, exist_ok=True)
-            shutil.chown(real, "postgres", "postgres")
-            layout.pg.symlink_to(real)
+    real = _outside(layout)
+    if layout.pg.is_dir() and not layout.pg.is_symlink():
+        if real.exists():
+            raise StackError(
+                f"{layout.pg} and {real} both exist; keep the one holding your data and "
+                "delete the other (make clean deletes both)"
+            )
+        real.parent.mkdir(parents=True, exist_ok=True)
+        moved = subprocess.run(["mv", str(layout.pg), str(real)], capture_output=True, text=True)
+        if moved.returncode != 0:
+            raise StackError(f"moving {layout.pg} to {real} failed: {moved.stderr.strip()}")
+    real.mkdir(mode=0o700, parents=True, exist_ok=True)
+    shutil.chown(real, "postgres", "postgres")
+    real.chmod(0o700)
+    if not layout.pg.is_symlink():
+        layout.pg.symlink_to(real)
+
+
+def write_hba(pgdata: Path, clients: Sequence[str] = LOOPBACK) -> None:
+    """Replace ``pgdata``'s pg_hba.conf with ``hba_conf(clients)``, as the server's user, 0600.
+    A running server reads it on its next start or reload (``SELECT pg_reload_conf()``)."""
+    target = shlex.quote(str(pgdata / "pg_hba.conf"))
+    written = _run(["sh", "-c", f"cat > {target}"], input=hba_conf(clients), capture_output=True)
+    if written.returncode != 0:
+        raise StackError(f"writing {pgdata}/pg_hba.conf failed: {written.stderr.strip()}")
 
 
 def initdb(layout: Layout, settings: StackSettings) -> bool:
     """Create the cluster once; return True if it was created now."""
+    prepare_dir(layout)
     if (layout.pgdata / "PG_VERSION").exists():
         return False
-    prepare_dir(layout)
     bin_dir = find_bin_dir()
     with tempfile.NamedTemporaryFile("w", dir=_real(layout.pg), delete=False) as pw:
         pw.write(settings.need("postgres_password").get_secret_value())
@@ -146,9 +204,7 @@ def initdb(layout: Layout, settings: StackSettings) -> bool:
     conf += f"unix_socket_directories = '{_real(layout.pg)}'\n"
     auto = _real(layout.pgdata) / "postgresql.auto.conf"
     _run(["sh", "-c", f"cat >> '{auto}'"], input=conf)
-    rules = client_rules(settings)
-    if rules:
-        _run(["sh", "-c", f"cat >> '{_real(layout.pgdata) / 'pg_hba.conf'}'"], input=rules)
+    write_hba(_real(layout.pgdata), hba_clients(settings))
     _create_database(bin_dir, _real(layout.pgdata), settings.postgres_db)
     return True
 
@@ -169,16 +225,21 @@ def _create_database(bin_dir: Path, data: Path, name: str) -> None:
         raise StackError(f"creating database {name} failed:\n{done.stdout}{done.stderr}")
 
 
-def _option_args(settings: StackSettings) -> list[str]:
-    # Options on the command line too: a data directory made by an older version of this
-    # launcher gets new ones (pg_stat_statements) on its next start.
+def _option_args(layout: Layout, settings: StackSettings) -> list[str]:
+    """Options on the command line too, so every start (of a data directory any version of
+    this launcher made) runs with today's; the socket lives in Postgres' own folder, which
+    only its user may enter (where an older version's ``postgresql.auto.conf`` may say
+    otherwise: the folder moved)."""
+    options = {**server_options(settings), "unix_socket_directories": str(_real(layout.pg))}
     return [f"-p {settings.postgres_port}"] + [
-        f"-c {k}={v}" for k, v in server_options(settings).items()
+        f"-c {k}={shlex.quote(v)}" for k, v in options.items()
     ]
 
 
 def foreground_command(layout: Layout, settings: StackSettings) -> list[str]:
-    """The server in the foreground, as a container runs it (``python -m stack serve``)."""
+    """The server in the foreground, as a container runs it (``python -m stack serve``):
+    today's access rules (``write_hba``) first."""
+    write_hba(_real(layout.pgdata), hba_clients(settings))
     options = [arg for k, v in server_options(settings).items() for arg in ("-c", f"{k}={v}")]
     return [
         str(find_bin_dir() / "postgres"),
@@ -191,7 +252,10 @@ def foreground_command(layout: Layout, settings: StackSettings) -> list[str]:
 
 
 def start(layout: Layout, settings: StackSettings) -> None:
-    """Start the server in the background (pg_ctl daemonizes; the pid is in postmaster.pid)."""
+    """Start the server in the background (pg_ctl daemonizes; the pid is in postmaster.pid),
+    with today's access rules (``write_hba``) and options."""
+    prepare_dir(layout)
+    write_hba(_real(layout.pgdata), hba_clients(settings))
     bin_dir = find_bin_dir()
     log = layout.log_file("postgres")
     result = _run(
@@ -202,7 +266,7 @@ def start(layout: Layout, settings: StackSettings) -> None:
             "-l",
             str(_real(log)),
             "-o",
-            " ".join(_option_args(settings)),
+            " ".join(_option_args(layout, settings)),
             "-w",
             "-t",
             "60",
@@ -236,3 +300,12 @@ def pid(layout: Layout) -> int | None:
 
     value = read_pid(layout.pgdata / "postmaster.pid")
     return value if alive(value) else None
+
+
+def reload_hba(layout: Layout, settings: StackSettings) -> None:
+    """Today's pg_hba.conf for a server that is already running, read at once."""
+    import psycopg
+
+    write_hba(_real(layout.pgdata))
+    with psycopg.connect(settings.admin_dsn("postgres"), autocommit=True) as conn:
+        conn.execute("SELECT pg_reload_conf()")

@@ -114,11 +114,15 @@ def test_connect_listens_and_advertises_where_the_settings_say(
 
 def test_postgres_listens_and_admits_where_the_settings_say(layout: Layout) -> None:
     assert postgres.server_options(settings())["listen_addresses"] == "127.0.0.1"
-    assert postgres.client_rules(settings()) == ""
+    assert postgres.hba_clients(settings()) == postgres.LOOPBACK
     container = settings(**CONTAINER)
     assert postgres.server_options(container)["listen_addresses"] == "*"
     # The compose network may log in with a password; physical replication stays closed.
-    assert postgres.client_rules(container) == "host all all all scram-sha-256\n"
+    rules = postgres.hba_conf(postgres.hba_clients(container)).splitlines()
+    assert "host all all all scram-sha-256" in rules
+    assert rules.index("host replication all all reject") < rules.index(
+        "host all all all scram-sha-256"
+    )
 
 
 def test_prometheus_scrapes_the_same_jobs_in_both_stacks(layout: Layout) -> None:
