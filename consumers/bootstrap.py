@@ -160,7 +160,7 @@ def bootstrap(
     producer = until_reachable(lambda: dead_letter_producer(settings, registration.name), "kafka")
     bound_ms = int(settings.handler_timeout_seconds * 1000)
     transactions = PostgresTransactions(
-        settings.conninfo(), bound_ms, revive_dead_letters=revive_dead_letters
+        settings.conninfo(registration.name), bound_ms, revive_dead_letters=revive_dead_letters
     )
     overruns = Overruns(settings.retry_attempts)
     chain = build_chain(

@@ -124,7 +124,7 @@ def start_janitor(settings: ConsumerSettings, name: str) -> None:
 
     janitor = Janitor(
         name,
-        settings.conninfo(),
+        settings.conninfo(name),
         lambda: window_of(settings.kafka_for(name), settings.topic, settings.dedup_margin_seconds),
         settings.dedup_purge_interval_seconds,
     )

@@ -1,7 +1,8 @@
-"""Apply the consumers' Alembic migrations to schema ``consumers``, as the consumer role.
+"""Apply the consumers' Alembic migrations to schema ``consumers``, as the role that owns it.
 
-Migrations need the database and the consumer role's login, nothing else: not the groups'
-Kafka secret, which a migration job (compose's ``migrate``) is therefore never given.
+Migrations need the database and the owner's login, nothing else: neither the groups' Kafka
+secret nor their database secret, which a migration job (compose's ``migrate``) is therefore
+never given; and no running group holds the owner's password.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 class MigrationSettings(PostgresSettings):
-    """What ``python -m consumers migrate`` reads (names as ``ConsumerSettings``)."""
+    """What ``python -m consumers migrate`` reads: the owner of schema ``consumers``, whose
+    migrations make its tables and grant each group its own."""
 
     consumer_db_user: str = "consumer"
     consumer_db_password: SecretStr
@@ -30,8 +32,7 @@ class MigrationSettings(PostgresSettings):
 
 
 class HasDatabase(Protocol):
-    """Settings that say how the consumer role connects (``MigrationSettings``,
-    ``ConsumerSettings``)."""
+    """Settings that say how the schema's owner connects (``MigrationSettings``)."""
 
     def database_url(self) -> URL: ...
 

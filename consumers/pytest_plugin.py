@@ -1,8 +1,8 @@
 """pytest fixtures for testing handlers with ``consumers.testkit``: add
 ``pytest_plugins = ["consumers.pytest_plugin"]`` to your conftest.py.
 
-``handler_harness(registration)`` returns a ``Harness`` on the consumer role's database
-(``ConsumerSettings`` from the environment or ``.env``), closed after the test."""
+``handler_harness(registration)`` returns a ``Harness`` on the database as the registration's
+group role (``ConsumerSettings`` from the environment or ``.env``), closed after the test."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from consumers.testkit import Harness
 
 @pytest.fixture
 def handler_harness() -> Iterator[Callable[..., Harness]]:
-    conninfo = ConsumerSettings().conninfo()
+    settings = ConsumerSettings()
     made: list[Harness] = []
 
     def make(registration: Registration, **options: Any) -> Harness:
-        made.append(Harness(conninfo, registration, **options))
+        made.append(Harness(settings.conninfo(registration.name), registration, **options))
         return made[-1]
 
     yield make

@@ -1,23 +1,25 @@
-"""Typed settings of the consumers (names shared with compose and the native stack)."""
+"""Typed settings of the consumers (names shared with compose and the native stack).
+
+The running groups log in as one Postgres role per group, derived from ``CONSUMER_DB_SECRET``;
+the migrations (``consumers.migrate.MigrationSettings``) run as the role that owns schema
+``consumers``, with ``CONSUMER_DB_PASSWORD``, which no running group holds."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from pydantic import SecretStr, model_validator
-from pydantic_settings import SettingsConfigDict
-from sqlalchemy.engine import URL
 
-from contract.database import PostgresSettings
+from contract.database import PostgresSettings, group_role, group_role_password
 from contract.kafka import KafkaAccess, group_access
 from contract.topics import DLQ_PREFIX
 
 
 class ConsumerSettings(PostgresSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-
-    consumer_db_user: str = "consumer"
-    consumer_db_password: SecretStr
+    # Each group logs in to Postgres as its own role (``consumer-<group>``), its password
+    # derived from this secret (contract.database): it may write its own tables and its own
+    # rows of processed_events, nothing of another group's.
+    consumer_db_secret: SecretStr
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Each group logs in to Kafka as its own principal, its password derived from this one
@@ -114,8 +116,7 @@ class ConsumerSettings(PostgresSettings):
         """The group's own Kafka principal (``consumer-<group>``)."""
         return group_access(self.kafka_bootstrap_servers, self.kafka_consumers_secret, group)
 
-    def conninfo(self) -> str:
-        return self.conninfo_for(self.consumer_db_user, self.consumer_db_password)
-
-    def database_url(self) -> URL:
-        return self.url_for(self.consumer_db_user, self.consumer_db_password)
+    def conninfo(self, group: str) -> str:
+        """libpq conninfo of the group's own Postgres role (``consumer-<group>``)."""
+        password = group_role_password(self.consumer_db_secret, group)
+        return self.conninfo_for(group_role(group), password)

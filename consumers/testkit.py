@@ -2,7 +2,7 @@
 no Kafka, through the very runtime the consumer groups use (middleware chain, optimistic and
 isolated batches, ``processed_events``, retries, dead letters collected in memory).
 
-    harness = Harness(settings.conninfo(), REGISTRY["loyalty"])
+    harness = Harness(settings.conninfo("loyalty"), REGISTRY["loyalty"])
     harness.deliver([placed, cancelled])              # one poll batch
     harness.deliver([placed, cancelled], twice=True)  # every event redelivered
     harness.crash_between_commits([placed])           # database committed, offsets not

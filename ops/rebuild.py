@@ -129,7 +129,7 @@ def rebuild(
     if why is not None:
         raise Refused(why)
     deleted: dict[str, int] = {}
-    with psycopg.connect(settings.conninfo()) as conn, conn.transaction():
+    with psycopg.connect(settings.conninfo(group)) as conn, conn.transaction():
         for statement in registration.reset:
             deleted[statement] = conn.execute(statement).rowcount
         deleted["processed_events"] = conn.execute(

@@ -195,8 +195,8 @@ def groups_probe(access: KafkaAccess, groups: Callable[[], list[str]]) -> Probe:
 
 
 # What each app's process environment may hold (they also read their settings from .env).
-API_SECRETS = ("APP_DB_PASSWORD",)
-CONSUMER_SECRETS = ("CONSUMER_DB_PASSWORD", "KAFKA_CONSUMERS_SECRET")
+API_SECRETS = ("APP_DB_PASSWORD", "API_KEY_PEPPER")
+CONSUMER_SECRETS = ("CONSUMER_DB_SECRET", "KAFKA_CONSUMERS_SECRET")
 EXPORTER_SECRETS = ("MONITOR_DB_PASSWORD", "KAFKA_MONITOR_PASSWORD")
 
 

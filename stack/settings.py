@@ -30,8 +30,11 @@ class StackSettings(PostgresSettings):
 
     app_db_user: str = "app"
     app_db_password: SecretStr | None = None
+    # The owner of schema ``consumers`` (its migrations); each group runs as a role of its own
+    # whose password is derived from ``consumer_db_secret`` (contract.database).
     consumer_db_user: str = "consumer"
     consumer_db_password: SecretStr | None = None
+    consumer_db_secret: SecretStr | None = None
     debezium_db_user: str = "debezium"
     debezium_db_password: SecretStr | None = None
     monitor_db_user: str = "monitor"
@@ -57,6 +60,8 @@ class StackSettings(PostgresSettings):
     # Compose's Grafana admin (the native stack runs none; generated with the others).
     grafana_admin_password: SecretStr | None = None
     api_port: int = 8000
+    # The API keys' keyed hash (HMAC-SHA256): only the API and its key verb hold it.
+    api_key_pepper: SecretStr | None = None
     # Prometheus endpoints (docs/observability.md): the consumers' port is theirs
     # (CONSUMER_METRICS_PORT); the JVMs' come from the JMX exporter agent; the exporter is
     # ops' (the replication slot and the groups' lag as the broker sees it).

@@ -101,7 +101,7 @@ def test_an_outage_is_logged_when_it_starts_changes_and_ends(
 
 
 def test_max_poll_interval_is_derived_from_the_bounds() -> None:
-    s = ConsumerSettings(consumer_db_password="x", kafka_consumers_secret="x", _env_file=None)
+    s = ConsumerSettings(consumer_db_secret="x", kafka_consumers_secret="x", _env_file=None)
     # 30 s budget + 3 attempts x (10 s bound + 2 s backoff + 5 s dead-letter send) + 30 s
     assert s.slowest_turn_seconds() == 81.0
     assert s.max_poll_interval_ms == 111_000
@@ -118,5 +118,5 @@ def test_max_poll_interval_is_derived_from_the_bounds() -> None:
 def test_inconsistent_bounds_are_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         ConsumerSettings(
-            consumer_db_password="x", kafka_consumers_secret="x", _env_file=None, **bad
+            consumer_db_secret="x", kafka_consumers_secret="x", _env_file=None, **bad
         )
