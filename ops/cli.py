@@ -155,8 +155,9 @@ def cmd_status(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
             if "trace" in t:
                 out.print(f"[red]{t['trace']}[/]")
     for s in status.slots:
+        owner = "" if s["connector"] else ", [red]not a connector's[/]"
         out.print(
-            f"slot {s['slot_name']} ({s['plugin']}): "
+            f"slot {s['slot_name']} ({s['plugin'] or s['slot_type']}{owner}): "
             f"{'active' if s['active'] else '[red]inactive[/]'}, confirmed_flush_lsn "
             f"{s['confirmed_flush_lsn']}, WAL retained {s['retained_bytes']:,} bytes, "
             f"unconfirmed {s['behind_bytes']:,} bytes"

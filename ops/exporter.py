@@ -1,8 +1,10 @@
 """``python -m ops exporter``: what neither the consumers nor the JVMs can tell Prometheus,
 read fresh on every scrape (127.0.0.1:9406 by default).
 
-- The replication slot: active or not, WAL it retains (the disk Postgres cannot free until
-  Debezium confirms), WAL not yet confirmed. From ``pg_replication_slots`` as ``monitor``
+- Every replication slot: that it exists (with its plugin, database and whether it is
+  temporary: a slot that is not the connector's is someone decoding the database, and an
+  alert says so), active or not, WAL it retains (the disk Postgres cannot free until its
+  reader confirms), WAL not yet confirmed. From ``pg_replication_slots`` as ``monitor``
   (``pg_monitor``: statistics, no table).
 - Each group's lag **as the broker sees it**: end offset minus committed offset, per
   partition. The consumers report their own view too; this one is still there when every
@@ -120,6 +122,11 @@ class OpsCollector:
         yield age
 
     def _slots(self) -> list[Metric]:
+        info = GaugeMetricFamily(
+            "outbox_replication_slot_info",
+            "1 for every replication slot, whoever made it",
+            labels=["slot", "slot_type", "plugin", "database", "temporary"],
+        )
         active = GaugeMetricFamily(
             "outbox_replication_slot_active",
             "1 while a client streams from the slot",
@@ -137,11 +144,12 @@ class OpsCollector:
         )
         with psycopg.connect(self._dsn, connect_timeout=3) as conn:
             rows = conn.execute(SLOT_QUERY).fetchall()
-        for name, _plugin, is_active, _flush, _restart, kept, behind in rows:
+        for name, plugin, is_active, _flush, _restart, kept, behind, db, temp, kind in rows:
+            info.add_metric([name, kind, plugin or "", db, "true" if temp else "false"], 1)
             active.add_metric([name], 1 if is_active else 0)
             retained.add_metric([name], kept or 0)
             unconfirmed.add_metric([name], behind or 0)
-        return [active, retained, unconfirmed]
+        return [info, active, retained, unconfirmed]
 
     def _offsets(self) -> list[Metric]:
         admin, consumer = self._kafka.clients()

@@ -1,7 +1,8 @@
 """``status``: each process of the native stack and its health, connector and task state (with
-the task's trace when FAILED), the replication slot (active, confirmed_flush_lsn, WAL retained
-behind it, with a warning past a threshold), the consumers' probes and each consumer group's
-state as the broker sees it (Stable, with its members)."""
+the task's trace when FAILED), every replication slot (active, confirmed_flush_lsn, WAL retained
+behind it, with a warning past a threshold; a slot that is not a connector's is a problem:
+whoever made it can decode every table of its database), the consumers' probes and each
+consumer group's state as the broker sees it (Stable, with its members)."""
 
 from __future__ import annotations
 
@@ -24,9 +25,20 @@ from stack.settings import StackSettings
 SLOT_QUERY = """
     SELECT slot_name, plugin, active, confirmed_flush_lsn::text, restart_lsn::text,
            pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint AS retained_bytes,
-           pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS behind_bytes
+           pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS behind_bytes,
+           coalesce(database::text, '') AS database, temporary, slot_type
     FROM pg_replication_slots ORDER BY slot_name
 """
+
+
+def connector_slots(root: Path) -> set[str]:
+    """The slots the registered connectors read (``slot.name`` in connectors/*.json): every
+    other slot is someone else's."""
+    return {
+        str(c["config"]["slot.name"])
+        for c in connect.load_connector_files(root / "connectors")
+        if "slot.name" in c["config"]
+    }
 
 
 @dataclass
@@ -124,7 +136,15 @@ def connectors_and_slots(
         status.slots = replication_slots(settings, warn_bytes)
     except Unreachable as exc:
         status.problems.append(str(exc))
+    expected = connector_slots(root)
     for slot in status.slots:
+        slot["connector"] = slot["slot_name"] in expected
+        if not slot["connector"]:
+            status.problems.append(
+                f"slot {slot['slot_name']} ({slot['slot_type']}, {slot['plugin'] or '-'}, "
+                f"database {slot['database'] or '-'}) is not a connector's: its maker can "
+                "decode every table through it; see README, Security"
+            )
         if not slot["active"]:
             status.problems.append(f"slot {slot['slot_name']} is not active (no reader)")
         if slot["warning"]:

@@ -71,3 +71,19 @@ def _mutated(tmp_path: Path, alert: str, expr: str) -> Path:
 def test_a_mutated_alert_fails_its_tests(tmp_path: Path, alert: str, mutation: str) -> None:
     tested = promtool("test", "rules", str(_mutated(tmp_path, alert, mutation)))
     assert tested.returncode != 0, f"{alert} with expr {mutation!r} still passes its tests"
+
+
+def test_the_unexpected_slot_alert_spares_exactly_the_connectors_slot() -> None:
+    """The alert names the connector's slot; a slot renamed in connectors/ must be renamed
+    there too, or the connector itself would page."""
+    from ops.status import connector_slots
+
+    rules = yaml.safe_load(RULES.read_text())
+    [expr] = [
+        r["expr"]
+        for g in rules["groups"]
+        for r in g["rules"]
+        if r.get("alert") == "OutboxUnexpectedReplicationSlot"
+    ]
+    [slot] = connector_slots(ROOT)
+    assert expr.strip() == f'outbox_replication_slot_info{{slot!="{slot}"}} == 1'
