@@ -1,5 +1,5 @@
-"""``python -m producer_app migrate|serve|seed|republish``: settings are built here and passed
-down."""
+"""``python -m producer_app migrate|serve|seed|republish|api-key``: settings are built here and
+passed down."""
 
 from __future__ import annotations
 
@@ -16,7 +16,18 @@ MAKE_NAMES = {
     "--since": "SINCE",
     "--all": "ALL",
     "--until": "UNTIL",
+    "name": "NAME",
 }
+
+
+def _client(text: str) -> str:
+    """A client's name as ``make api-key NAME=`` takes it; a bad one named in one line."""
+    from producer_app.service_layer.clients import InvalidClientName, client_name
+
+    try:
+        return client_name(text)
+    except InvalidClientName as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -25,7 +36,12 @@ def parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", required=True, parser_class=parser_class)
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("serve", help="run the HTTP API (uvicorn)")
-    seed = sub.add_parser("seed", help="place random orders through the service layer")
+    key = sub.add_parser("api-key", help="print a new API key for a client (shown once)")
+    key.add_argument("name", type=_client, help="the client: 1-63 of a-z, 0-9, '.', '_', '-'")
+    key.add_argument("--revoke", action="store_true", help="revoke every key of the client")
+    seed = sub.add_parser(
+        "seed", help="place random orders through the service layer, as API_KEY's client"
+    )
     seed.add_argument("--orders", type=count(1, 10_000_000), default=1000)
     seed.add_argument("--rate", type=rate, default=0.0, help="orders/s; 0 = as fast as possible")
     seed.add_argument("--cancel-ratio", type=float, default=0.1)
@@ -76,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         tracer_provider=tracer_provider,
     )
     try:
+        if args.verb == "api-key":
+            from producer_app.entrypoints.keys_cli import api_key
+
+            return api_key(producer, args.name, revoke=args.revoke)
         if args.verb == "serve":
             import uvicorn
 
@@ -84,12 +104,15 @@ def main(argv: list[str] | None = None) -> int:
 
             janitor.start(producer)
 
+            from producer_app.entrypoints.limits import SERVER_HEADER_BYTES
+
             uvicorn.run(
                 create_app(producer, metrics, tracer_provider),
                 host=settings.api_host,
                 port=settings.api_port,
                 log_level="info",
                 access_log=False,
+                h11_max_incomplete_event_size=SERVER_HEADER_BYTES,
             )
         elif args.verb == "republish":
             from producer_app.entrypoints.republish import Unknown, republish
@@ -106,10 +129,16 @@ def main(argv: list[str] | None = None) -> int:
                 fail(str(exc))
             print(done.summary())
         else:
+            from producer_app.entrypoints.keys_cli import KeyRefused, seed_client
             from producer_app.entrypoints.seed import seed as run_seed
 
+            try:
+                client = seed_client(producer)
+            except KeyRefused as exc:
+                fail(str(exc))
             result = run_seed(
                 producer,
+                client=client,
                 orders=args.orders,
                 rate=args.rate,
                 cancel_ratio=args.cancel_ratio,

@@ -16,8 +16,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, create_engine
 
 from contract import AvroCodec, SchemaRepository
+from producer_app.adapters.api_keys import SqlApiKeys
 from producer_app.adapters.avro_events import EventSerializer
 from producer_app.adapters.unit_of_work import SqlUnitOfWork
+from producer_app.service_layer.clients import ApiKeyStore
 from producer_app.service_layer.messages import MessageContext
 from producer_app.service_layer.unit_of_work import UnitOfWork
 from producer_app.settings import ProducerSettings
@@ -33,6 +35,8 @@ class Producer:
     engine: Engine
     uow: Callable[[MessageContext], UnitOfWork]
     clock: Callable[[], datetime]
+    # None when this process was not given API_KEY_PEPPER (it then checks no key).
+    keys: ApiKeyStore | None = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -65,4 +69,6 @@ def bootstrap(
     def uow(context: MessageContext) -> UnitOfWork:
         return SqlUnitOfWork(session_factory, serializer, context, ttl, written, tracer)
 
-    return Producer(settings, engine, uow, clock)
+    pepper = settings.api_key_pepper
+    keys = SqlApiKeys(engine, pepper) if pepper is not None else None
+    return Producer(settings, engine, uow, clock, keys)

@@ -11,6 +11,11 @@ from contract.database import PostgresSettings
 class ProducerSettings(PostgresSettings):
     app_db_user: str = "app"
     app_db_password: SecretStr
+    # The key of the API keys' hash (producer_app.adapters.api_keys): the API and the verbs
+    # that make or check keys need it; migrations and republish do not.
+    api_key_pepper: SecretStr | None = None
+    # A client's key, for the seed: the orders it places belong to that client.
+    api_key: SecretStr | None = None
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

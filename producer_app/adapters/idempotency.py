@@ -14,28 +14,29 @@ from producer_app.service_layer.results import Change, Result
 # Claim the key, or reclaim it if its stored reply has expired. A concurrent claim of the same
 # key waits here for the other transaction, then returns no row.
 _CLAIM = text("""
-    INSERT INTO orders.idempotency_keys (key, request_hash, created_at)
-    VALUES (:key, :hash, now())
-    ON CONFLICT (key) DO UPDATE
+    INSERT INTO orders.idempotency_keys (client, key, request_hash, created_at)
+    VALUES (:client, :key, :hash, now())
+    ON CONFLICT (client, key) DO UPDATE
         SET request_hash = EXCLUDED.request_hash, created_at = EXCLUDED.created_at,
             change = NULL, response = NULL
         WHERE orders.idempotency_keys.created_at < now() - :ttl
     RETURNING key
 """)
 _STORED = text(
-    "SELECT request_hash, change, response FROM orders.idempotency_keys WHERE key = :key"
+    "SELECT request_hash, change, response FROM orders.idempotency_keys"
+    " WHERE client = :client AND key = :key"
 )
 _SAVE = text("""
     UPDATE orders.idempotency_keys SET change = :change, response = CAST(:body AS jsonb)
-    WHERE key = :key
+    WHERE client = :client AND key = :key
 """)
 
 
 # Expired keys, oldest first, a batch per transaction (SKIP LOCKED: a key being reclaimed by a
 # request right now is left to that request).
 _PURGE = text("""
-    DELETE FROM orders.idempotency_keys WHERE key IN (
-        SELECT key FROM orders.idempotency_keys WHERE created_at < now() - :ttl
+    DELETE FROM orders.idempotency_keys WHERE (client, key) IN (
+        SELECT client, key FROM orders.idempotency_keys WHERE created_at < now() - :ttl
         ORDER BY created_at LIMIT :batch FOR UPDATE SKIP LOCKED)
 """)
 
@@ -58,12 +59,13 @@ class SqlIdempotencyStore:
         self._ttl = ttl
 
     def claim(self, request: IdempotencyRequest) -> Result | None:
+        key = {"client": request.client, "key": request.key}
         claimed = self._session.execute(
-            _CLAIM, {"key": request.key, "hash": request.fingerprint, "ttl": self._ttl}
+            _CLAIM, {**key, "hash": request.fingerprint, "ttl": self._ttl}
         ).first()
         if claimed is not None:
             return None
-        stored = self._session.execute(_STORED, {"key": request.key}).one()
+        stored = self._session.execute(_STORED, key).one()
         if stored.request_hash != request.fingerprint:
             raise KeyReused(request.key)
         return Result(Change(stored.change), stored.response, replayed=True)
@@ -71,5 +73,10 @@ class SqlIdempotencyStore:
     def save(self, request: IdempotencyRequest, result: Result) -> None:
         self._session.execute(
             _SAVE,
-            {"key": request.key, "change": result.change.value, "body": json.dumps(result.order)},
+            {
+                "client": request.client,
+                "key": request.key,
+                "change": result.change.value,
+                "body": json.dumps(result.order),
+            },
         )

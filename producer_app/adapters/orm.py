@@ -31,6 +31,8 @@ class OrderRow(SQLModel, table=True):
     cancel_reason: str | None = None
     # False for orders placed before event ids were derived (migration 0004).
     event_ids_derived: bool = False
+    # The API client that placed it (migration 0006); None before clients existed.
+    client: str | None = None
 
 
 class OrderLineRow(SQLModel, table=True):
@@ -70,6 +72,7 @@ class IdempotencyKeyRow(SQLModel, table=True):
     __tablename__ = "idempotency_keys"
     __table_args__ = {"schema": SCHEMA}
 
+    client: str = Field(sa_column=Column(Text, primary_key=True))  # migration 0006
     key: str = Field(sa_column=Column(Text, primary_key=True))
     request_hash: str
     change: str | None = None

@@ -43,6 +43,7 @@ class SqlOrderRepository:
                 "sales_channel": order.sales_channel,
                 "placed_at": order.placed_at,
                 "event_ids_derived": True,
+                "client": order.client,
             },
         )
         # A list of parameter sets: one multi-row INSERT (SQLAlchemy's insertmanyvalues).
@@ -108,6 +109,7 @@ class SqlOrderRepository:
             cancelled_at=row.cancelled_at,
             cancel_reason=row.cancel_reason,
             event_ids_derived=row.event_ids_derived,
+            client=row.client,
         )
         self._loaded[order.id] = _mutable(order)
         self.seen.append(order)

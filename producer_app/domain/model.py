@@ -102,6 +102,9 @@ class Order:
     # False for an order placed before event ids were derived from orders: its first events
     # had random ids, so raising them again would make new events, not the same ones.
     event_ids_derived: bool = True
+    # The API client that placed it; None for one placed before clients existed (or by a
+    # tool), which no client may read or cancel.
+    client: str | None = None
     events: list[Event] = field(default_factory=list, compare=False, repr=False)
 
     @property
@@ -118,6 +121,7 @@ class Order:
         lines: tuple[OrderLine, ...],
         now: datetime,
         sales_channel: str = "web",
+        client: str | None = None,
     ) -> Order:
         if not customer_id or len(customer_id) > 64:
             raise InvalidOrder("customer_id", "1-64 characters")
@@ -129,8 +133,14 @@ class Order:
             raise InvalidOrder("sales_channel", f"one of {', '.join(sorted(CHANNELS))}")
         _check_lines(lines)
         order = cls(order_id, customer_id, currency, lines, OrderStatus.PLACED, now, sales_channel)
+        order.client = client
         order.events.append(order._placed())
         return order
+
+    def placed_by(self, client: str) -> bool:
+        """Only the client that placed an order may read or cancel it; to any other it does
+        not exist (the API answers 404, as for an unknown id, so ids reveal nothing)."""
+        return self.client is not None and self.client == client
 
     def cancel(self, *, reason: str, now: datetime) -> None:
         if self.status is OrderStatus.CANCELLED:

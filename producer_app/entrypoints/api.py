@@ -1,9 +1,11 @@
 """HTTP API (FastAPI): place, read and cancel orders; health; OpenAPI docs at /docs.
 
-Validation errors are 422 and name the field (``detail[].loc``); domain rule violations too.
-``Idempotency-Key`` makes POSTs safe to retry: a replay returns the first reply with the header
-``Idempotent-Replayed: true`` and writes nothing; the same key with another body is a 422.
-``traceparent`` is kept (or started) and travels with the events into the Kafka headers.
+Every ``/orders`` call carries a client's API key (``Authorization: Bearer``), and an order is
+its client's alone. Validation errors are 422 and name the field (``detail[].loc``); domain
+rule violations too. ``Idempotency-Key`` makes POSTs safe to retry: a replay returns the first
+reply with the header ``Idempotent-Replayed: true`` and writes nothing; the same key with
+another body is a 409. ``traceparent`` is kept (or started) and travels with the events into
+the Kafka headers.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from prometheus_client import CollectorRegistry
 
 from producer_app.bootstrap import Producer
 from producer_app.entrypoints import errors
+from producer_app.entrypoints.auth import Authenticator
 from producer_app.entrypoints.headers import SecurityHeaders
-from producer_app.entrypoints.limits import MAX_BODY_BYTES, BodyLimit
+from producer_app.entrypoints.limits import MAX_BODY_BYTES, BodyLimit, HeaderLimit
 from producer_app.entrypoints.metrics import ApiMetrics, RequestMetrics, metrics_router
 from producer_app.entrypoints.routes import health_router, orders_router
 
@@ -36,13 +39,21 @@ def create_app(
         description="Places orders and publishes their events through the outbox.",
     )
 
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestMetrics, metrics=metrics)
+    if producer.keys is None:
+        raise RuntimeError("API_KEY_PEPPER is not set: the API cannot check API keys without it")
+    app.state.authenticator = Authenticator(producer.keys)
     errors.install(app)
-    app.include_router(orders_router(producer))
-    app.include_router(health_router(producer))
-    app.include_router(metrics_router(metrics))
+    routers = [orders_router(producer), health_router(producer), metrics_router(metrics)]
+    for router in routers:
+        app.include_router(router)
+    routes = [*app.routes, *(route for router in routers for route in router.routes)]
+    served = frozenset(m for route in routes for m in getattr(route, "methods", None) or ())
+    # Innermost first: sizes are checked before any route runs, every answer (a 431 too)
+    # carries the security headers, and every request is counted.
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(HeaderLimit)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics, metrics=metrics, methods=served)
     if tracer_provider is not None:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 

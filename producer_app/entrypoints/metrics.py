@@ -3,7 +3,9 @@
 - ``http_server_request_duration_seconds{method, route, status}``: a histogram per request
   (OpenTelemetry's HTTP server metric, in Prometheus' units); its ``_count`` is the request
   count by route and status. ``route`` is the template (``/orders/{order_id}``), never the
-  raw path: one series per order id would grow without bound.
+  raw path: one series per order id would grow without bound. ``method`` is one the API
+  serves, or ``other``: a client may send any token as a method, and each would be a new
+  series (300 made-up methods grew ``/metrics`` from 46 KB to 595 KB).
 - ``outbox_api_events_written_total{event_type}``: events whose outbox row committed (counted
   after the commit: a rolled-back use case wrote none).
 - ``outbox_api_idempotent_replays_total{route}``: requests answered from an earlier reply.
@@ -76,9 +78,10 @@ class RequestMetrics:
     """ASGI middleware timing every HTTP request; the route is known after routing, so it is
     read from the scope once the response started."""
 
-    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics, methods: frozenset[str]) -> None:
         self.app = app
         self.metrics = metrics
+        self.methods = methods
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] == "/metrics":
@@ -99,7 +102,8 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, sending)
         finally:
-            self.metrics.requests.labels(scope["method"], route_of(scope), str(status)).observe(
+            method = scope["method"] if scope["method"] in self.methods else "other"
+            self.metrics.requests.labels(method, route_of(scope), str(status)).observe(
                 time.perf_counter() - started
             )
 

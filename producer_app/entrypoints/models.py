@@ -1,9 +1,11 @@
-"""The HTTP API's request bodies and headers: what a client may send, validated before any
-service runs (a 422 that names the field)."""
+"""The HTTP API's request and response bodies and headers: what a client may send, validated
+before any service runs (a 422 that names the field: pydantic refuses a string with a lone
+surrogate, which JSON's ``\\ud800`` escapes make and no UTF-8 column or header could hold), and
+every answer's shape, so the OpenAPI spec documents each status the API returns with its body."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Header
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,7 +19,8 @@ IdempotencyKey = Annotated[
         min_length=1,
         max_length=255,
         pattern=r"^[\x21-\x7e]+$",
-        description="Makes the request safe to retry: same key + same body = same reply.",
+        description="Makes the request safe to retry: same key + same body = same reply. "
+        "Keys are the client's own; reusing one for another request is a 409.",
     ),
 ]
 TraceParent = Annotated[str | None, Header(description="W3C trace context")]
@@ -47,3 +50,47 @@ class CancelIn(BaseModel):
         max_length=model.MAX_REASON,
         pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+$",  # tab and newline allowed
     )
+
+
+class LineOut(BaseModel):
+    sku: str
+    quantity: int
+    unit_price_cents: int
+
+
+class OrderOut(BaseModel):
+    """An order as its client sees it (``service_layer.views.order_view``)."""
+
+    id: str
+    customer_id: str
+    currency: str
+    status: str = Field(examples=["placed", "cancelled"])
+    sales_channel: str
+    lines: list[LineOut]
+    total_cents: int
+    placed_at: str
+    cancelled_at: str | None
+    cancel_reason: str | None
+
+
+class Problem(BaseModel):
+    """One thing wrong with a request. ``loc`` names where (``["body", "lines", 0, "sku"]``,
+    ``["header", "Idempotency-Key"]``) when a part of the request is to blame; ``input`` is
+    what was sent there, escaped and cut short."""
+
+    loc: list[str | int] | None = None
+    msg: str
+    type: str
+    input: Any = None
+    ctx: dict[str, Any] | None = None
+
+
+class Problems(BaseModel):
+    """Every refusal: 4xx for the request's fault, 503 for the database's."""
+
+    detail: list[Problem]
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok", "unhealthy"])
+    database: str = Field(examples=["ok", "unreachable"])

@@ -84,6 +84,7 @@ class _Pacer:
 def seed(
     producer: Producer,
     *,
+    client: str,
     orders: int,
     rate: float = 0.0,
     cancel_ratio: float = 0.1,
@@ -91,6 +92,7 @@ def seed(
     seed_value: int | None = None,
     show_progress: bool = True,
 ) -> SeedResult:
+    """Place ``orders`` as ``client`` (the orders are that client's: its key reads them)."""
     rng = random.Random(seed_value)
     plan = [(random_order(rng), rng.random() < cancel_ratio) for _ in range(orders)]
     pacer = _Pacer(rate)
@@ -102,16 +104,18 @@ def seed(
         pacer.wait()
         key = f"seed-{cmd.order_id}"
         ctx = MessageContext(key, new_traceparent())
+        payload = {"order_id": str(cmd.order_id)}
         cmd = services.PlaceOrder(
             **{
                 **cmd.__dict__,
-                "idempotency": IdempotencyRequest.of(key, "place", {"order_id": str(cmd.order_id)}),
+                "idempotency": IdempotencyRequest.of(key, "place", payload, client),
+                "client": client,
             }
         )
         services.place_order(cmd, producer.uow(ctx), producer.clock)
         if cancel:
             services.cancel_order(
-                services.CancelOrder(cmd.order_id, rng.choice(REASONS)),
+                services.CancelOrder(cmd.order_id, rng.choice(REASONS), client),
                 producer.uow(MessageContext(None, ctx.traceparent)),
                 producer.clock,
             )

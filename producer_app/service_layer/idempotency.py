@@ -18,11 +18,17 @@ from producer_app.service_layer.results import Result
 
 @dataclass(frozen=True)
 class IdempotencyRequest:
+    """A key is the ``client``'s own: two clients choosing the same key never meet (one would
+    otherwise be answered with the other's order)."""
+
     key: str
     fingerprint: str
+    client: str = ""
 
     @classmethod
-    def of(cls, key: str, operation: str, payload: dict[str, Any]) -> IdempotencyRequest:
+    def of(
+        cls, key: str, operation: str, payload: dict[str, Any], client: str = ""
+    ) -> IdempotencyRequest:
         """Fingerprint the operation and its canonical JSON, so whitespace does not count."""
         canonical = json.dumps(
             {"op": operation, "payload": payload},
@@ -30,7 +36,7 @@ class IdempotencyRequest:
             separators=(",", ":"),
             default=str,
         )
-        return cls(key, hashlib.sha256(canonical.encode()).hexdigest())
+        return cls(key, hashlib.sha256(canonical.encode()).hexdigest(), client)
 
 
 class KeyReused(Exception):

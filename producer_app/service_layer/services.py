@@ -26,18 +26,26 @@ class OrderNotFound(Exception):
 
 @dataclass(frozen=True)
 class PlaceOrder:
+    """``client``: the API client placing it, the only one that may read or cancel it later
+    (None: a tool's order, which no client may)."""
+
     customer_id: str
     currency: str
     lines: tuple[OrderLine, ...]
     sales_channel: str = "web"
     order_id: uuid.UUID = field(default_factory=uuid.uuid4)
     idempotency: IdempotencyRequest | None = None
+    client: str | None = None
 
 
 @dataclass(frozen=True)
 class CancelOrder:
+    """Cancelled only for the ``client`` that placed the order; for any other, there is no
+    such order."""
+
     order_id: uuid.UUID
     reason: str
+    client: str
     idempotency: IdempotencyRequest | None = None
 
 
@@ -52,6 +60,7 @@ def place_order(cmd: PlaceOrder, uow: UnitOfWork, clock: Clock) -> Result:
             lines=cmd.lines,
             now=clock(),
             sales_channel=cmd.sales_channel,
+            client=cmd.client,
         )
         uow.orders.add(order)
         result = Result(Change.PLACED, order_view(order))
@@ -66,7 +75,7 @@ def cancel_order(cmd: CancelOrder, uow: UnitOfWork, clock: Clock) -> Result:
         if cmd.idempotency and (prior := uow.idempotency.claim(cmd.idempotency)):
             return prior
         order = uow.orders.get(cmd.order_id, for_update=True)
-        if order is None:
+        if order is None or not order.placed_by(cmd.client):
             raise OrderNotFound(cmd.order_id)
         order.cancel(reason=cmd.reason, now=clock())
         result = Result(Change.CANCELLED, order_view(order))
@@ -121,9 +130,10 @@ def order_ids_placed(
         return uow.orders.ids_placed(since, until)
 
 
-def get_order(order_id: uuid.UUID, uow: UnitOfWork) -> dict[str, object]:
+def get_order(order_id: uuid.UUID, client: str, uow: UnitOfWork) -> dict[str, object]:
+    """The order's view, for the client that placed it; any other gets ``OrderNotFound``."""
     with uow:
         order = uow.orders.get(order_id)
-        if order is None:
+        if order is None or not order.placed_by(client):
             raise OrderNotFound(order_id)
         return order_view(order)
