@@ -20,8 +20,8 @@ $(if $(filter-out native compose,$(STACK)),$(error STACK=$(STACK): say native or
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv jars env up down clean status logs register db test test-unit lint fmt \
-        schemas-check seed consume topics inspect lag dlq-replay trace reconcile rebuild republish bench bench-observability chaos \
-        docker-engine docker-engine-down
+        schemas-check seed api-key consume topics inspect lag dlq-replay trace reconcile rebuild \
+        republish bench bench-observability chaos docker-engine docker-engine-down
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -91,11 +91,19 @@ test-unit: venv ## unit tests only (no services)
 
 ORDERS ?= 1000
 RATE ?= 0
-seed: venv ## place ORDERS random orders (RATE orders/s, 0 = flat out) through the service layer
+seed: venv ## place ORDERS random orders (RATE orders/s, 0 = flat out) as API_KEY's client
 ifeq ($(STACK),compose)
-	docker compose exec -T api python -m producer_app seed --orders=$(call q,$(ORDERS)) --rate=$(call q,$(RATE))
+	docker compose exec -T -e API_KEY="$$API_KEY" api python -m producer_app seed --orders=$(call q,$(ORDERS)) --rate=$(call q,$(RATE))
 else
 	@$(PY) -m producer_app seed --orders=$(call q,$(ORDERS)) --rate=$(call q,$(RATE))
+endif
+
+api-key: venv ## print a new API key for client NAME, once [REVOKE=1: revoke its keys]
+	@test -n "$(NAME)" || { echo "error: say which client: make api-key NAME=alice"; exit 2; }
+ifeq ($(STACK),compose)
+	@docker compose exec -T api python -m producer_app api-key $(if $(REVOKE),--revoke) -- $(call q,$(NAME))
+else
+	@$(PY) -m producer_app api-key $(if $(REVOKE),--revoke) -- $(call q,$(NAME))
 endif
 
 INSTANCES ?= 1

@@ -20,16 +20,16 @@ from dataclasses import asdict, dataclass, replace
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from bench.scratch import scratch_consumer_db
+from bench.scratch import scratch_consumer_db, throwaway_group
 from consumers.bootstrap import bootstrap
 from consumers.handlers import REGISTRY
 from consumers.runtime.message import Outcome
+from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
 from contract import AvroCodec, SchemaRepository
 from contract.errors import ContractError
 from contract.kafka import KafkaAccess
 from contract.topics import dlq_topic
-from stack import kafka_auth
 from stack.settings import StackSettings
 
 log = logging.getLogger("bench")
@@ -101,17 +101,23 @@ def raw_loop(
     return Rate("raw poll + decode" if decode else "raw poll", seen, seconds)
 
 
-def handler_rate(settings: ConsumerSettings, tools: KafkaAccess, name: str, total: int) -> Rate:
+def handler_rate(
+    stack: StackSettings, settings: ConsumerSettings, tools: KafkaAccess, name: str, total: int
+) -> Rate:
     registration = REGISTRY[name]
     bench_registration = replace(registration, name=f"bench-{name}-{uuid.uuid4().hex[:6]}")
-    # A throwaway group is a principal of its own, granted what a group may do.
-    kafka_auth.grant_group(
-        tools,
-        settings.kafka_for(bench_registration.name),
-        bench_registration.name,
-        settings.topic,
-        settings.dlq_prefix,
-    )
+    # A throwaway group is a principal and a role of its own, granted what a group may do.
+    with throwaway_group(stack, settings, tools, bench_registration.name, name):
+        return _rate(settings, tools, bench_registration, name, total)
+
+
+def _rate(
+    settings: ConsumerSettings,
+    tools: KafkaAccess,
+    bench_registration: Registration,
+    name: str,
+    total: int,
+) -> Rate:
     running = bootstrap(settings, bench_registration)
     processor = running.processor
     started: list[float] = []
@@ -148,7 +154,7 @@ def measure(
         for decode in (False, True)
     )
     with scratch_consumer_db(stack, consumer) as scratch:
-        handlers = [handler_rate(scratch, tools, name, total) for name in sorted(REGISTRY)]
+        handlers = [handler_rate(stack, scratch, tools, name, total) for name in sorted(REGISTRY)]
     return {
         "topic": consumer.topic,
         "messages": total,

@@ -40,7 +40,7 @@ def run_variant(variant: str, events: int, handler: str) -> dict[str, Any]:
     from prometheus_client import CollectorRegistry
 
     from bench.consumer_rates import forget_group, topic_size
-    from bench.scratch import scratch_consumer_db
+    from bench.scratch import scratch_consumer_db, throwaway_group
     from consumers.bootstrap import bootstrap
     from consumers.handlers import REGISTRY
     from consumers.observability.metrics import PrometheusTelemetry
@@ -48,21 +48,16 @@ def run_variant(variant: str, events: int, handler: str) -> dict[str, Any]:
     from consumers.settings import ConsumerSettings
     from contract.topics import dlq_topic
     from contract.tracing import provider
-    from stack import kafka_auth
     from stack.settings import StackSettings
 
     stack, settings = StackSettings(), ConsumerSettings(stats_interval_seconds=3600)
     tools = stack.kafka_as("tools")
     events = min(events, topic_size(tools, settings.topic)[1])  # a replay ends at the end
     registration = replace(REGISTRY[handler], name=f"bench-obs-{uuid.uuid4().hex[:6]}")
-    with scratch_consumer_db(stack, settings) as scratch:
-        kafka_auth.grant_group(
-            tools,
-            scratch.kafka_for(registration.name),
-            registration.name,
-            scratch.topic,
-            scratch.dlq_prefix,
-        )
+    with (
+        scratch_consumer_db(stack, settings) as scratch,
+        throwaway_group(stack, scratch, tools, registration.name, handler),
+    ):
         telemetry = PrometheusTelemetry(CollectorRegistry()) if variant != "quiet" else None
         tracer = None
         if variant.startswith("metrics+traces"):

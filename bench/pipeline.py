@@ -174,6 +174,7 @@ def offer(producer: Producer, *, orders: int, rate: float = 0.0, workers: int) -
     cancellations."""
     return seed(
         producer,
+        client="bench",
         orders=max(1, orders),
         rate=rate,
         cancel_ratio=0.0,

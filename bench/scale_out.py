@@ -36,7 +36,7 @@ from kafka.admin import NewTopic
 from bench.consumer_rates import forget_group
 from bench.cpu import tree_cpu_seconds
 from bench.limits import sample_record
-from bench.scratch import scratch_consumer_db
+from bench.scratch import scratch_consumer_db, throwaway_group
 from consumers.bootstrap import bootstrap
 from consumers.handlers import REGISTRY
 from consumers.settings import ConsumerSettings
@@ -45,7 +45,6 @@ from contract import headers as h
 from contract.kafka import KafkaAccess
 from contract.topics import dlq_topic
 from producer_app.entrypoints.seed import CATALOG
-from stack import kafka_auth
 from stack.settings import StackSettings
 
 # notifications writes rows no other event touches; the sales projection adds to shared
@@ -122,6 +121,7 @@ def _handled(conninfo: str, group: str) -> int:
 
 
 def measure_count(
+    stack: StackSettings,
     scratch: ConsumerSettings,
     tools: KafkaAccess,
     handler: str,
@@ -131,9 +131,20 @@ def measure_count(
     settle: float,
 ) -> dict[str, Any]:
     group = f"bench-scale-{count}-{uuid.uuid4().hex[:6]}"
-    kafka_auth.grant_group(
-        tools, scratch.kafka_for(group), group, scratch.topic, scratch.dlq_prefix
-    )
+    with throwaway_group(stack, scratch, tools, group, handler):
+        return _members(scratch, tools, handler, group, count, window=window, settle=settle)
+
+
+def _members(
+    scratch: ConsumerSettings,
+    tools: KafkaAccess,
+    handler: str,
+    group: str,
+    count: int,
+    *,
+    window: float,
+    settle: float,
+) -> dict[str, Any]:
     env = {
         **os.environ,
         "POSTGRES_DB": scratch.postgres_db,
@@ -154,7 +165,7 @@ def measure_count(
                 raise RuntimeError(f"{group}: {count} members never held partitions together")
             time.sleep(0.5)
         time.sleep(settle)  # past the rebalance: every member fetching
-        conninfo = scratch.conninfo()
+        conninfo = scratch.conninfo(group)  # its own role sees its own marks
         cpu0 = sum(tree_cpu_seconds(m.pid) for m in members)
         n0, t0 = _handled(conninfo, group), time.monotonic()
         time.sleep(window)
@@ -199,7 +210,9 @@ def measure(
                 with scratch_consumer_db(stack, consumer, name="shop_bench_scale") as scratch:
                     on_topic = scratch.model_copy(update={"topic": topic})
                     rows.append(
-                        measure_count(on_topic, tools, handler, count, window=window, settle=settle)
+                        measure_count(
+                            stack, on_topic, tools, handler, count, window=window, settle=settle
+                        )
                     )
             one = rows[0]["handled_per_s"]
             for row in rows:

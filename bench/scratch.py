@@ -9,10 +9,13 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import sql
 
+from consumers.migrate import MigrationSettings
 from consumers.migrate import upgrade as consumers_upgrade
 from consumers.settings import ConsumerSettings
+from contract.kafka import KafkaAccess
 from producer_app.migrate import upgrade as producer_upgrade
 from producer_app.settings import ProducerSettings
+from stack import dbinit, kafka_auth
 from stack.settings import StackSettings
 
 
@@ -49,7 +52,7 @@ def scratch_consumer_db(
     stack: StackSettings, consumer: ConsumerSettings, name: str = "shop_bench_consumers"
 ) -> Iterator[ConsumerSettings]:
     def migrate(db: str) -> None:
-        consumers_upgrade(consumer.model_copy(update={"postgres_db": db}))
+        consumers_upgrade(MigrationSettings(postgres_db=db))
 
     with scratch_database(stack, name, stack.consumer_db_user, "consumers", migrate) as db:
         yield consumer.model_copy(update={"postgres_db": db})
@@ -64,3 +67,19 @@ def scratch_producer_db(
 
     with scratch_database(stack, name, stack.app_db_user, "orders", migrate) as db:
         yield producer.model_copy(update={"postgres_db": db})
+
+
+@contextmanager
+def throwaway_group(
+    stack: StackSettings, scratch: ConsumerSettings, tools: KafkaAccess, group: str, like: str
+) -> Iterator[str]:
+    """A measurement's own consumer group running ``like``'s handler: its Kafka principal and
+    ACLs, and its Postgres role in the scratch database (``like``'s tables, its own marks),
+    as any group gets them; the role is dropped afterwards."""
+    access = scratch.kafka_for(group)
+    kafka_auth.grant_group(tools, access, group, scratch.topic, scratch.dlq_prefix)
+    dbinit.add_group_role(stack, group, like, dbname=scratch.postgres_db)
+    try:
+        yield group
+    finally:
+        dbinit.drop_group_role(stack, group, [scratch.postgres_db])

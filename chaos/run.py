@@ -132,10 +132,11 @@ def _run(
     report, started = Report(requested=list(fault_names)), time.monotonic()
     api = f"http://127.0.0.1:{ctx.settings.api_port}"
     client, run_id = workload.WorkloadLog(), uuid.uuid4().hex[:8]
-    ctx.nudge = workload.nudger(api, client, run_id, seed)
+    key = workload.api_key(run_id)
+    ctx.nudge = workload.nudger(api, key, client, run_id, seed)
     worker = threading.Thread(
         target=workload.run,
-        args=(api,),
+        args=(api, key),
         kwargs={
             "orders": orders,
             "clients": clients,

@@ -1,5 +1,6 @@
-"""Clients that place and cancel orders over HTTP the way real clients do: each request has an
-Idempotency-Key and is retried with the same key on errors and timeouts until it succeeds."""
+"""Clients that place and cancel orders over HTTP the way real clients do: each request carries
+the run's API key and an Idempotency-Key, and is retried with the same key on errors and
+timeouts until it succeeds."""
 
 from __future__ import annotations
 
@@ -14,6 +15,23 @@ from typing import Any
 import httpx
 
 SKUS = [f"SKU-{i:04d}" for i in range(1, 41)]
+
+
+def api_key(run_id: str) -> str:
+    """A key of the run's own client (``chaos-<run id>``), made as ``make api-key`` does."""
+    from producer_app.bootstrap import bootstrap
+    from producer_app.settings import ProducerSettings
+
+    producer = bootstrap(ProducerSettings())
+    try:
+        assert producer.keys is not None, "API_KEY_PEPPER is not set in .env"
+        return producer.keys.issue(f"chaos-{run_id}")
+    finally:
+        producer.close()
+
+
+def http(api: str, key: str) -> httpx.Client:
+    return httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"})
 
 
 @dataclass
@@ -98,6 +116,7 @@ def place_order(
 
 def run_client(
     api: str,
+    key: str,
     orders: int,
     cancel_ratio: float,
     seed: int,
@@ -109,7 +128,7 @@ def run_client(
     # Space the orders over ``spread`` seconds, so faults hit while clients are writing.
     interval = spread / orders if orders else 0.0
     next_at = time.monotonic()
-    with httpx.Client(base_url=api) as client:
+    with http(api, key) as client:
         for _ in range(orders):
             next_at += interval
             time.sleep(max(0.0, next_at - time.monotonic()))
@@ -118,6 +137,7 @@ def run_client(
 
 def run(
     api: str,
+    key: str,
     *,
     orders: int,
     clients: int,
@@ -130,7 +150,7 @@ def run(
     per = [orders // clients + (1 if i < orders % clients else 0) for i in range(clients)]
     threads = [
         threading.Thread(
-            target=run_client, args=(api, n, cancel_ratio, seed + i, log, run_id, spread)
+            target=run_client, args=(api, key, n, cancel_ratio, seed + i, log, run_id, spread)
         )
         for i, n in enumerate(per)
     ]
@@ -141,13 +161,13 @@ def run(
     return log
 
 
-def nudger(api: str, log: WorkloadLog, run_id: str, seed: int) -> Callable[[], None]:
+def nudger(api: str, key: str, log: WorkloadLog, run_id: str, seed: int) -> Callable[[], None]:
     """One more order, written down like the others: for a fault that needs traffic (a
     consumer to commit, a handler to run) after the clients are done."""
     rng, lock = random.Random(seed ^ 0x5EED), threading.Lock()
 
     def nudge() -> None:
-        with lock, httpx.Client(base_url=api) as client:
+        with lock, http(api, key) as client:
             place_order(client, rng, 0.0, log, run_id)
 
     return nudge

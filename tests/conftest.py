@@ -74,8 +74,35 @@ def producer(postgres_up: StackSettings) -> Iterator[Producer]:
 
 
 @pytest.fixture(scope="session")
-def api(producer: Producer) -> Iterator[TestClient]:
-    with TestClient(create_app(producer)) as client:
+def api_key(producer: Producer) -> str:
+    """A key of the tests' own API client (``tests``), made as ``make api-key`` makes one."""
+    assert producer.keys is not None, "API_KEY_PEPPER is not in .env: run make env"
+    return producer.keys.issue("tests")
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture(scope="session")
+def seeding(api_key: str) -> Iterator[None]:
+    """``python -m producer_app seed`` started by a test (with this environment) places its
+    orders as the tests' client, as a reader's ``make seed`` does with their ``API_KEY``."""
+    import os
+
+    before = os.environ.get("API_KEY")
+    os.environ["API_KEY"] = api_key
+    yield
+    if before is None:
+        del os.environ["API_KEY"]
+    else:
+        os.environ["API_KEY"] = before
+
+
+@pytest.fixture(scope="session")
+def api(producer: Producer, api_key: str) -> Iterator[TestClient]:
+    """The API in process, every request sent with the tests' client key."""
+    with TestClient(create_app(producer), headers=bearer(api_key)) as client:
         yield client
 
 

@@ -10,6 +10,8 @@ from producer_app.domain.model import Order, OrderLine
 from producer_app.service_layer import services
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+# The API client the builders' orders belong to.
+CLIENT = "alice"
 
 
 def customer() -> str:
@@ -34,7 +36,12 @@ def order(**overrides: Any) -> Order:
 
 
 def place_cmd(**overrides: Any) -> services.PlaceOrder:
-    fields: dict[str, Any] = {"customer_id": customer(), "currency": "EUR", "lines": lines()}
+    fields: dict[str, Any] = {
+        "customer_id": customer(),
+        "currency": "EUR",
+        "lines": lines(),
+        "client": CLIENT,
+    }
     fields.update(overrides)
     return services.PlaceOrder(**fields)
 

@@ -55,17 +55,39 @@ class FakeEventBus:
         self.staged.append(event)
 
 
+class FakeApiKeys:
+    """The ``ApiKeyStore`` port in memory (key -> client; a revoked key is dropped)."""
+
+    def __init__(self) -> None:
+        self.clients: dict[str, str] = {}
+
+    def issue(self, client: str) -> str:
+        key = f"opk_{uuid.uuid4().hex}"
+        self.clients[key] = client
+        return key
+
+    def revoke(self, client: str) -> int:
+        gone = [k for k, c in self.clients.items() if c == client]
+        for key in gone:
+            del self.clients[key]
+        return len(gone)
+
+    def client_of(self, key: str) -> str | None:
+        return self.clients.get(key)
+
+
 class FakeIdempotencyStore:
     """Same contract as the Postgres store (see tests/integration/test_idempotency_contract)."""
 
-    def __init__(self, committed: dict[str, tuple[str, Result | None]]) -> None:
+    def __init__(self, committed: dict[tuple[str, str], tuple[str, Result | None]]) -> None:
         self._committed = committed
-        self.staged: dict[str, tuple[str, Result | None]] = {}
+        self.staged: dict[tuple[str, str], tuple[str, Result | None]] = {}
 
     def claim(self, request: IdempotencyRequest) -> Result | None:
-        found = self.staged.get(request.key) or self._committed.get(request.key)
+        key = (request.client, request.key)  # a key is its client's own
+        found = self.staged.get(key) or self._committed.get(key)
         if found is None:
-            self.staged[request.key] = (request.fingerprint, None)
+            self.staged[key] = (request.fingerprint, None)
             return None
         fingerprint, reply = found
         if fingerprint != request.fingerprint:
@@ -74,7 +96,7 @@ class FakeIdempotencyStore:
         return reply.as_replay()
 
     def save(self, request: IdempotencyRequest, result: Result) -> None:
-        self.staged[request.key] = (request.fingerprint, result)
+        self.staged[(request.client, request.key)] = (request.fingerprint, result)
 
 
 class FakeUnitOfWork:
@@ -83,7 +105,7 @@ class FakeUnitOfWork:
     def __init__(self) -> None:
         self.committed_orders: dict[uuid.UUID, Order] = {}
         self.published: list[Event] = []
-        self.keys: dict[str, tuple[str, Result | None]] = {}
+        self.keys: dict[tuple[str, str], tuple[str, Result | None]] = {}
         self.commits = 0
 
     def __enter__(self) -> Self:

@@ -50,7 +50,9 @@ def test_read_models_equal_the_orders_table(
     producer: Producer, connect_up: ConnectRest, stack_settings: StackSettings
 ) -> None:
     register_connector(connect_up)
-    result = seed(producer, orders=2000, cancel_ratio=0.15, workers=4, show_progress=False)
+    result = seed(
+        producer, client="tests", orders=2000, cancel_ratio=0.15, workers=4, show_progress=False
+    )
     assert result.cancelled > 100
     settings = ConsumerSettings(_env_file=ROOT / ".env", stats_interval_seconds=60)
     admin = psycopg.connect(stack_settings.admin_dsn(), autocommit=True)

@@ -20,6 +20,7 @@ from consumers.handlers import REGISTRY
 from stack.monitoring import jobs
 from stack.settings import StackSettings
 from tests import factories
+from tests.conftest import bearer
 from tests.integration.test_api_metrics import promtool_check
 
 pytestmark = pytest.mark.e2e
@@ -33,9 +34,12 @@ def get(url: str, timeout: float = 10) -> tuple[int, str]:
         return e.code, e.read().decode()
 
 
-def post(url: str, body: dict[str, Any]) -> dict[str, Any]:
+def post(url: str, body: dict[str, Any], key: str, **headers: str) -> dict[str, Any]:
     request = urllib.request.Request(  # noqa: S310 - loopback URL
-        url, json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST"
+        url,
+        json.dumps(body).encode(),
+        {"Content-Type": "application/json", **bearer(key), **headers},
+        method="POST",
     )
     with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310
         answer: dict[str, Any] = json.loads(r.read())
@@ -92,7 +96,7 @@ def test_every_endpoint_answers_and_passes_promtool(
 
 
 def test_handled_counts_follow_committed_events_and_prometheus_agrees(
-    apps_running: None, stack_settings: StackSettings
+    apps_running: None, stack_settings: StackSettings, api_key: str
 ) -> None:
     api = f"http://127.0.0.1:{stack_settings.api_port}"
     consumers = f"http://127.0.0.1:{stack_settings.consumer_metrics_port}/metrics"
@@ -107,9 +111,9 @@ def test_handled_counts_follow_committed_events_and_prometheus_agrees(
         return sum(samples(f"{api}/metrics", written_name, "event_type").values())
 
     before_handled, before_written = handled(), written()
-    orders = [post(f"{api}/orders", factories.order_payload()) for _ in range(20)]
+    orders = [post(f"{api}/orders", factories.order_payload(), api_key) for _ in range(20)]
     for order in orders[:5]:
-        post(f"{api}/orders/{order['id']}/cancel", {"reason": "observability test"})
+        post(f"{api}/orders/{order['id']}/cancel", {"reason": "observability test"}, api_key)
     events = written() - before_written
     assert events == 25  # counted once each, after its commit
 
@@ -164,22 +168,17 @@ def test_the_consumers_health_probes_answer(
 
 
 def test_make_trace_follows_an_order_through_every_hop(
-    apps_running: None, stack_settings: StackSettings
+    apps_running: None, stack_settings: StackSettings, api_key: str
 ) -> None:
     import subprocess
     import uuid
 
     api = f"http://127.0.0.1:{stack_settings.api_port}"
     key = f"trace-{uuid.uuid4()}"
-    request = urllib.request.Request(  # noqa: S310 - loopback URL
-        f"{api}/orders",
-        json.dumps(factories.order_payload()).encode(),
-        {"Content-Type": "application/json", "Idempotency-Key": key},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310
-        order_id = json.loads(r.read())["id"]
-    post(f"{api}/orders/{order_id}/cancel", {"reason": "traced"})
+    order_id = post(
+        f"{api}/orders", factories.order_payload(), api_key, **{"Idempotency-Key": key}
+    )["id"]
+    post(f"{api}/orders/{order_id}/cancel", {"reason": "traced"}, api_key)
 
     def traced(ident: str) -> dict[str, Any]:
         done = subprocess.run(
@@ -220,7 +219,7 @@ def test_make_trace_follows_an_order_through_every_hop(
 
 
 def test_every_dashboard_panel_has_data_in_the_running_prometheus(
-    apps_running: None, stack_settings: StackSettings
+    apps_running: None, stack_settings: StackSettings, api_key: str
 ) -> None:
     """The Grafana dashboard's queries, asked of the native stack's Prometheus: each one
     names metrics that exist (a renamed metric leaves its panel empty). Dead letters may
@@ -229,7 +228,7 @@ def test_every_dashboard_panel_has_data_in_the_running_prometheus(
 
     api = f"http://127.0.0.1:{stack_settings.api_port}"
     for _ in range(3):
-        post(f"{api}/orders", factories.order_payload())
+        post(f"{api}/orders", factories.order_payload(), api_key)
 
     def empty_panels() -> list[str]:
         return [
@@ -244,7 +243,9 @@ def test_every_dashboard_panel_has_data_in_the_running_prometheus(
         time.sleep(2)
 
 
-def test_the_observability_bench_measures_a_replay(stack_settings: StackSettings) -> None:
+def test_the_observability_bench_measures_a_replay(
+    stack_settings: StackSettings, seeding: None
+) -> None:
     """One variant of ``make bench-observability``, small: it replays real events and
     reports a CPU cost per event (the figures themselves are the bench's, not a test's)."""
     import subprocess

@@ -46,7 +46,7 @@ def rebuild(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def seeded(apps_running: None, stack_settings: StackSettings) -> None:
+def seeded(apps_running: None, seeding: None, stack_settings: StackSettings) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "producer_app", "seed", "--orders", "500"],
         cwd=ROOT,

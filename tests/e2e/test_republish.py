@@ -69,7 +69,10 @@ def published(settings: StackSettings, before: dict[int, int], events: int) -> N
 
 
 def test_republish_is_a_duplicate_for_every_group_and_the_whole_history_for_a_new_one(
-    apps_running: None, stack_settings: StackSettings, admin_conn: psycopg.Connection[Any]
+    apps_running: None,
+    seeding: None,
+    stack_settings: StackSettings,
+    admin_conn: psycopg.Connection[Any],
 ) -> None:
     run("producer_app", "seed", "--orders", "300", "--cancel-ratio", "0.2")
     caught_up(stack_settings)

@@ -145,6 +145,7 @@ def all_applied_once(
 
 def test_producer_first_the_old_consumers_wait_then_the_upgraded_ones_go_on(
     apps_running: None,
+    seeding: None,
     stack_settings: StackSettings,
     admin_conn: psycopg.Connection[Any],
     old_schemas: Path,
@@ -178,6 +179,7 @@ def test_producer_first_the_old_consumers_wait_then_the_upgraded_ones_go_on(
 
 def test_consumers_first_nothing_waits(
     apps_running: None,
+    seeding: None,
     stack_settings: StackSettings,
     admin_conn: psycopg.Connection[Any],
     old_schemas: Path,

@@ -26,7 +26,13 @@ def test_one_message_per_committed_event(
     register_connector(connect_up)
     before = end_offsets(kafka_up, ORDER_TOPIC)
     result = seed(
-        producer, orders=300, cancel_ratio=0.2, workers=4, seed_value=None, show_progress=False
+        producer,
+        client="tests",
+        orders=300,
+        cancel_ratio=0.2,
+        workers=4,
+        seed_value=None,
+        show_progress=False,
     )
     assert result.orders == 300
     assert result.cancelled > 0

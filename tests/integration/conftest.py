@@ -29,6 +29,7 @@ from stack.rest import ConnectRest
 from stack.settings import StackSettings
 from tests import factories
 from tests.conftest import ROOT
+from tests.db_roles import group_role
 from tests.kafka_helpers import grant
 
 
@@ -106,10 +107,17 @@ def rig(kafka_up: KafkaAccess, postgres_up: StackSettings) -> Iterator[Rig]:
     r = Rig(kafka_up, f"it.orders.{suffix}", f"it-notifications-{suffix}", postgres_up.admin_dsn())
     admin = KafkaAdminClient(**kafka_up.client())
     admin.create_topics([NewTopic(r.topic, 6, 1)])
-    # The rig's group logs in as its own principal, with the ACLs any group gets.
+    admin.close()
+    # The rig's group logs in as its own principal, with the ACLs any group gets, and to
+    # Postgres as its own role, with the notifications group's tables.
     grant(kafka_up, r.settings(), r.group, r.topic)
-    yield r
-    admin.close()  # a test may have restarted the broker under it: ask with a fresh client
+    with group_role(r.group):
+        yield r
+        _clean(r, kafka_up)
+
+
+def _clean(r: Rig, kafka_up: KafkaAccess) -> None:
+    # A test may have restarted the broker under the fixture's client: ask with a fresh one.
     admin = KafkaAdminClient(**kafka_up.client())
     for name in (r.topic, f"dlq.{r.group}"):  # a test may not have made the second
         with contextlib.suppress(UnknownTopicOrPartitionError):

@@ -18,17 +18,19 @@ from producer_app.entrypoints.metrics import ApiMetrics
 from producer_app.settings import ProducerSettings
 from stack.settings import StackSettings
 from tests import factories
-from tests.conftest import ROOT
+from tests.conftest import ROOT, bearer
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def measured(postgres_up: StackSettings) -> Iterator[tuple[TestClient, CollectorRegistry]]:
+def measured(
+    postgres_up: StackSettings, api_key: str
+) -> Iterator[tuple[TestClient, CollectorRegistry]]:
     registry = CollectorRegistry()
     metrics = ApiMetrics(registry)
     producer = bootstrap(ProducerSettings(_env_file=ROOT / ".env"), written=metrics.written)
-    with TestClient(create_app(producer, metrics)) as client:
+    with TestClient(create_app(producer, metrics), headers=bearer(api_key)) as client:
         yield client, registry
     producer.close()
 

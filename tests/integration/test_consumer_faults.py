@@ -26,6 +26,7 @@ from consumers.events import OrderPlaced
 from consumers.handlers.notifications import notify
 from consumers.runtime.processor import EventProcessor
 from consumers.runtime.registry import Registration
+from contract.database import group_role
 from stack.layout import Layout
 from stack.parts import stack_parts
 from stack.settings import StackSettings
@@ -147,30 +148,21 @@ def _wait_outages(bg: Background, n: int = 2) -> None:
 
 
 @pytest.fixture
-def read_only_role(rig: Rig, admin_conn: psycopg.Connection[Any]) -> Iterator[tuple[str, str]]:
-    """A login role with the consumer role's rights whose sessions are read-only: what a
-    failover to a standby, or a ``default_transaction_read_only`` guard, looks like."""
-    role, password = f"it_ro_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    admin_conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE consumer")
+def read_only_role(rig: Rig, admin_conn: psycopg.Connection[Any]) -> Iterator[str]:
+    """The rig's group role with read-only sessions: what a failover to a standby, or a
+    ``default_transaction_read_only`` guard, looks like."""
+    role = f'"{group_role(rig.group)}"'
     admin_conn.execute(f"ALTER ROLE {role} SET default_transaction_read_only = on")
-    yield role, password
-    admin_conn.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
-    )
-    admin_conn.execute(f"DROP ROLE {role}")
+    yield role
+    admin_conn.execute(f"ALTER ROLE {role} RESET default_transaction_read_only")
 
 
 def test_a_read_only_database_is_waited_out_not_dead_lettered(
-    rig: Rig, read_only_role: tuple[str, str], admin_conn: psycopg.Connection[Any]
+    rig: Rig, read_only_role: str, admin_conn: psycopg.Connection[Any]
 ) -> None:
-    role, password = read_only_role
+    role = read_only_role
     rig.produce(rig.placed(10, partitions=6))
-    bg = Background(
-        bootstrap(
-            rig.settings(consumer_db_user=role, consumer_db_password=password),
-            rig.registration(),
-        )
-    )
+    bg = Background(bootstrap(rig.settings(), rig.registration()))
     try:
         _wait_outages(bg)  # 25006 on a live connection: the infrastructure's fault
         assert committed(rig) == 0  # no offset moved: nothing skipped
@@ -193,7 +185,7 @@ def test_a_full_tablespace_is_waited_out_not_dead_lettered(
         admin_conn.execute(
             f"CREATE TABLE {table} (event_id uuid PRIMARY KEY, body text) TABLESPACE {ts.name}"
         )
-        admin_conn.execute(f"GRANT INSERT, SELECT ON {table} TO consumer")
+        admin_conn.execute(f'GRANT INSERT, SELECT ON {table} TO "{group_role(rig.group)}"')
         try:
 
             def handle(event: Any, ctx: Any) -> None:

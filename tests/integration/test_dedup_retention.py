@@ -67,7 +67,7 @@ def test_marks_older_than_the_topic_can_redeliver_are_purged_and_the_rest_still_
         rig.group,
         rig.event_ids[:4],
     )
-    assert purge(settings.conninfo(), rig.group, window.seconds or 0, batch=2) == 4
+    assert purge(settings.conninfo(rig.group), rig.group, window.seconds or 0, batch=2) == 4
     assert _marks(rig) == 3
 
     # Redelivered inside the window: duplicates, no second effect. (Outside it Kafka no longer
@@ -102,13 +102,13 @@ def test_a_topic_kept_forever_keeps_every_mark_and_the_janitor_waits_out_an_outa
         " WHERE consumer_group = %s",
         rig.group,
     )
-    assert Janitor(rig.group, settings.conninfo(), lambda: forever, 3600).once() == 0
+    assert Janitor(rig.group, settings.conninfo(rig.group), lambda: forever, 3600).once() == 0
     assert _marks(rig) == 2
 
     def unreachable() -> object:
         raise OSError("kafka down")
 
-    assert Janitor(rig.group, settings.conninfo(), unreachable, 3600).once() == 0  # type: ignore[arg-type]
+    assert Janitor(rig.group, settings.conninfo(rig.group), unreachable, 3600).once() == 0  # type: ignore[arg-type]
     assert _marks(rig) == 2
 
 

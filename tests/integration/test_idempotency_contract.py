@@ -24,7 +24,7 @@ from tests.fakes import FakeIdempotencyStore
 
 
 def _fake() -> Callable[..., Any]:
-    committed: dict[str, tuple[str, Result | None]] = {}
+    committed: dict[tuple[str, str], tuple[str, Result | None]] = {}
 
     @contextmanager
     def tx(*, commit: bool = True) -> Iterator[IdempotencyStore]:
@@ -84,3 +84,20 @@ def test_a_rolled_back_claim_frees_the_key(transaction: Callable[..., Any]) -> N
         assert store.claim(request) is None
     with transaction() as store:
         assert store.claim(request) is None
+
+
+def test_a_key_is_its_clients_own(transaction: Callable[..., Any]) -> None:
+    """Two clients that pick the same key each get their own claim: neither is refused, and
+    neither is answered with the other's order."""
+    key = f"k-{uuid.uuid4()}"
+    mine, theirs = (
+        IdempotencyRequest.of(key, "place", {"a": n}, c) for n, c in ((1, "a"), (2, "b"))
+    )
+    with transaction() as store:
+        assert store.claim(mine) is None
+        store.save(mine, Result(Change.PLACED, {"id": "mine"}))
+    with transaction() as store:
+        assert store.claim(theirs) is None
+        store.save(theirs, Result(Change.PLACED, {"id": "theirs"}))
+    with transaction() as store:
+        assert store.claim(mine) == Result(Change.PLACED, {"id": "mine"}, replayed=True)

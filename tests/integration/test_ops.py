@@ -27,6 +27,7 @@ from ops.replay import replay
 from stack.settings import StackSettings
 from tests import factories
 from tests.conftest import ROOT
+from tests.db_roles import group_role
 from tests.kafka_helpers import grant
 
 pytestmark = pytest.mark.integration
@@ -144,8 +145,11 @@ def test_status_reports_the_connector_and_a_slot_holding_wal(
         assert slots[slot]["retained_bytes"] > 1000
         assert any(w.startswith(f"slot {slot} retains") for w in report["warnings"])
         assert f"slot {slot} is not active (no reader)" in report["problems"]
+        assert any(p.startswith(f"slot {slot} (logical, pgoutput") for p in report["problems"])
+        assert slots[slot]["connector"] is False
         assert result.returncode == 1
         assert slots["outbox_slot"]["active"] is True
+        assert slots["outbox_slot"]["connector"] is True
         [connector] = report["connectors"]
         assert (connector["name"], connector["state"]) == ("orders-outbox", "RUNNING")
         parts = {p["name"]: p for p in report["parts"]}
@@ -173,6 +177,19 @@ def test_a_replayed_dead_letter_is_handled_once(
     produce(kafka_up, topic, (m.key, m.value, list(m.headers)))
     settings = ConsumerSettings(_env_file=ROOT / ".env", topic=topic, retry_base_seconds=0.01)
     grant(kafka_up, settings, group, topic)
+    with group_role(group):
+        _replay_after_the_fix(settings, group, registration, broken, record, stack_settings)
+    KafkaAdminClient(**kafka_up.client()).delete_topics([f"dlq.{group}"])
+
+
+def _replay_after_the_fix(
+    settings: ConsumerSettings,
+    group: str,
+    registration: Registration,
+    broken: dict[str, bool],
+    record: dict[str, Any],
+    stack_settings: StackSettings,
+) -> None:
     from consumers.bootstrap import bootstrap
 
     running = bootstrap(settings, registration)
@@ -194,7 +211,6 @@ def test_a_replayed_dead_letter_is_handled_once(
         )
         conn.execute("DELETE FROM consumers.processed_events WHERE consumer_group = %s", (group,))
     assert rows == (1,)
-    KafkaAdminClient(**kafka_up.client()).delete_topics([f"dlq.{group}"])
 
 
 def test_unreachable_kafka_and_postgres_are_named() -> None:

@@ -1,4 +1,9 @@
-"""One suite, two stores: the fake processed-events store behaves like the Postgres one."""
+"""One suite, two stores: the fake processed-events store behaves like the Postgres one.
+
+The Postgres store is driven as the table's owner, whose sessions the row-level policy does
+not bind, so each test may pick groups of its own; the groups' roles, which it binds, run
+the same statements in the integration tests of the runtime, and tests/security holds each
+role to its own rows."""
 
 from __future__ import annotations
 
@@ -10,12 +15,17 @@ from typing import Any
 import psycopg
 import pytest
 
+from consumers.migrate import MigrationSettings
 from consumers.runtime.postgres import PostgresTransactions
-from consumers.settings import ConsumerSettings
 from tests.conftest import ROOT
 from tests.consumer_fakes import FakeDatabase
 
 Begin = Callable[[], AbstractContextManager[Any]]
+
+
+def owner() -> str:
+    settings = MigrationSettings(_env_file=ROOT / ".env")
+    return settings.conninfo_for(settings.consumer_db_user, settings.consumer_db_password)
 
 
 @contextmanager
@@ -37,7 +47,7 @@ def begin(request: pytest.FixtureRequest) -> Iterator[Begin]:
         yield FakeDatabase().begin
         return
     request.getfixturevalue("postgres_up")
-    transactions = PostgresTransactions(ConsumerSettings(_env_file=ROOT / ".env").conninfo(), 5000)
+    transactions = PostgresTransactions(owner(), 5000)
     yield transactions.begin
     transactions.close()
 
@@ -99,7 +109,7 @@ def test_a_mark_undone_by_its_savepoint_is_forgotten(begin: Begin) -> None:
 def test_postgres_rows_carry_the_source_position(
     postgres_up: Any, admin_conn: psycopg.Connection[Any]
 ) -> None:
-    transactions = PostgresTransactions(ConsumerSettings(_env_file=ROOT / ".env").conninfo(), 5000)
+    transactions = PostgresTransactions(owner(), 5000)
     group, event = f"g-{uuid.uuid4()}", uuid.uuid4()
     with transactions.begin() as tx:
         tx.processed.mark(group, event, "outbox.event.order[2]@17")
@@ -120,7 +130,7 @@ test_postgres_rows_carry_the_source_position = pytest.mark.integration(
 def test_rowcount_is_right_inside_a_pipelined_batch(postgres_up: Any) -> None:
     """psycopg reports rowcount -1 for a pipelined statement until the next sync; handlers
     read it (0 rows inserted = already there), so the runtime's cursor syncs first."""
-    transactions = PostgresTransactions(ConsumerSettings(_env_file=ROOT / ".env").conninfo(), 5000)
+    transactions = PostgresTransactions(owner(), 5000)
     group, ids = f"g-{uuid.uuid4()}", [uuid.uuid4() for _ in range(3)]
     insert = (
         "INSERT INTO consumers.processed_events (consumer_group, event_id, source) "
@@ -143,7 +153,7 @@ def test_rowcount_is_right_inside_a_pipelined_batch(postgres_up: Any) -> None:
 def test_a_late_error_in_a_pipelined_batch_is_isolate(postgres_up: Any) -> None:
     from consumers.runtime.errors import Isolate
 
-    transactions = PostgresTransactions(ConsumerSettings(_env_file=ROOT / ".env").conninfo(), 5000)
+    transactions = PostgresTransactions(owner(), 5000)
     try:
         with (
             pytest.raises(Isolate, match="division by zero"),
@@ -165,7 +175,7 @@ def test_waiting_on_a_row_lock_past_lock_timeout_is_a_batch_conflict(
     as a handler failure."""
     from consumers.runtime.errors import BatchConflict
 
-    transactions = PostgresTransactions(ConsumerSettings(_env_file=ROOT / ".env").conninfo(), 2000)
+    transactions = PostgresTransactions(owner(), 2000)
     try:
         with transactions.begin() as tx:
             show = tx.connection.execute("SHOW statement_timeout").fetchone()
@@ -193,8 +203,7 @@ def test_a_real_deadlock_between_two_batches_is_a_batch_conflict(postgres_up: An
 
     from consumers.runtime.errors import BatchConflict
 
-    settings = ConsumerSettings(_env_file=ROOT / ".env")
-    a, b = (PostgresTransactions(settings.conninfo(), 20_000) for _ in range(2))
+    a, b = (PostgresTransactions(owner(), 20_000) for _ in range(2))
     skus = ("SKU-0001", "SKU-0002")
     barrier, outcomes = threading.Barrier(2), []
 

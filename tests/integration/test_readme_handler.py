@@ -15,6 +15,7 @@ from kafka import KafkaAdminClient
 from consumers.bootstrap import bootstrap
 from consumers.runtime.handlers import group_registrations
 from tests import factories, readme
+from tests.db_roles import group_role
 from tests.integration.conftest import Rig, run_until
 from tests.kafka_helpers import grant
 
@@ -33,11 +34,13 @@ class _Op:
 
 @pytest.fixture
 def loyalty_table(admin_conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """The group's role first (``make up`` makes it from the registry), then the README's
+    migration, which grants it its table."""
     admin_conn.execute("DROP TABLE IF EXISTS consumers.loyalty_points")
-    readme.module("readme-migration", op=_Op(admin_conn)).upgrade()
-    admin_conn.execute("GRANT ALL ON consumers.loyalty_points TO consumer")
-    yield
-    admin_conn.execute("DROP TABLE consumers.loyalty_points")
+    with group_role("loyalty", like=None):
+        readme.module("readme-migration", op=_Op(admin_conn)).upgrade()
+        yield
+        admin_conn.execute("DROP TABLE consumers.loyalty_points")
 
 
 def test_the_readme_handler_applies_events_once(

@@ -17,6 +17,7 @@ import pytest
 from consumers.events import Line, OrderCancelled, OrderPlaced
 from consumers.handlers import REGISTRY
 from consumers.testkit import Harness
+from tests.db_roles import group_role
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -34,9 +35,12 @@ def notifications(
     handler_harness: Callable[..., Harness], admin_conn: psycopg.Connection[Any]
 ) -> Iterator[Harness]:
     group = f"kit-notifications-{uuid.uuid4().hex[:8]}"
-    yield handler_harness(dataclasses.replace(REGISTRY["notifications"], name=group))
-    admin_conn.execute("DELETE FROM consumers.notifications WHERE customer_id = 'kit'")
-    admin_conn.execute("DELETE FROM consumers.processed_events WHERE consumer_group = %s", (group,))
+    with group_role(group):  # `make up` makes a group's role; a test's own group, the test
+        yield handler_harness(dataclasses.replace(REGISTRY["notifications"], name=group))
+        admin_conn.execute("DELETE FROM consumers.notifications WHERE customer_id = 'kit'")
+        admin_conn.execute(
+            "DELETE FROM consumers.processed_events WHERE consumer_group = %s", (group,)
+        )
 
 
 def _rows(admin_conn: psycopg.Connection[Any], *events: Any) -> int:
@@ -79,7 +83,13 @@ def test_a_failing_event_is_dead_lettered_once_and_marked(
     registration = dataclasses.replace(
         REGISTRY["notifications"], name=group, handle=refuse, handle_batch=None
     )
-    harness = handler_harness(registration, attempts=2)
+    with group_role(group):
+        _dead_lettered_once(handler_harness(registration, attempts=2), bad, admin_conn, group)
+
+
+def _dead_lettered_once(
+    harness: Harness, bad: OrderPlaced, admin_conn: psycopg.Connection[Any], group: str
+) -> None:
     try:
         first, again = harness.crash_between_commits([placed(), bad])
         assert first == {"handled": 1, "dead_lettered": 1}

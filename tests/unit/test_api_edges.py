@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import MutableMapping
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,14 +17,22 @@ from producer_app.domain.model import InvalidOrder
 from producer_app.entrypoints.api import create_app
 from producer_app.entrypoints.limits import MAX_BODY_BYTES
 from tests import factories
+from tests.fakes import FakeApiKeys
 
 _LINE = {"sku": "SKU-0001", "quantity": 1, "unit_price_cents": 100}
 
 
+def _producer(**parts: Any) -> Any:
+    return SimpleNamespace(keys=FakeApiKeys(), **parts)
+
+
 def _client() -> TestClient:
-    # Validation refuses these bodies before a route (and so the producer) is ever used.
-    producer: Any = None
-    return TestClient(create_app(producer))
+    """A client with a key: validation refuses these bodies before a route (and so the
+    producer's database) is ever used."""
+    producer = _producer()
+    client = TestClient(create_app(producer))
+    client.headers["Authorization"] = f"Bearer {producer.keys.issue('unit')}"
+    return client
 
 
 def test_a_non_finite_number_is_a_422_naming_the_field() -> None:
@@ -93,7 +102,9 @@ def _chunked(total: int, chunk: int = 16 * 1024) -> tuple[list[int], Any]:
 
 
 def test_a_chunked_body_over_the_limit_is_a_413_without_being_read_whole() -> None:
-    app = create_app(None)  # type: ignore[arg-type]
+    producer = _producer()
+    app = create_app(producer)
+    key = producer.keys.issue("unit").encode()
     taken, receive = _chunked(4 * 1024 * 1024)
     sent: list[MutableMapping[str, Any]] = []
 
@@ -110,7 +121,11 @@ def test_a_chunked_body_over_the_limit_is_a_413_without_being_read_whole() -> No
         "raw_path": b"/orders",
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"transfer-encoding", b"chunked"),
+            (b"authorization", b"Bearer " + key),
+        ],
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 8000),
     }
@@ -142,8 +157,7 @@ class _DownEngine:
 
 
 def test_health_says_which_dependency_is_down_without_its_internals() -> None:
-    producer: Any = type("P", (), {"engine": _DownEngine()})()
-    response = TestClient(create_app(producer)).get("/health")
+    response = TestClient(create_app(_producer(engine=_DownEngine()))).get("/health")
     assert response.status_code == 503
     assert response.json() == {"status": "unhealthy", "database": "unreachable"}
     for leak in ("10.1.2.3", "5433", '"app"', "password"):

@@ -117,6 +117,4 @@ def test_max_poll_interval_is_derived_from_the_bounds() -> None:
 )
 def test_inconsistent_bounds_are_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
-        ConsumerSettings(
-            consumer_db_secret="x", kafka_consumers_secret="x", _env_file=None, **bad
-        )
+        ConsumerSettings(consumer_db_secret="x", kafka_consumers_secret="x", _env_file=None, **bad)

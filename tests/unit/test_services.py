@@ -13,7 +13,7 @@ from producer_app.service_layer import services
 from producer_app.service_layer.idempotency import IdempotencyRequest, KeyReused
 from producer_app.service_layer.results import Change
 from tests import factories
-from tests.factories import NOW
+from tests.factories import CLIENT, NOW
 from tests.fakes import FakeUnitOfWork
 
 
@@ -44,21 +44,56 @@ def test_cancel_publishes_order_cancelled_and_refuses_a_second_cancel() -> None:
     placed = services.place_order(factories.place_cmd(), uow, lambda: NOW)
     order_id = uuid.UUID(placed.order["id"])
     result = services.cancel_order(
-        services.CancelOrder(order_id, "payment failed"), uow, lambda: NOW
+        services.CancelOrder(order_id, "payment failed", CLIENT), uow, lambda: NOW
     )
     assert result.change is Change.CANCELLED
     assert result.order["status"] == "cancelled"
     assert isinstance(uow.published[-1], OrderCancelled)
     with pytest.raises(OrderAlreadyCancelled):
-        services.cancel_order(services.CancelOrder(order_id, "again"), uow, lambda: NOW)
+        services.cancel_order(services.CancelOrder(order_id, "again", CLIENT), uow, lambda: NOW)
     assert len(uow.published) == 2
 
 
 def test_cancel_of_an_unknown_order_is_not_found() -> None:
     with pytest.raises(services.OrderNotFound):
         services.cancel_order(
-            services.CancelOrder(uuid.uuid4(), "x"), FakeUnitOfWork(), lambda: NOW
+            services.CancelOrder(uuid.uuid4(), "x", CLIENT), FakeUnitOfWork(), lambda: NOW
         )
+
+
+def test_an_order_is_its_clients_alone() -> None:
+    """Another client neither reads nor cancels it: to it there is no such order, as for an
+    unknown id. An order placed before clients existed belongs to none."""
+    uow = FakeUnitOfWork()
+    placed = services.place_order(factories.place_cmd(), uow, lambda: NOW)
+    order_id = uuid.UUID(placed.order["id"])
+    assert services.get_order(order_id, CLIENT, uow) == placed.order
+    with pytest.raises(services.OrderNotFound):
+        services.get_order(order_id, "mallory", uow)
+    with pytest.raises(services.OrderNotFound):
+        services.cancel_order(services.CancelOrder(order_id, "mine", "mallory"), uow, lambda: NOW)
+    assert uow.committed_orders[order_id].status.value == "placed"
+    legacy = services.place_order(factories.place_cmd(client=None), uow, lambda: NOW)
+    with pytest.raises(services.OrderNotFound):
+        services.get_order(uuid.UUID(legacy.order["id"]), CLIENT, uow)
+
+
+def test_two_clients_choosing_the_same_key_never_meet() -> None:
+    uow = FakeUnitOfWork()
+    mine = services.place_order(
+        factories.place_cmd(idempotency=IdempotencyRequest.of("k", "place", {"a": 1}, CLIENT)),
+        uow,
+        lambda: NOW,
+    )
+    theirs = services.place_order(
+        factories.place_cmd(
+            client="bob", idempotency=IdempotencyRequest.of("k", "place", {"a": 1}, "bob")
+        ),
+        uow,
+        lambda: NOW,
+    )
+    assert not theirs.replayed
+    assert theirs.order["id"] != mine.order["id"]
 
 
 def test_same_key_same_request_replays_and_writes_nothing() -> None:
@@ -101,7 +136,7 @@ def test_republish_writes_each_order_history_again_with_the_first_ids() -> None:
     kept = services.place_order(factories.place_cmd(), uow, lambda: NOW)
     gone = services.place_order(factories.place_cmd(), uow, lambda: NOW)
     gone_id = uuid.UUID(gone.order["id"])
-    services.cancel_order(services.CancelOrder(gone_id, "payment failed"), uow, lambda: NOW)
+    services.cancel_order(services.CancelOrder(gone_id, "payment failed", CLIENT), uow, lambda: NOW)
     first = list(uow.published)
     ids = services.order_ids_placed(None, None, uow)
     assert set(ids) == {uuid.UUID(kept.order["id"]), gone_id}
