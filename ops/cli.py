@@ -187,6 +187,7 @@ def cmd_status(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
 
 def cmd_replay(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
     from consumers.settings import ConsumerSettings
+    from ops.provenance import Refusal
     from ops.replay import finished, replay
 
     settings = ConsumerSettings()
@@ -196,16 +197,22 @@ def cmd_replay(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
 
         ids = {str(i) for i in args.ids}
         unknown(ids, dead_letter_ids(settings.kafka_for(args.group), args.group), args.group)
-    stats = replay(settings, args.group, ids=ids)
-    complete = finished(stats)
+    refused: list[Refusal] = []
+    stats = replay(settings, args.group, ids=ids, refused=refused)
+    complete, topic = finished(stats), dlq_topic(args.group)
     if args.json:
-        _json({**stats, "finished": complete})
+        reasons = [r.describe(topic) for r in refused]
+        _json({**stats, "finished": complete, "refusals": reasons})
     else:
         out.print(
-            f"replayed {dlq_topic(args.group)}: handled {stats['handled']}, already handled "
+            f"replayed {topic}: handled {stats['handled']}, already handled "
             f"{stats['duplicate']}, dead-lettered again {stats['dead_lettered']}, "
-            f"not selected {stats['ignored']}"
+            f"refused {stats['refused']}, not selected {stats['ignored'] - stats['refused']}"
         )
+        from rich.markup import escape
+
+        for refusal in refused:
+            out.print(f"[red]refused[/] {escape(refusal.describe(topic))}; kept, not replayed")
         if not complete:
             from consumers.runtime.message import Outcome
 
@@ -214,6 +221,8 @@ def cmd_replay(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
                 f"error: replay did not finish: {done} of {stats['todo']} dead letters got an "
                 "outcome before the deadline; run it again (nothing is lost: progress is kept)"
             )
+    if stats["refused"]:
+        return 3  # not proven to come from the event topic: see ops/provenance.py
     return 1 if stats["dead_lettered"] or not complete else 0
 
 

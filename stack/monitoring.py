@@ -19,6 +19,11 @@ from stack.secrets import write_private
 from stack.settings import StackSettings
 
 SCRAPE_INTERVAL = "10s"
+# Prometheus answers any origin's cross-origin requests by default (``--web.cors.origin=.*``):
+# any web page a local user opens could read every metric through their browser. The
+# pattern (fully anchored) matches no origin, so no Access-Control-Allow-Origin is ever sent;
+# Prometheus' own UI is same-origin and needs none.
+NO_CORS = r"--web.cors.origin=[^\x00-\x{10FFFF}]"
 
 
 def jobs(settings: StackSettings) -> dict[str, int]:
@@ -67,4 +72,5 @@ def command(layout: Layout, settings: StackSettings) -> list[str]:
         f"--storage.tsdb.path={layout.stack_dir / 'prometheus'}",
         "--storage.tsdb.retention.time=2d",
         f"--web.listen-address={settings.stack_bind_host}:{settings.prometheus_port}",
+        NO_CORS,
     ]

@@ -43,6 +43,8 @@ SERVER_OPTIONS = {
     # Every replication command (CREATE_REPLICATION_SLOT, START_REPLICATION) in the log with its
     # role: a slot the alert saw come and go leaves a trace of who made it.
     "log_replication_commands": "on",
+    # The local socket (Postgres' own folder) for its own user only; clients use TCP.
+    "unix_socket_permissions": "0700",
     "max_connections": "200",
     "shared_buffers": "256MB",
     # Commit times of rows (pg_xact_commit_timestamp): the benchmark's latency clock.

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Header
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from producer_app.domain import model
 
@@ -38,7 +38,12 @@ class OrderIn(BaseModel):
     customer_id: str = Field(
         min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$", examples=["cust-0042"]
     )
-    currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])
+    # The spec lists the currencies the domain accepts (amounts in cents: two decimals).
+    currency: str = Field(
+        pattern=r"^[A-Z]{3}$",
+        examples=["EUR"],
+        json_schema_extra={"enum": list[JsonValue](sorted(model.CURRENCIES))},
+    )
     sales_channel: str = Field(default="web", pattern=r"^(web|mobile|partner)$")
     lines: list[LineIn] = Field(min_length=1, max_length=model.MAX_LINES)
 

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from producer_app.bootstrap import Producer
 from producer_app.entrypoints.api import create_app
 from tests import factories
+from tests.conftest import bearer
 
 pytestmark = pytest.mark.integration
 
@@ -63,8 +64,10 @@ header_values = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=1
 
 
 @pytest.fixture(scope="module")
-def client(producer: Producer) -> Iterator[TestClient]:
-    with TestClient(create_app(producer), raise_server_exceptions=False) as c:
+def client(producer: Producer, api_key: str) -> Iterator[TestClient]:
+    """A client with a key: the fuzzing is of what a known client may send."""
+    app = create_app(producer)
+    with TestClient(app, raise_server_exceptions=False, headers=bearer(api_key)) as c:
         yield c
 
 
@@ -128,24 +131,29 @@ def live_api(producer: Producer) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-def test_oversized_body_and_headers_are_refused(live_api: str, admin_dsn: str) -> None:
+def test_oversized_body_and_headers_are_refused(
+    live_api: str, admin_dsn: str, api_key: str
+) -> None:
     body = factories.order_payload(customer_id=f"fuzz-{uuid.uuid4().hex[:10]}")
     before = orders_count(admin_dsn, body)
+    auth = bearer(api_key)
     big_body = httpx.post(
         f"{live_api}/orders",
         content=b"[" + b"1," * 50_000 + b"1]",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **auth},
     )
     assert big_body.status_code == 413
     # uvicorn (h11) answers a header block over its limit by closing the connection.
     try:
         huge = httpx.post(
-            f"{live_api}/orders", json=body, headers={"X-Padding": "a" * 200_000}
+            f"{live_api}/orders", json=body, headers={"X-Padding": "a" * 200_000, **auth}
         ).status_code
     except (httpx.ReadError, httpx.RemoteProtocolError):
         huge = 0
     assert huge == 0 or 400 <= huge < 500
-    long_key = httpx.post(f"{live_api}/orders", json=body, headers={"Idempotency-Key": "k" * 256})
+    long_key = httpx.post(
+        f"{live_api}/orders", json=body, headers={"Idempotency-Key": "k" * 256, **auth}
+    )
     assert long_key.status_code == 422
     assert long_key.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
     assert orders_count(admin_dsn, body) == before

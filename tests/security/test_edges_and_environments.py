@@ -28,7 +28,7 @@ from stack.parts import (
 )
 from stack.secrets import SECRET_VARS
 from stack.settings import StackSettings
-from tests.conftest import ROOT
+from tests.conftest import ROOT, bearer
 
 pytestmark = pytest.mark.integration
 
@@ -102,14 +102,16 @@ def test_a_chunked_4_mib_body_is_refused_without_being_read_whole(
 
 
 def test_nul_in_a_field_is_a_422_naming_it(
-    apps_running: None, stack_settings: StackSettings
+    apps_running: None, stack_settings: StackSettings, api_key: str
 ) -> None:
     body = {
         "customer_id": "cust\u0000",
         "currency": "EUR",
         "lines": [{"sku": "SKU-0001", "quantity": 1, "unit_price_cents": 100}],
     }
-    response = httpx.post(f"{_api(stack_settings)}/orders", json=body, timeout=10)
+    response = httpx.post(
+        f"{_api(stack_settings)}/orders", json=body, headers=bearer(api_key), timeout=10
+    )
     assert response.status_code == 422
     assert [e["loc"] for e in response.json()["detail"]] == [["body", "customer_id"]]
     assert response.headers["x-content-type-options"] == "nosniff"
