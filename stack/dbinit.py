@@ -192,17 +192,20 @@ def grant_groups(settings: StackSettings, groups: Iterable[str], dbname: str | N
 
 
 def add_group_role(
-    settings: StackSettings, group: str, like: str, dbname: str | None = None
+    settings: StackSettings, group: str, like: str | None, dbname: str | None = None
 ) -> None:
     """A group of tests' or benchmarks' own that runs ``like``'s handler: its role, with
-    ``like``'s table rights through membership and its own rows of ``processed_events``.
-    The stack's own groups get theirs from ``bootstrap_roles`` and the migrations."""
+    ``like``'s table rights through membership (none: its migration grants its own) and its
+    own rows of ``processed_events``. The stack's groups get theirs from ``bootstrap_roles``
+    and the migrations."""
     password = group_role_password(settings.need("consumer_db_secret"), group)
     name = group_role(group)
-    role, parent = sql.Identifier(name), sql.Identifier(group_role(like))
+    role = sql.Identifier(name)
     with psycopg.connect(settings.admin_dsn("postgres"), autocommit=True) as conn:
         _ensure_role(conn.cursor(), name, password.get_secret_value(), replication=False)
-        conn.execute(sql.SQL("GRANT {} TO {}").format(parent, role))
+        if like is not None:
+            parent = sql.Identifier(group_role(like))
+            conn.execute(sql.SQL("GRANT {} TO {}").format(parent, role))
     with psycopg.connect(settings.admin_dsn(dbname), autocommit=True) as conn:
         db = sql.Identifier(dbname or settings.postgres_db)
         conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, role))
@@ -214,6 +217,13 @@ def drop_group_role(settings: StackSettings, group: str, dbnames: Sequence[str] 
     role = sql.Identifier(group_role(group))
     for db in dbnames or (settings.postgres_db,):
         with psycopg.connect(settings.admin_dsn(db), autocommit=True) as conn:
+            if (
+                conn.execute(
+                    "SELECT 1 FROM pg_roles WHERE rolname = %s", (group_role(group),)
+                ).fetchone()
+                is None
+            ):
+                return
             conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
                 (group_role(group),),
