@@ -26,7 +26,11 @@ LAYOUT = Layout(ROOT)
 
 def _as_nobody(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["runuser", "-u", "nobody", "--", *argv], capture_output=True, text=True, timeout=60
+        ["runuser", "-u", "nobody", "--", *argv],
+        capture_output=True,
+        text=True,
+        errors="replace",  # a file that is readable comes back as bytes: no decoding error
+        timeout=60,
     )
 
 
