@@ -109,7 +109,7 @@ def test_the_api_started_by_hand_holds_no_other_secret(stack_settings: StackSett
 SETTINGS = {
     "producer_app.settings.ProducerSettings": API_SECRETS,
     "consumers.settings.ConsumerSettings": CONSUMER_SECRETS,
-    "consumers.settings.ConsumerMigrationSettings": ("CONSUMER_DB_PASSWORD",),
+    "consumers.migrate.MigrationSettings": ("CONSUMER_DB_PASSWORD",),
 }
 
 
