@@ -262,15 +262,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.verb == "exporter":  # a long-running part with its own, least, privileges
-            from ops.exporter import serve
+            from ops.exporter import ExporterSettings, serve
 
-            settings = StackSettings()
-            serve(
-                args.host,
-                args.port or settings.exporter_port,
-                settings.monitor_dsn(),
-                settings.kafka_as("monitor"),
-            )
+            settings = ExporterSettings()
+            serve(args.host, args.port or settings.exporter_port, settings.dsn(), settings.kafka())
             return 0
         return handler(args.verb)(args, StackSettings().kafka_as("admin"))
     except (Unreachable, Refused, StackError) as exc:

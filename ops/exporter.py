@@ -32,13 +32,33 @@ import psycopg
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from prometheus_client.core import GaugeMetricFamily, Metric
+from pydantic import SecretStr
 
+from contract.database import PostgresSettings
 from contract.kafka import KafkaAccess
 from contract.topics import DLQ_PREFIX
 from ops.status import SLOT_QUERY
 
 log = logging.getLogger("ops.exporter")
 TIMEOUT_MS = 5000
+
+
+class ExporterSettings(PostgresSettings):
+    """What the exporter reads, and only that: the monitor role and principal. Started by
+    hand, it reads no other line of ``.env`` (``contract.envfile``), so it never holds the
+    superuser's password or another part's."""
+
+    monitor_db_user: str = "monitor"
+    monitor_db_password: SecretStr
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_monitor_password: SecretStr
+    exporter_port: int = 9406
+
+    def dsn(self) -> str:
+        return self.conninfo_for(self.monitor_db_user, self.monitor_db_password)
+
+    def kafka(self) -> KafkaAccess:
+        return KafkaAccess(self.kafka_bootstrap_servers, "monitor", self.kafka_monitor_password)
 
 
 def watched(topic: str) -> bool:

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stack.parts import API_SECRETS, CONSUMER_SECRETS
+from stack.parts import API_SECRETS, CONSUMER_SECRETS, EXPORTER_SECRETS
 from stack.secrets import SECRET_VARS
 from stack.settings import StackSettings
 from tests.conftest import ROOT
@@ -110,6 +110,7 @@ SETTINGS = {
     "producer_app.settings.ProducerSettings": API_SECRETS,
     "consumers.settings.ConsumerSettings": CONSUMER_SECRETS,
     "consumers.migrate.MigrationSettings": ("CONSUMER_DB_PASSWORD",),
+    "ops.exporter.ExporterSettings": EXPORTER_SECRETS,
 }
 
 
