@@ -4,8 +4,10 @@ Two API servers run side by side from the same code and database, one as deploye
 ``/orders`` call checks its bearer key: HMAC-SHA256, then a cached primary-key read) and one
 whose key check is replaced by a constant client (FastAPI's ``dependency_overrides``: no
 header parsing, no hash, no lookup): the API without authentication. One client places
-orders on each in alternating rounds, one at a time, so both meet the same machine; p50 and
-p99 of ``POST /orders`` for each. Then the per-check cost of the keyed hash against the
+orders on each in alternating rounds (ABBA, so neither is always first), one at a time, so
+both meet the same machine; p50 and p99 of ``POST /orders`` for each, and each server's own
+CPU per request (its process's, from /proc: what the machine's load does not change). Then
+the per-check cost of the keyed hash against the
 password hashes a key could have been stored with (scrypt at its interactive setting,
 PBKDF2-SHA256 at OWASP's 600,000 iterations; bcrypt and argon2 are not dependencies, and
 scrypt is the same kind of deliberately slow, memory-hard hash).
@@ -53,8 +55,13 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def _server(authenticated: bool) -> Iterator[str]:
+def _server(authenticated: bool) -> Iterator[tuple[str, int]]:
     port = _port()
     argv = [sys.executable, "-m", "bench.api_auth", "--serve", str(port)]
     proc = subprocess.Popen([*argv, "--auth" if authenticated else "--no-auth"])
@@ -70,7 +77,7 @@ def _server(authenticated: bool) -> Iterator[str]:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError(f"the API on {url} did not start")
             time.sleep(0.3)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -109,19 +116,24 @@ def _quantile(values: list[float], q: float) -> float:
 def latency(rounds: int, per_round: int, warmup: int = 100) -> dict[str, dict[str, float]]:
     key = _key()
     seen: dict[str, list[float]] = {"with key": [], "without": []}
+    cpu = dict.fromkeys(seen, 0.0)
     with _server(True) as authed, _server(False) as open_:
-        urls = {"with key": authed, "without": open_}
+        servers = {"with key": authed, "without": open_}
         with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
-            for url in urls.values():
+            for url, _ in servers.values():
                 _round(client, url, warmup, [])
-            for _ in range(rounds):
-                for name, url in urls.items():
+            for i in range(rounds):
+                for name in list(servers) if i % 2 == 0 else list(reversed(servers)):
+                    url, pid = servers[name]
+                    before = _cpu_seconds(pid)
                     _round(client, url, per_round, seen[name])
+                    cpu[name] += _cpu_seconds(pid) - before
     return {
         name: {
             "requests": len(values),
             "p50_ms": round(_quantile(values, 0.50) * 1000, 2),
             "p99_ms": round(_quantile(values, 0.99) * 1000, 2),
+            "server_cpu_us_per_request": round(cpu[name] / len(values) * 1e6),
         }
         for name, values in seen.items()
     }
