@@ -29,7 +29,7 @@ from producer_app.settings import ProducerSettings
 from stack.rest import ConnectRest
 from stack.settings import StackSettings
 from tests import factories
-from tests.conftest import ROOT
+from tests.conftest import ROOT, bearer
 from tests.kafka_helpers import register_connector, start_at_the_end
 
 pytestmark = pytest.mark.e2e
@@ -91,7 +91,9 @@ def _wait_for(check: Any, timeout: float) -> Any:
 
 
 def test_one_trace_from_post_orders_to_the_three_handlers(
-    traced: tuple[TracerProvider, InMemorySpanExporter], three_groups: list[Running]
+    traced: tuple[TracerProvider, InMemorySpanExporter],
+    three_groups: list[Running],
+    api_key: str,
 ) -> None:
     provider, exporter = traced
     # Every group holds its partitions before the order is placed.
@@ -100,7 +102,8 @@ def test_one_trace_from_post_orders_to_the_three_handlers(
         ProducerSettings(_env_file=ROOT / ".env"), tracer_provider=provider
     )
     try:
-        with TestClient(create_app(producer, tracer_provider=provider)) as api:
+        app = create_app(producer, tracer_provider=provider)
+        with TestClient(app, headers=bearer(api_key)) as api:
             reply = api.post("/orders", json=factories.order_payload())
     finally:
         producer.close()
