@@ -81,7 +81,7 @@ class PostgresSettings(BaseSettings):
 # name is the group's, prefixed, and its password is derived from the consumers' one database
 # secret, so adding a group adds a role without adding a variable. The stack derives the same
 # to create the role; the consumers derive it to log in. The row-level policy on
-# consumers.processed_events reads the group back from the role's name (consumers migration 0004).
+# consumers.processed_events reads the group back from the role's name (consumers migration 0005).
 GROUP_ROLE_PREFIX = "consumer-"
 
 

@@ -84,7 +84,8 @@ def skip(conninfo: str, group: str, ids: list[uuid.UUID], who: str, why: str) ->
 
 def cmd_dlq_skip(args: argparse.Namespace, _: KafkaAccess) -> int:
     who = operator()
-    done = skip(ConsumerSettings().conninfo(), args.group, args.ids, who, args.reason)
+    # As the group's own role: it settles only that group's dead letters (row-level policy).
+    done = skip(ConsumerSettings().conninfo(args.group), args.group, args.ids, who, args.reason)
     if args.json:
         rows = [{"event_id": str(i), "skipped_at": at.isoformat()} for i, at in done]
         print(

@@ -39,11 +39,18 @@ def login_roles(settings: StackSettings) -> list[dict[str, Any]]:
 
 def password_for(settings: StackSettings, role: str) -> SecretStr | None:
     """The password of ``role`` from the settings: the field ``<x>_password`` beside the
-    field ``<x>_user`` that names it (``postgres_user``, ``app_db_user``, ...)."""
+    field ``<x>_user`` that names it (``postgres_user``, ``app_db_user``, ...), or for a
+    consumer group's role (``consumer-<group>``) the one derived from ``CONSUMER_DB_SECRET``."""
+    from contract.database import GROUP_ROLE_PREFIX, group_role_password
+
     for name in type(settings).model_fields:
         if name.endswith("_user") and getattr(settings, name) == role:
             secret = getattr(settings, name.removesuffix("_user") + "_password", None)
             return secret if isinstance(secret, SecretStr) else None
+    if role.startswith(GROUP_ROLE_PREFIX) and settings.consumer_db_secret is not None:
+        return group_role_password(
+            settings.consumer_db_secret, role.removeprefix(GROUP_ROLE_PREFIX)
+        )
     return None
 
 

@@ -16,7 +16,8 @@ Order matters and is idempotent, so ``up`` can run it every time:
    The publication is created here, not by Debezium (``publication.autocreate.mode=disabled``),
    because creating it would require owning the tables.
 4. ``grant_groups`` (superuser): each group role may use schema ``consumers`` and its own rows
-   of ``processed_events`` (a row-level policy: consumers migration 0004).
+   of ``processed_events`` and ``dead_letter_skips`` (a row-level policy: consumers migration
+   0005).
 
 What Postgres cannot narrow: a REPLICATION role may create a logical slot of its own through
 the replication protocol, with any output plugin installed, and decode every table of its
@@ -61,8 +62,10 @@ PUBLIC_FUNCTIONS_REVOKED = (
     "pg_logical_emit_message(boolean, text, text)",
     "pg_logical_emit_message(boolean, text, bytea)",
 )
-# What a group role may do to the shared dedup table; the row-level policy keeps it to its
-# own rows. Never TRUNCATE: row-level security does not apply to it.
+# The runtime's tables every group shares (its dedup marks; the dead letters its operator
+# settled): what a group role may do to them, the row-level policy keeping it to its own rows.
+# Never TRUNCATE: row-level security does not apply to it.
+SHARED_TABLES = ("consumers.processed_events", "consumers.dead_letter_skips")
 GROUP_MARKS_PRIVILEGES = sql.SQL("SELECT, INSERT, UPDATE, DELETE")
 
 Cursor = psycopg.Cursor[tuple[object, ...]]
@@ -178,17 +181,18 @@ def grant_cdc(settings: StackSettings) -> bool:
 
 
 def grant_groups(settings: StackSettings, groups: Iterable[str], dbname: str | None = None) -> None:
-    """Each group role's share of the runtime's own table: schema ``consumers`` and
-    ``processed_events``, of which the row-level policy lets it see and write only its own
+    """Each group role's share of the runtime's own tables: schema ``consumers``, and
+    ``SHARED_TABLES``, of which the row-level policy lets it see and write only its own
     group's rows. Its read model's tables are granted by the migration that makes them."""
     roles = sql.SQL(", ").join(sql.Identifier(group_role(g)) for g in groups)
     with psycopg.connect(settings.admin_dsn(dbname), autocommit=True) as conn:
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA consumers TO {}").format(roles))
-        conn.execute(
-            sql.SQL("GRANT {} ON consumers.processed_events TO {}").format(
-                GROUP_MARKS_PRIVILEGES, roles
+        for table in SHARED_TABLES:
+            conn.execute(
+                sql.SQL("GRANT {} ON {} TO {}").format(
+                    GROUP_MARKS_PRIVILEGES, sql.Identifier(*table.split(".")), roles
+                )
             )
-        )
 
 
 def add_group_role(

@@ -1,5 +1,6 @@
 """One Postgres role per consumer group: each may write its own read model and only its own
-rows of processed_events.
+rows of processed_events (and of dead_letter_skips, its operator's record of settled dead
+letters).
 
 The groups used to share one role that could write every group's tables and dedup marks, so
 a bug or a compromise in one handler could corrupt another group's read model or mark its
@@ -11,18 +12,22 @@ across groups (reconcile, trace, the chaos checker) stay as they are, and a new 
 role, not a table and a migration of its own (docs/architecture.md). The owner (this
 migration's role) and superusers are not subject to the policy; no group runs as either.
 
-Revision ID: 0004
+Revision ID: 0005
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
+# The runtime's tables every group shares, one row per group and event: each group's role sees
+# and writes only its own rows (stack.dbinit.grant_groups grants them to every group's role).
+SHARED = ("processed_events", "dead_letter_skips")
+POLICY = "'consumer-' || consumer_group = current_user::text"
 # Each group's read model. A new group's migration grants its own tables the same way.
 GROUP_TABLES = {
     "notifications": ("notifications",),
@@ -32,12 +37,11 @@ GROUP_TABLES = {
 
 
 def upgrade() -> None:
-    op.execute("ALTER TABLE consumers.processed_events ENABLE ROW LEVEL SECURITY")
-    op.execute("""
-        CREATE POLICY own_group ON consumers.processed_events
-        USING ('consumer-' || consumer_group = current_user::text)
-        WITH CHECK ('consumer-' || consumer_group = current_user::text)
-    """)
+    for table in SHARED:
+        op.execute(f"ALTER TABLE consumers.{table} ENABLE ROW LEVEL SECURITY")
+        op.execute(
+            f"CREATE POLICY own_group ON consumers.{table} USING ({POLICY}) WITH CHECK ({POLICY})"
+        )
     for group, tables in GROUP_TABLES.items():
         for table in tables:
             op.execute(
@@ -49,5 +53,6 @@ def downgrade() -> None:
     for group, tables in GROUP_TABLES.items():
         for table in tables:
             op.execute(f'REVOKE ALL ON consumers.{table} FROM "consumer-{group}"')
-    op.execute("DROP POLICY own_group ON consumers.processed_events")
-    op.execute("ALTER TABLE consumers.processed_events DISABLE ROW LEVEL SECURITY")
+    for table in SHARED:
+        op.execute(f"DROP POLICY own_group ON consumers.{table}")
+        op.execute(f"ALTER TABLE consumers.{table} DISABLE ROW LEVEL SECURITY")
