@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings
 from consumers.migrate import MigrationSettings
 from consumers.settings import ConsumerSettings
 from contract.tracing import ENDPOINT_VARS
+from ops.exporter import ExporterSettings
 from producer_app.settings import ProducerSettings
 from stack.secrets import SECRET_VARS
 from stack.settings import StackSettings
@@ -45,6 +46,7 @@ NEEDS: dict[str, tuple[tuple[type[BaseSettings], ...], set[str]]] = {
             "POSTGRES_PASSWORD",
             "APP_DB_PASSWORD",
             "CONSUMER_DB_PASSWORD",
+            "CONSUMER_DB_SECRET",
             "DEBEZIUM_DB_PASSWORD",
             "MONITOR_DB_PASSWORD",
         },
@@ -54,9 +56,9 @@ NEEDS: dict[str, tuple[tuple[type[BaseSettings], ...], set[str]]] = {
         {"KAFKA_CONNECT_PASSWORD", "CONNECT_REST_PASSWORD", "DEBEZIUM_DB_PASSWORD"},
     ),
     "register": ((StackSettings,), {"CONNECT_REST_PASSWORD"}),
-    "api": ((ProducerSettings,), {"APP_DB_PASSWORD"}),
-    "consumers": ((ConsumerSettings,), {"CONSUMER_DB_PASSWORD", "KAFKA_CONSUMERS_SECRET"}),
-    "exporter": ((StackSettings,), {"MONITOR_DB_PASSWORD", "KAFKA_MONITOR_PASSWORD"}),
+    "api": ((ProducerSettings,), {"APP_DB_PASSWORD", "API_KEY_PEPPER"}),
+    "consumers": ((ConsumerSettings,), {"CONSUMER_DB_SECRET", "KAFKA_CONSUMERS_SECRET"}),
+    "exporter": ((ExporterSettings,), {"MONITOR_DB_PASSWORD", "KAFKA_MONITOR_PASSWORD"}),
     "prometheus": ((StackSettings,), set()),
 }
 # Read by code rather than by a settings class: the stack's "no .env in a container" switch

@@ -15,6 +15,7 @@ import os
 import secrets
 import subprocess
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -60,6 +61,7 @@ class Compose:
     env_file: Path
     secrets: dict[str, str]
     timings: dict[str, float]
+    keys: dict[str, str]
 
     def run(
         self, *args: str, timeout: float = 300, check: bool = True
@@ -68,6 +70,13 @@ class Compose:
             self.client, "compose", "-p", PROJECT, "--env-file", str(self.env_file), *args,
             timeout=timeout, check=check,
         )  # fmt: skip
+
+    def api_key(self, client: str) -> str:
+        """A key of ``client``, made once in the API container, as ``make api-key`` does."""
+        if client not in self.keys:
+            made = self.run("exec", "-T", "api", "python", "-m", "producer_app", "api-key", client)
+            self.keys[client] = made.stdout.strip().splitlines()[-1]
+        return self.keys[client]
 
     def host_env(self) -> dict[str, str]:
         """The host's tools pointed at this stack: its secrets and published ports."""
@@ -103,7 +112,7 @@ def stack(
     values = {name: secrets.token_urlsafe(24) for name in SECRET_VARS}
     env_file.write_text("".join(f"{k}={v}\n" for k, v in {**values, **PORTS}.items()))
     env_file.chmod(0o600)
-    compose = Compose(docker_engine, env_file, values, {})
+    compose = Compose(docker_engine, env_file, values, {}, {})
     compose.run("down", "-v", "--remove-orphans", check=False)  # a previous run's leftovers
     try:
         t0 = time.monotonic()
@@ -164,14 +173,15 @@ def _settled(
 
 
 def _seed(stack: Compose, orders: int, rate: int = 0) -> subprocess.Popen[str]:
-    """Orders through the API container's own service layer, as `make seed` does in compose."""
+    """Orders through the API container's own service layer, as `make seed` does in compose:
+    as a client, its key passed by name from this environment (not on a command line)."""
     seed = ["python", "-m", "producer_app", "seed", "--orders", str(orders), "--rate", str(rate)]
     project = ["-p", PROJECT, "--env-file", str(stack.env_file)]
-    cmd = ["docker", "compose", *project, "exec", "-T", "api", *seed]
+    cmd = ["docker", "compose", *project, "exec", "-T", "-e", "API_KEY", "api", *seed]
+    env = {**os.environ, **stack.client, "API_KEY": stack.api_key("e2e-seed")}
     return subprocess.Popen(
-        cmd, cwd=ROOT, env={**os.environ, **stack.client}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def test_every_service_is_up_and_healthy(stack: Compose) -> None:
@@ -208,6 +218,52 @@ def test_prometheus_scrapes_every_target(stack: Compose) -> None:
     assert health == dict.fromkeys(
         ["api", "connect", "consumers", "exporter", "kafka", "prometheus"], "up"
     )
+
+
+def _http(
+    method: str, path: str, key: str | None = None, body: dict[str, Any] | None = None
+) -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    data = json.dumps(body).encode() if body is not None else None
+    url = f"http://127.0.0.1:{PORTS['API_PORT']}{path}"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310 (http://127.0.0.1 above)
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def test_the_published_api_answers_a_client_only_about_its_own_orders(stack: Compose) -> None:
+    """Issue 25 in compose: /orders needs a key, an order is its client's alone (404 for
+    another's, as for an unknown id), /health stays open."""
+    order = {"customer_id": "cust-compose", "currency": "EUR",
+             "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price_cents": 950}]}  # fmt: skip
+    assert _http("GET", "/health")[0] == 200
+    assert _http("POST", "/orders", None, order)[0] == 401
+    assert _http("POST", "/orders", "not-a-key", order)[0] == 401
+    status, placed = _http("POST", "/orders", stack.api_key("e2e-alice"), order)
+    assert status == 201, placed
+    path = f"/orders/{placed['id']}"
+    assert _http("GET", path, stack.api_key("e2e-alice"))[0] == 200
+    assert _http("GET", path, stack.api_key("e2e-bob"))[0] == 404
+
+
+def test_the_debezium_role_cannot_copy_the_data_directory(stack: Compose, tmp_path: Path) -> None:
+    """Issue 25 in compose: the postgres image's pg_hba.conf refuses physical replication to
+    the role whose password Connect holds (its logical stream to the app database stays: the
+    connector is RUNNING in the health test)."""
+    copy = subprocess.run(
+        ["pg_basebackup", "--host=127.0.0.1", f"--port={PORTS['POSTGRES_PORT']}",
+         "--username=debezium", f"--pgdata={tmp_path / 'bb'}", "--wal-method=none",
+         "--no-password"],
+        env={**os.environ, "PGPASSWORD": stack.secrets["DEBEZIUM_DB_PASSWORD"]},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert copy.returncode != 0, "the Debezium role copied the data directory"
+    assert "pg_hba.conf rejects replication connection" in copy.stderr
 
 
 def test_seeded_orders_are_on_the_topic_once_and_handled_once_per_group(stack: Compose) -> None:
