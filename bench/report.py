@@ -40,7 +40,7 @@ def _fmt(value: float | None, unit: str = "") -> str:
 
 
 def markdown(r: dict[str, Any]) -> str:
-    """The README's benchmark section, one table or paragraph per phase of ``bench.run``."""
+    """The figures of docs/benchmark.md, one table or paragraph per phase of ``bench.run``."""
     sections = [
         _limits(r),
         [*_steps(r["steps"]), "", *_cpu_table(r["steps"])],

@@ -9,7 +9,7 @@ handler measured. Once the group is stable with every member holding partitions,
 ``processed_events`` gained over a window give handled/s, and the members' CPU over the same
 window gives the cores they used. One instance uses about 0.7 of a core, so a second one
 helps even on two cores; a third shares them with Postgres and Kafka and finds little left.
-The README says what bounds each part past one machine.
+docs/scaling.md says what bounds each part past one machine.
 
 ``python -m bench.scale_out`` after ``make up``.
 """

@@ -143,7 +143,7 @@ def connectors_and_slots(
             status.problems.append(
                 f"slot {slot['slot_name']} ({slot['slot_type']}, {slot['plugin'] or '-'}, "
                 f"database {slot['database'] or '-'}) is not a connector's: its maker can "
-                "decode every table through it; see README, Security"
+                "decode every table through it; see docs/security.md"
             )
         if not slot["active"]:
             status.problems.append(f"slot {slot['slot_name']} is not active (no reader)")

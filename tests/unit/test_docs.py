@@ -1,7 +1,8 @@
-"""The docs cannot go stale quietly: every ``make`` verb the README names is a Makefile
-target, every file or folder the README and the architecture notes point at exists, and every
-Python code block of the README compiles (the handler example is also run: test_typed_handlers
-and tests/integration/test_readme_handler.py)."""
+"""The docs cannot go stale quietly: every ``make`` verb README.md and docs/ name is a Makefile
+target, every file or folder they point at exists, every Python code block compiles (the handler
+example is also run: test_typed_handlers and tests/integration/test_readme_handler.py; the
+operator's tour in docs/operations.md by tests/e2e/test_readme_tour.py), and the README stays
+short enough for a newcomer to read in ten minutes, every page of docs/ linked from it."""
 
 from __future__ import annotations
 
@@ -10,19 +11,32 @@ import re
 import pytest
 
 from tests.conftest import ROOT
+from tests.readme import pages
 
-DOCS = ["README.md", "docs/architecture.md"]
+DOCS = [str(p.relative_to(ROOT)) for p in pages()]
+README_MAX_LINES = 300
 
 
 def _text(name: str) -> str:
     return (ROOT / name).read_text()
 
 
-def test_every_make_verb_in_the_readme_is_a_target() -> None:
+@pytest.mark.parametrize("doc", DOCS)
+def test_every_make_verb_in_the_docs_is_a_target(doc: str) -> None:
     targets = set(re.findall(r"^([a-z][a-z-]*):", (ROOT / "Makefile").read_text(), re.M))
-    named = set(re.findall(r"\bmake ([a-z][a-z-]+)", _text("README.md")))
-    assert named, "the README names no make verb"
+    named = set(re.findall(r"\bmake ([a-z][a-z-]+)", _text(doc)))
     assert named - targets == set()
+
+
+def test_the_readme_names_the_verbs_and_stays_short() -> None:
+    readme = _text("README.md")
+    assert re.findall(r"\bmake ([a-z][a-z-]+)", readme), "the README names no make verb"
+    assert len(readme.splitlines()) <= README_MAX_LINES
+
+
+def test_every_page_of_the_docs_is_linked_from_the_readme() -> None:
+    readme = _text("README.md")
+    assert [d for d in DOCS[1:] if f"`{d}`" not in readme] == []
 
 
 @pytest.mark.parametrize("doc", DOCS)
@@ -40,11 +54,13 @@ def test_every_path_the_docs_point_at_exists(doc: str) -> None:
     assert missing == []
 
 
-def test_every_python_block_of_the_readme_compiles() -> None:
-    blocks = re.findall(r"```python\n(.*?)```", _text("README.md"), re.S)
-    assert len(blocks) >= 3
-    for i, code in enumerate(blocks):
-        compile(code, f"README.md python block {i}", "exec")
+def test_every_python_block_of_the_docs_compiles() -> None:
+    blocks = [
+        (d, code) for d in DOCS for code in re.findall(r"```python\n(.*?)```", _text(d), re.S)
+    ]
+    assert len([d for d, _ in blocks if d == "README.md"]) >= 3
+    for i, (doc, code) in enumerate(blocks):
+        compile(code, f"{doc} python block {i}", "exec")
 
 
 def _guarantee_layers() -> tuple[str, ...]:
@@ -83,12 +99,12 @@ def test_the_middleware_order_in_the_architecture_notes_is_the_real_chain() -> N
 
 
 def test_consumer_rates_in_the_architecture_notes_are_the_readme_benchmark() -> None:
-    """The README's benchmark section is written by ``make bench``; the architecture notes
-    quote its consumer rates, and must quote the same run."""
-    readme = " ".join(_text("README.md").split())
+    """docs/benchmark.md holds what ``make bench`` wrote; the architecture notes quote its
+    consumer rates, and must quote the same run."""
+    readme = " ".join(_text("docs/benchmark.md").split())
     notes = " ".join(_text("docs/architecture.md").split())
     measured = re.search(r"Consumers on ([\d,]+) messages: .*?; (.*?)\.", readme)
-    assert measured, "the README's benchmark has no consumer rates"
+    assert measured, "docs/benchmark.md has no consumer rates"
     messages, rates = measured[1], dict(re.findall(r"([\w-]+) ([\d,]+)/s \(", measured[2]))
     assert f"replaying {messages} events" in notes
     for group, rate in rates.items():
