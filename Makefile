@@ -93,7 +93,7 @@ ORDERS ?= 1000
 RATE ?= 0
 seed: venv ## place ORDERS random orders (RATE orders/s, 0 = flat out) as API_KEY's client
 ifeq ($(STACK),compose)
-	docker compose exec -T -e API_KEY="$$API_KEY" api python -m producer_app seed --orders=$(call q,$(ORDERS)) --rate=$(call q,$(RATE))
+	docker compose exec -T -e API_KEY api python -m producer_app seed --orders=$(call q,$(ORDERS)) --rate=$(call q,$(RATE))
 else
 	@$(PY) -m producer_app seed --orders=$(call q,$(ORDERS)) --rate=$(call q,$(RATE))
 endif

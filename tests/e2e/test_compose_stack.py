@@ -327,6 +327,34 @@ def test_the_hosts_verbs_work_against_the_containers(stack: Compose, verb: list[
     assert "Traceback" not in done.stdout + done.stderr
 
 
+def test_make_api_key_and_seed_run_in_the_api_container(stack: Compose) -> None:
+    """The README's first steps with STACK=compose: a key made by ``make api-key``, then
+    ``make seed`` as that client (its key handed to the container by name, off the command
+    line)."""
+
+    def make(*args: str, **env: str) -> str:
+        done = subprocess.run(
+            ["make", "-s", *args, "STACK=compose"], cwd=ROOT, env={**stack.host_env(), **env},
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done.stdout
+
+    key = make("api-key", "NAME=e2e-make").strip().splitlines()[-1]
+    before = len(_order_ids(stack.settings()))
+    out = make("seed", "ORDERS=20", API_KEY=key)
+    assert "seed      20 orders" in out, out
+    assert len(_order_ids(stack.settings())) == before + 20
+    assert make("api-key", "NAME=e2e-make", "REVOKE=1").strip().endswith("of client e2e-make")
+    refused = subprocess.run(
+        ["make", "-s", "seed", "ORDERS=1", "STACK=compose"], cwd=ROOT,
+        env={**stack.host_env(), "API_KEY": key}, capture_output=True, text=True, timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "API_KEY is not a live key" in refused.stdout + refused.stderr
+
+
 def test_down_leaves_no_container_volume_or_network(stack: Compose) -> None:
     stack.run("down", "-v", "--remove-orphans")
     label = f"label=com.docker.compose.project={PROJECT}"
