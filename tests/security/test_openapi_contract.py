@@ -62,8 +62,11 @@ def test_schemathesis_finds_nothing(api: str, api_key: str, tmp_path: Path) -> N
             f"Authorization: {auth}",
             "--max-time",
             str(BUDGET_SECONDS),
+            # One worker: with two, hypothesis' source inspection (ast.parse in its lambda
+            # descriptions) races in CPython 3.11 (python/cpython#106905) and schemathesis
+            # reports a runtime error on a clean run, about one run in two measured here.
             "--workers",
-            "2",
+            "1",
             "--report",
             "junit",
             "--report-dir",
