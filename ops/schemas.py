@@ -3,7 +3,8 @@ after ``C3 01`` in each message, as hex), the version the producer writes and th
 consumers read into, and which versions the running consumers know: each consumer process
 reports the schemas it loaded at start on its metrics port
 (``outbox_consumer_schema_known``), so a version added to ``schemas/`` since they started
-shows as unknown to them until they are deployed again (see docs/data-over-time.md, Schema rollouts).
+shows as unknown to them until they are deployed again (docs/data-over-time.md, Schema
+rollouts).
 """
 
 from __future__ import annotations

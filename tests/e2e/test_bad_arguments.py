@@ -35,6 +35,8 @@ past_end = st.integers(10**8, 10**10).map(str)
 negative = st.integers(-(10**6), -1).map(str)
 future = st.dates(min_value=date(2100, 1, 1)).map(str)
 groups = st.sampled_from(["inventory", "notifications", "sales-projection"])
+# Never a client name (1-63 of a-z, 0-9, '.', '_', '-'): an upper-case letter and a '!' first.
+bad_client = st.text(printable, max_size=20).map(lambda t: "X!" + t) | st.just("a" * 64)
 
 
 def one(variable: str, values: st.SearchStrategy[str], **fixed: str) -> st.SearchStrategy[Case]:
@@ -77,6 +79,7 @@ VERBS: dict[str, st.SearchStrategy[Case]] = {
     | one("GROUP", unknown_name, TO="earliest")
     | one("TO", garbage | past_end | negative, GROUP="inventory", APPLY="1"),
     "psql": one("ROLE", unknown_name),
+    "api-key": missing("NAME") | one("NAME", bad_client) | one("NAME", bad_client, REVOKE="1"),
     "dlq-skip": missing("GROUP", IDS=ID, REASON="why not")
     | missing("IDS", GROUP="notifications", REASON="why not")
     | missing("REASON", GROUP="notifications", IDS=ID)

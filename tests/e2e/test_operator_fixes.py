@@ -27,7 +27,7 @@ from stack.layout import Layout
 from stack.parts import app_parts
 from stack.settings import StackSettings
 from tests import factories
-from tests.conftest import ROOT
+from tests.conftest import ROOT, bearer
 
 pytestmark = pytest.mark.e2e
 T = TypeVar("T")
@@ -61,13 +61,17 @@ def traced(ident: str) -> dict[str, Any]:
     return answer
 
 
-def place(settings: StackSettings, customer: str) -> tuple[str, str]:
-    """(order id, the traceparent the API answered with)."""
+def place(settings: StackSettings, customer: str, key: str) -> tuple[str, str]:
+    """(order id, the traceparent the API answered with), placed as the tests' client."""
     payload = {**factories.order_payload(), "customer_id": customer}
     request = urllib.request.Request(
         f"http://127.0.0.1:{settings.api_port}/orders",
         json.dumps(payload).encode(),
-        {"Content-Type": "application/json", "Idempotency-Key": f"op-{uuid.uuid4()}"},
+        {
+            "Content-Type": "application/json",
+            "Idempotency-Key": f"op-{uuid.uuid4()}",
+            **bearer(key),
+        },
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310
@@ -83,6 +87,7 @@ def test_a_dead_lettered_order_is_traced_then_skipped_with_who_and_why(
     apps_running: None,
     stack_settings: StackSettings,
     admin_conn: psycopg.Connection[tuple[object, ...]],
+    api_key: str,
 ) -> None:
     customer = f"cust-dl-{uuid.uuid4().hex[:8]}"
     constraint = f"op_day_{uuid.uuid4().hex[:8]}"
@@ -91,7 +96,7 @@ def test_a_dead_lettered_order_is_traced_then_skipped_with_who_and_why(
         f"CHECK (customer_id <> '{customer}') NOT VALID"
     )
     try:
-        order_id, traceparent = place(stack_settings, customer)
+        order_id, traceparent = place(stack_settings, customer, api_key)
 
         def dead_lettered() -> dict[str, Any] | None:
             t = traced(order_id)
@@ -140,13 +145,13 @@ def test_a_dead_lettered_order_is_traced_then_skipped_with_who_and_why(
 
 
 def test_a_republished_order_is_still_its_two_events(
-    apps_running: None, stack_settings: StackSettings
+    apps_running: None, stack_settings: StackSettings, api_key: str
 ) -> None:
-    order_id, _ = place(stack_settings, f"cust-re-{uuid.uuid4().hex[:8]}")
+    order_id, _ = place(stack_settings, f"cust-re-{uuid.uuid4().hex[:8]}", api_key)
     request = urllib.request.Request(
         f"http://127.0.0.1:{stack_settings.api_port}/orders/{order_id}/cancel",
         json.dumps({"reason": "republished"}).encode(),
-        {"Content-Type": "application/json"},
+        {"Content-Type": "application/json", **bearer(api_key)},
         method="POST",
     )
     urllib.request.urlopen(request, timeout=10).close()  # noqa: S310
@@ -227,12 +232,24 @@ def test_the_preflight_names_everything_missing_at_once(tmp_path: Path) -> None:
     assert not (tmp_path / ".stack" / "run").exists(), "something was started"
 
 
+def _path_without(tmp_path: Path, *hidden: str) -> str:
+    """A PATH with every command of this one but ``hidden``: a machine without them (the
+    stack still finds runuser, psql and the rest where it looks for them)."""
+    shadow = tmp_path / "bin"
+    shadow.mkdir()
+    for folder in [str(Path(sys.executable).parent), *os.environ["PATH"].split(os.pathsep)]:
+        for tool in Path(folder).glob("*") if Path(folder).is_dir() else []:
+            if tool.name not in hidden and not (shadow / tool.name).exists():
+                (shadow / tool.name).symlink_to(tool)
+    return str(shadow)
+
+
 def test_without_prometheus_make_up_comes_up_with_one_warning(
-    apps_running: None, stack_settings: StackSettings
+    apps_running: None, stack_settings: StackSettings, tmp_path: Path
 ) -> None:
     prometheus = next(p for p in app_parts(Layout(ROOT), stack_settings) if p.name == "prometheus")
     prometheus.halt()
-    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # no prometheus on it
+    env = {**os.environ, "PATH": _path_without(tmp_path, "prometheus", "promtool")}
     env.pop("STACK_METRICS", None)
     try:
         steps = [
