@@ -19,29 +19,6 @@ from contract.schemas import SchemaRepository, SchemaVersion
 MARKER = b"\xc3\x01"
 HEADER_SIZE = len(MARKER) + 8
 
-_EMPTY = 0xC15D213AA4D7A795
-
-
-def _table() -> list[int]:
-    table = []
-    for i in range(256):
-        fp = i
-        for _ in range(8):
-            fp = (fp >> 1) ^ (_EMPTY & -(fp & 1))
-        table.append(fp)
-    return table
-
-
-_TABLE = _table()
-
-
-def fingerprint64(canonical_form: str) -> int:
-    """CRC-64-AVRO of a schema's Parsing Canonical Form (Avro spec, "Schema Fingerprints")."""
-    fp = _EMPTY
-    for byte in canonical_form.encode("utf-8"):
-        fp = (fp >> 8) ^ _TABLE[(fp ^ byte) & 0xFF]
-    return fp
-
 
 def single_object_header(fingerprint: int) -> bytes:
     return MARKER + fingerprint.to_bytes(8, "little")

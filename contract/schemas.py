@@ -18,6 +18,7 @@ from fastavro import parse_schema
 from fastavro.schema import to_parsing_canonical_form
 
 from contract.errors import ContractError, UnknownEventType, UnknownSchema
+from contract.fingerprint import fingerprint64
 
 FILE_NAME = re.compile(r"^(?P<event>[A-Z][A-Za-z0-9]*)\.v(?P<version>[1-9][0-9]*)\.avsc$")
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -54,8 +55,6 @@ class SchemaRepository:
 
     @classmethod
     def load(cls, directory: Path | None = None) -> SchemaRepository:
-        from contract.codec import fingerprint64
-
         directory = directory or Path(os.environ.get("SCHEMAS_DIR", DEFAULT_DIR))
         versions = []
         for path in sorted(directory.rglob("*.avsc")):
