@@ -14,30 +14,20 @@ from kafka import KafkaConsumer, TopicPartition
 from contract.kafka import KafkaAccess
 
 
-def end_offsets(bootstrap: KafkaAccess, topic: str) -> dict[TopicPartition, int]:
-    c = KafkaConsumer(**bootstrap.client())
-    deadline = time.monotonic() + 10  # a topic created a moment ago may have no metadata yet
-    while not (known := c.partitions_for_topic(topic)) and time.monotonic() < deadline:
-        c.topics()
-        time.sleep(0.2)
-    end = dict(c.end_offsets([TopicPartition(topic, p) for p in known or ()]))
-    c.close()
-    return end
-
-
 def drain_rate(
     bootstrap: KafkaAccess,
     topic: str,
-    since: dict[TopicPartition, int],
+    since: dict[int, int],
     count: int,
     timeout: float = 120,
 ) -> float:
     """Events/s between the first and the last of ``count`` records written after ``since``
-    (Connect and our producer stamp create time on this machine's clock)."""
+    (partition -> offset; ``contract.kafka_reads.end_offsets``). Connect and our producer
+    stamp create time on this machine's clock."""
     c = KafkaConsumer(**bootstrap.client(enable_auto_commit=False))
-    c.assign(list(since))
-    for tp, offset in since.items():
-        c.seek(tp, offset)
+    c.assign([TopicPartition(topic, p) for p in since])
+    for p, offset in since.items():
+        c.seek(TopicPartition(topic, p), offset)
     stamps: list[int] = []
     deadline = time.monotonic() + timeout
     while len(stamps) < count and time.monotonic() < deadline:

@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass, replace
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from bench.scratch import scratch_consumer_db, throwaway_group
+from consumer_runtime.message import Outcome
+from consumer_runtime.registry import Registration
 from consumers.bootstrap import bootstrap
 from consumers.handlers import REGISTRY
-from consumers.runtime.message import Outcome
-from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
 from contract import AvroCodec, SchemaRepository
 from contract.errors import ContractError

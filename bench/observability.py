@@ -29,26 +29,29 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
+from bench.consumer_rates import forget_group, topic_size
+from bench.scratch import scratch_consumer_db, throwaway_group
+from consumer_runtime.message import Outcome
+from consumer_runtime.ports import Quiet
+from consumer_runtime.runtime import Extras
+from consumers.bootstrap import bootstrap
+from consumers.handlers import REGISTRY
+from consumers.observability import server
+from consumers.settings import ConsumerSettings
+from contract.topics import dlq_topic
+from contract.tracing import provider
+from stack.settings import StackSettings
+
 VARIANTS = ("quiet", "metrics", "metrics+traces", "metrics+traces@10%")
 
 
 def run_variant(variant: str, events: int, handler: str) -> dict[str, Any]:
     """In this process: replay ``events`` through ``handler``; CPU seconds per event."""
-    from consumers.observability import server
-
     directory = server.prepare() if variant != "quiet" else None
+    # After prepare(): prometheus-client picks its multiprocess storage when first imported.
     from prometheus_client import CollectorRegistry
 
-    from bench.consumer_rates import forget_group, topic_size
-    from bench.scratch import scratch_consumer_db, throwaway_group
-    from consumers.bootstrap import bootstrap
-    from consumers.handlers import REGISTRY
     from consumers.observability.metrics import PrometheusTelemetry
-    from consumers.runtime.message import Outcome
-    from consumers.settings import ConsumerSettings
-    from contract.topics import dlq_topic
-    from contract.tracing import provider
-    from stack.settings import StackSettings
 
     stack, settings = StackSettings(), ConsumerSettings(stats_interval_seconds=3600)
     tools = stack.kafka_as("tools")
@@ -66,7 +69,8 @@ def run_variant(variant: str, events: int, handler: str) -> dict[str, Any]:
             traced = provider("bench", {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_sink()})
             assert traced is not None
             tracer = traced.get_tracer("consumers")
-        running = bootstrap(scratch, registration, telemetry=telemetry, tracer=tracer)
+        extras = Extras(telemetry=telemetry or Quiet(), tracer=tracer)
+        running = bootstrap(scratch, registration, extras=extras)
         processor, marks = running.processor, dict[str, float]()
 
         def until(p: object) -> bool:

@@ -23,8 +23,8 @@ import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
 from bench import cpu
-from bench.backlog import end_offsets as backlog_offsets
 from contract.kafka import KafkaAccess
+from contract.kafka_reads import end_offsets
 from ops.kafka_io import admin, consumer
 from producer_app.bootstrap import Producer
 from producer_app.entrypoints.seed import SeedResult, seed
@@ -111,14 +111,15 @@ def wait_drained(bootstrap: KafkaAccess, groups: list[str], timeout: float = 600
 
 
 def _kafka_times(
-    bootstrap: KafkaAccess, start: dict[TopicPartition, int], ids: list[uuid.UUID], timeout: float
+    bootstrap: KafkaAccess, start: dict[int, int], ids: list[uuid.UUID], timeout: float
 ) -> dict[uuid.UUID, float]:
-    """Record timestamp (epoch s) of each order's first message after ``start``."""
+    """Record timestamp (epoch s) of each order's first message after ``start`` (partition
+    -> offset of the order topic)."""
     keys = {str(i) for i in ids}
     c = KafkaConsumer(**bootstrap.client(enable_auto_commit=False))
-    c.assign(list(start))
-    for tp, off in start.items():
-        c.seek(tp, off)
+    c.assign([TopicPartition(ORDER_TOPIC, p) for p in start])
+    for p, off in start.items():
+        c.seek(TopicPartition(ORDER_TOPIC, p), off)
     found: dict[str, float] = {}
     deadline = time.monotonic() + timeout
     while len(found) < len(keys) and time.monotonic() < deadline:
@@ -188,7 +189,7 @@ def commit_to_kafka(
 ) -> list[float]:
     """Commit→Kafka latencies (ms) of orders offered at ``rate``, nothing else measured: run
     with the consumers stopped, it compares with the polling relay under the same load."""
-    start = backlog_offsets(stack.kafka_as("tools"), ORDER_TOPIC)
+    start = end_offsets(stack.kafka_as("tools"), ORDER_TOPIC)
     ids = offer(producer, orders=int(rate * seconds), rate=rate, workers=workers).placed_ids
     with psycopg.connect(stack.admin_dsn(), autocommit=True) as conn:
         committed = _commit_times(conn, ids)
@@ -210,7 +211,7 @@ def run_step(
     """One load step, after the backlog of earlier ones is handled; CPU is attributed to the
     stack's parts from the first order to the moment the last one is handled by all groups."""
     drained = wait_drained(stack.kafka_as("tools"), groups)
-    start = backlog_offsets(stack.kafka_as("tools"), ORDER_TOPIC)
+    start = end_offsets(stack.kafka_as("tools"), ORDER_TOPIC)
     before = cpu.snapshot(parts)
     result = offer(producer, orders=int(rate * seconds), rate=rate, workers=workers)
     ids = result.placed_ids

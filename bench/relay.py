@@ -21,6 +21,7 @@ from kafka.admin import NewTopic
 
 from bench import backlog
 from contract.kafka import KafkaAccess
+from contract.kafka_reads import end_offsets
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders.relay_outbox (
@@ -168,7 +169,7 @@ def drain(dsn: str, bootstrap: KafkaAccess, *, count: int, payload: bytes) -> fl
                 "SELECT gen_random_uuid(), g::text, %s FROM generate_series(1, %s) g",
                 (payload, count),
             )
-        since = backlog.end_offsets(bootstrap, topic)
+        since = end_offsets(bootstrap, topic)
         with running(PollingRelay(dsn, bootstrap, topic)) as r:
             _wait_published(r, count)
         return backlog.drain_rate(bootstrap, topic, since, count)

@@ -20,6 +20,7 @@ import psycopg
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from contract.groups import CONSUMER_GROUPS
 from ops.errors import Unreachable
 from stack import connect, postgres
 from stack.layout import Layout
@@ -27,7 +28,7 @@ from stack.parts import Part, app_parts, groups_probe, stack_parts
 from stack.process import read_pid
 from stack.settings import StackSettings
 
-GROUPS = ["inventory", "notifications", "sales-projection"]
+GROUPS = sorted(CONSUMER_GROUPS)
 ORDER_TOPIC = "outbox.event.order"
 
 

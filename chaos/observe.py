@@ -1,5 +1,6 @@
-"""What the chaos run reads from Kafka, Postgres and the consumers' log to judge a run: end
-offsets, the messages written since, counts, the WAL position and the slot's progress."""
+"""What the chaos run reads from Kafka, Postgres and the consumers' log to judge a run: the
+messages written since the end offsets it took (``contract.kafka_reads``), counts, the WAL
+position and the slot's progress."""
 
 from __future__ import annotations
 
@@ -15,15 +16,6 @@ from chaos import faults
 from chaos.checks import EVENTS, PROCESSED
 from contract.kafka import KafkaAccess
 from ops.lag import group_lag
-
-
-def end_offsets(bootstrap: KafkaAccess, topic: str) -> dict[int, int]:
-    c = KafkaConsumer(**bootstrap.client())
-    try:
-        parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
-        return {tp.partition: off for tp, off in c.end_offsets(parts).items()}
-    finally:
-        c.close()
 
 
 def messages_since(bootstrap: KafkaAccess, topic: str, since: dict[int, int]) -> list[Any]:

@@ -10,9 +10,7 @@ clients' log and the poison the run injected.
 
 from __future__ import annotations
 
-import os
 import random
-import sys
 import threading
 import time
 import uuid
@@ -28,10 +26,12 @@ from chaos.crash import CRASH
 from chaos.faults import ORDER_TOPIC, POLITE
 from chaos.report import Injection, Report
 from chaos.verdict import judge
+from contract.kafka_reads import end_offsets
 from contract.topics import dlq_topic
 from ops.lag import group_lag
 from stack.layout import Layout
-from stack.parts import Part, app_parts, background_part, consumers_env
+from stack.parts import Part, consumers_part
+from stack.pause import paused
 from stack.settings import StackSettings
 
 FAULTS = {**POLITE, **CRASH}
@@ -39,19 +39,11 @@ FAULTS = {**POLITE, **CRASH}
 ATTEMPTS = 3
 
 
-def _consumers_part(ctx_layout: Layout, settings: StackSettings) -> Part:
-    """The consumers as ``make up`` runs them, but with the partition group id."""
-    consumers = next(p for p in app_parts(ctx_layout, settings) if p.name == "consumers")
-    return background_part(
-        ctx_layout,
-        consumers.name,
-        consumers.where,
-        None,
-        consumers.timeout,
-        lambda: network.as_consumers([sys.executable, "-m", "consumers", "run-all"]),
-        consumers.probe,
-        env=lambda: {**os.environ, **consumers_env(ctx_layout)},
-    )
+def _consumers_part(layout: Layout, settings: StackSettings, faults: dict[str, Path]) -> Part:
+    """The consumers as ``make up`` runs them, with the fault-injection files armed
+    (``consumers.cli.fault_hook``, ``overrun_hook``) and the partition group id."""
+    env = {name: str(path) for name, path in faults.items()}
+    return consumers_part(layout, settings, env=env, wrap=network.as_consumers)
 
 
 def run(
@@ -71,26 +63,20 @@ def run(
         raise RuntimeError(f"chaos needs network partitions: {reason}")
     rng = random.Random(seed)
     layout, settings = Layout(root), StackSettings()
+    kill, overrun = layout.run / "consumers.fault", layout.run / "consumers.overrun"
+    armed = {"FAULT_KILL_FILE": kill, "FAULT_OVERRUN_FILE": overrun}
     ctx = faults.Context(
-        layout,
-        settings,
-        layout.run / "consumers.fault",
-        layout.run / "consumers.overrun",
-        _consumers_part(layout, settings),
-        hold=hold,
+        layout, settings, kill, overrun, _consumers_part(layout, settings, armed), hold=hold
     )
-    for f in (ctx.fault_file, ctx.overrun_file):
+    for f in (kill, overrun):
         f.unlink(missing_ok=True)
-    # The consumers run under the launcher with the fault-injection hooks armed.
-    os.environ["FAULT_KILL_FILE"] = str(ctx.fault_file)
-    os.environ["FAULT_OVERRUN_FILE"] = str(ctx.overrun_file)
     network.install()
     try:
-        ctx.consumers.halt()
-        for part in (ctx.part("api"), ctx.consumers):
-            part.up()
-        faults.wait_until(lambda: faults.healthy(ctx), 120)
-        return _run(ctx, rng, orders, clients, fault_names, seed, pause, cancel_ratio, spread)
+        # The consumers run under the launcher with the hooks armed, for the run only.
+        with paused(consumers_part(layout, settings), meanwhile=ctx.consumers):
+            ctx.part("api").up()
+            faults.wait_until(lambda: faults.healthy(ctx), 120)
+            return _run(ctx, rng, orders, clients, fault_names, seed, pause, cancel_ratio, spread)
     finally:
         network.remove()
 
@@ -111,8 +97,8 @@ class Before:
             orders = [r[0] for r in conn.execute("SELECT id FROM orders.orders")]
         return cls(
             orders,
-            observe.end_offsets(bootstrap, ORDER_TOPIC),
-            {g: observe.end_offsets(bootstrap, dlq_topic(g)) for g in faults.GROUPS},
+            end_offsets(bootstrap, ORDER_TOPIC, wait=0),
+            {g: end_offsets(bootstrap, dlq_topic(g), wait=0) for g in faults.GROUPS},
             ctx.layout.log_file("consumers").stat().st_size,
         )
 

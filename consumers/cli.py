@@ -12,17 +12,25 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from consumer_runtime.logs import configure
+from consumer_runtime.registry import Registration
+from consumer_runtime.retention import Janitor, window_of
+from consumer_runtime.runtime import Extras
+from consumers.bootstrap import bootstrap
+from consumers.handlers import REGISTRY
 from consumers.observability import server
 from consumers.observability.server import process_died
-from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
+from contract import SchemaRepository, SchemaVersion
 from contract.cli import count, parser_for
+from contract.tracing import provider
 
 
 def fault_hook(path: Path | None) -> Callable[[], None] | None:
@@ -42,7 +50,9 @@ def fault_hook(path: Path | None) -> Callable[[], None] | None:
     return maybe_die
 
 
-def overrun_hook(registration: Registration, path: Path | None, seconds: float) -> Registration:
+def overrun_hook(
+    registration: Registration, path: Path | None, handler_bound: float
+) -> Registration:
     """Fault injection for ``make chaos``: when ``path`` exists, the first handler call (or
     batch call) to get here removes it and runs one statement past the handler's bound, so
     that Postgres cancels it. Unset in production."""
@@ -54,7 +64,7 @@ def overrun_hook(registration: Registration, path: Path | None, seconds: float) 
             path.unlink()
         except FileNotFoundError:
             return
-        connection.execute("SELECT pg_sleep(%s)", (seconds + 1,))
+        connection.execute("SELECT pg_sleep(%s)", (handler_bound + 1,))
 
     def handle(event: Any, ctx: Any) -> None:
         overrun(ctx.connection)
@@ -70,13 +80,11 @@ def overrun_hook(registration: Registration, path: Path | None, seconds: float) 
 
 
 def run_one(name: str, duplicate: bool = False) -> None:
+    # Imported here, after ``serving`` prepared the metrics directory: prometheus-client picks
+    # its multiprocess storage when it is first imported (consumers.observability.server).
     from prometheus_client import CollectorRegistry
 
-    from consumers.bootstrap import bootstrap
-    from consumers.handlers import REGISTRY
     from consumers.observability.metrics import PrometheusTelemetry
-    from consumers.runtime.logs import configure
-    from contract.tracing import provider
 
     configure()
     settings = ConsumerSettings()
@@ -84,13 +92,16 @@ def run_one(name: str, duplicate: bool = False) -> None:
     telemetry.started(name)
     telemetry.knows(name, ((v.event_type, v.version, v.fingerprint_bytes.hex()) for v in schemas()))
     tracer_provider = provider(f"consumers-{name}")
+    handler_bound = settings.runtime_options().handler_bound
     running = bootstrap(
         settings,
-        overrun_hook(REGISTRY[name], settings.fault_overrun_file, settings.handler_timeout_seconds),
-        duplicate=duplicate,
-        on_db_committed=fault_hook(settings.fault_kill_file),
-        telemetry=telemetry,
-        tracer=tracer_provider.get_tracer("consumers") if tracer_provider else None,
+        overrun_hook(REGISTRY[name], settings.fault_overrun_file, handler_bound),
+        extras=Extras(
+            duplicate=duplicate,
+            on_db_committed=fault_hook(settings.fault_kill_file),
+            telemetry=telemetry,
+            tracer=tracer_provider.get_tracer("consumers") if tracer_provider else None,
+        ),
     )
 
     if settings.dedup_purge_interval_seconds > 0:
@@ -109,19 +120,13 @@ def run_one(name: str, duplicate: bool = False) -> None:
             tracer_provider.shutdown()  # flushes spans still queued for the exporter
 
 
-def schemas() -> list[Any]:
+def schemas() -> list[SchemaVersion]:
     """The writer schemas this process decodes (the same files ``bootstrap`` loads)."""
-    from contract import SchemaRepository
-
     return list(SchemaRepository.load())
 
 
 def start_janitor(settings: ConsumerSettings, name: str) -> None:
     """The group's purge of expired dedup marks, in a daemon thread of this process."""
-    import threading
-
-    from consumers.runtime.retention import Janitor, window_of
-
     janitor = Janitor(
         name,
         settings.conninfo(name),
@@ -171,8 +176,6 @@ def supervise(names: list[str], instances: int, duplicate: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from consumers.handlers import REGISTRY
-
     parser_class = parser_for({"--instances": "INSTANCES"})
     parser = parser_class(prog="python -m consumers")
     sub = parser.add_subparsers(dest="verb", required=True, parser_class=parser_class)
@@ -203,8 +206,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<18} group={name:<18} events={','.join(sorted(reg.event_types))}")
         return 0
     names = [args.handler] if args.verb == "run" else sorted(REGISTRY)
-    from consumers.runtime.logs import configure
-
     configure()
     with serving(ConsumerSettings(), names):
         if len(names) == 1 and args.instances == 1:

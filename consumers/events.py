@@ -10,6 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from consumer_runtime.events import EventCatalog
+
 # Reader schema version per event type: what this deployable was built and tested against.
 READER_VERSIONS = {"OrderPlaced": 2, "OrderCancelled": 1}
 
@@ -77,7 +79,7 @@ def from_record(event_type: str, record: dict[str, Any]) -> Event:
 
 def to_record(event: Event) -> tuple[str, dict[str, Any]]:
     """event -> (event type, Avro record for its reader schema): ``from_record`` inverted, for
-    the test kit (``consumers.testkit``) that feeds events to a handler without Kafka."""
+    the test kit (``consumer_runtime.testkit``) that feeds events to a handler without Kafka."""
     if isinstance(event, OrderPlaced):
         lines = [
             {"sku": li.sku, "quantity": li.quantity, "unit_price": li.unit_price}
@@ -87,3 +89,7 @@ def to_record(event: Event) -> tuple[str, dict[str, Any]]:
         return "OrderPlaced", {**fields, "lines": lines}
     fields = {k: getattr(event, k) for k in OrderCancelled.__dataclass_fields__}
     return "OrderCancelled", fields
+
+
+# This deployable's events, as the runtime reads them (``consumer_runtime.events``).
+EVENTS = EventCatalog(EVENT_TYPES, READER_VERSIONS, from_record, to_record)

@@ -1,4 +1,4 @@
-"""pytest fixtures for testing handlers with ``consumers.testkit``: add
+"""pytest fixtures for testing handlers with ``consumer_runtime.testkit``: add
 ``pytest_plugins = ["consumers.pytest_plugin"]`` to your conftest.py.
 
 ``handler_harness(registration)`` returns a ``Harness`` on the database as the registration's
@@ -7,13 +7,13 @@ group role (``ConsumerSettings`` from the environment or ``.env``), closed after
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
-from consumers.runtime.registry import Registration
+from consumer_runtime.options import RuntimeOptions
+from consumer_runtime.registry import Registration
+from consumer_runtime.testkit import Harness
 from consumers.settings import ConsumerSettings
-from consumers.testkit import Harness
 
 
 @pytest.fixture
@@ -21,8 +21,9 @@ def handler_harness() -> Iterator[Callable[..., Harness]]:
     settings = ConsumerSettings()
     made: list[Harness] = []
 
-    def make(registration: Registration, **options: Any) -> Harness:
-        made.append(Harness(settings.conninfo(registration.name), registration, **options))
+    def make(registration: Registration, options: RuntimeOptions | None = None) -> Harness:
+        conninfo = settings.conninfo(registration.name)
+        made.append(Harness(conninfo, registration, options or settings.runtime_options()))
         return made[-1]
 
     yield make

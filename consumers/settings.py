@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import SecretStr, model_validator
 
+from consumer_runtime.options import RuntimeOptions
 from contract.database import PostgresSettings, group_role, group_role_password
 from contract.kafka import KafkaAccess, group_access
 from contract.topics import DLQ_PREFIX
@@ -46,9 +47,10 @@ class ConsumerSettings(PostgresSettings):
     retry_attempts: int = 3
     retry_base_seconds: float = 0.05
     retry_max_seconds: float = 2.0
-    # The handler's bound, enforced by Postgres per session: statement_timeout and
-    # idle_in_transaction_session_timeout (see consumers.runtime.postgres). The runtime's own
-    # waits inside an open transaction (retry backoff, a dead-letter send) stay below it.
+    # The handler's bound (``handler_bound`` in the runtime), enforced by Postgres per session:
+    # statement_timeout and idle_in_transaction_session_timeout (see
+    # consumer_runtime.adapters.postgres). The runtime's own waits inside an open transaction
+    # (retry backoff, a dead-letter send) stay below it.
     handler_timeout_seconds: float = 10.0
     dlq_send_timeout_seconds: float = 5.0
     # A batch starts no new message after this long; the rest is fetched again.
@@ -56,9 +58,9 @@ class ConsumerSettings(PostgresSettings):
     # Derived from the bounds above unless given (then it must not be shorter): the longest a
     # poll loop turn can take is the budget plus one message's every attempt.
     max_poll_interval_ms: int = 0
-    # A handler with a batch form and no middleware of its own runs clean batches without the
-    # per-message chain (consumers.runtime.clean); false: every batch runs the chain (the
-    # benchmark compares both; the outcomes are the same).
+    # A handler with a batch form runs clean batches without the per-message chain
+    # (consumer_runtime.clean) unless a layer must see every message (the processor logs and
+    # reports which); false: every batch runs the chain (the outcomes are the same).
     clean_batches: bool = True
     outage_max_backoff_seconds: float = 5.0
     stats_interval_seconds: float = 10.0
@@ -67,11 +69,11 @@ class ConsumerSettings(PostgresSettings):
     consumer_metrics_host: str = "127.0.0.1"
     consumer_metrics_port: int = 9400
     # Dedup marks older than the topic's retention + segment span + this margin are purged
-    # every dedup_purge_interval_seconds (consumers.runtime.retention); 0: never purge.
+    # every dedup_purge_interval_seconds (consumer_runtime.retention); 0: never purge.
     dedup_margin_seconds: float = 86_400
     dedup_purge_interval_seconds: float = 3_600
     # An event written with a schema version newer than this process knows pauses its
-    # partition until a consumer with that schema is deployed (consumers.runtime.newer_schemas),
+    # partition until a consumer with that schema is deployed (consumer_runtime.newer_schemas),
     # for at most this long from the event's time; then it is dead-lettered (make dlq-replay
     # after the upgrade). The held partition is looked at again every recheck seconds.
     newer_schema_max_wait_seconds: float = 86_400
@@ -111,6 +113,24 @@ class ConsumerSettings(PostgresSettings):
                 "a healthy instance out of its group"
             )
         return self
+
+    def runtime_options(self) -> RuntimeOptions:
+        """The runtime's options, each under its one name (``handler_timeout_seconds`` is
+        ``handler_bound`` from here on)."""
+        return RuntimeOptions(
+            attempts=self.retry_attempts,
+            backoff_base=self.retry_base_seconds,
+            backoff_cap=self.retry_max_seconds,
+            handler_bound=self.handler_timeout_seconds,
+            batch_budget=self.batch_budget_seconds,
+            clean_batches=self.clean_batches,
+            max_records=self.max_poll_records,
+            poll_timeout_ms=self.poll_timeout_ms,
+            outage_backoff_cap=self.outage_max_backoff_seconds,
+            stats_interval=self.stats_interval_seconds,
+            newer_schema_max_wait=self.newer_schema_max_wait_seconds,
+            newer_schema_recheck=self.newer_schema_recheck_seconds,
+        )
 
     def kafka_for(self, group: str) -> KafkaAccess:
         """The group's own Kafka principal (``consumer-<group>``)."""

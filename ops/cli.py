@@ -214,7 +214,7 @@ def cmd_replay(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
         for refusal in refused:
             out.print(f"[red]refused[/] {escape(refusal.describe(topic))}; kept, not replayed")
         if not complete:
-            from consumers.runtime.message import Outcome
+            from consumer_runtime.message import Outcome
 
             done = Outcome.settled(stats)
             out.print(

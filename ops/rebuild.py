@@ -26,11 +26,17 @@ from datetime import UTC, datetime
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import OffsetSpec, OffsetTimestamp
+from kafka.errors import KafkaError
 
-from consumers.runtime.registry import Registration
+from consumer_runtime.registry import Registration
 from consumers.settings import ConsumerSettings
 from contract.kafka import KafkaAccess
-from ops.kafka_io import admin, consumer, partitions
+from contract.kafka_reads import group_members
+from ops.errors import Unreachable
+from ops.kafka_io import BOOTSTRAP_TIMEOUT_MS, admin, consumer, partitions
+
+# An operator's answer, not a consumer's wait: give up on an unreachable broker soon.
+QUICK = {"request_timeout_ms": 5000, "bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS}
 
 
 class Refused(Exception):
@@ -103,12 +109,12 @@ def precheck(
 
 def members_of(settings: ConsumerSettings, group: str) -> list[str]:
     """The group's live members as ``client_id@host`` (empty when nobody runs it)."""
-    with admin(settings.kafka_for(group)) as a:
-        described = a.describe_groups([group]).get(group, {})
-    return [
-        f"{m.get('client_id', '?')}@{str(m.get('client_host', '?')).lstrip('/')}"
-        for m in described.get("members") or []
-    ]
+    access = settings.kafka_for(group)
+    try:
+        members = group_members(access, group, **QUICK)
+    except KafkaError as exc:
+        raise Unreachable("Kafka", access.bootstrap_servers, repr(exc)) from exc
+    return [str(m) for m in members]
 
 
 def rebuild(

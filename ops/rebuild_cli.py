@@ -13,17 +13,20 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from consumers.handlers import REGISTRY
 from consumers.settings import ConsumerSettings
 from contract.kafka import KafkaAccess
 from ops.lag import group_lag
 from ops.rebuild import Refused, members_of, precheck, rebuild
-
-if TYPE_CHECKING:
-    from stack.parts import Part
+from stack.health import StackError
+from stack.layout import Layout
+from stack.parts import Part, consumers_part
+from stack.pause import paused
+from stack.process import running_pid
+from stack.settings import StackSettings
 
 out = Console(highlight=False, soft_wrap=True)  # a line per fact, for grep and logs
 
@@ -32,28 +35,16 @@ out = Console(highlight=False, soft_wrap=True)  # a line per fact, for grep and 
 def local_consumers_stopped(root: Path) -> Iterator[None]:
     """This stack's ``consumers`` part stopped for the block (if it runs), then started again
     whatever happened, so a refused rebuild leaves the pipeline as it found it."""
-    from stack.layout import Layout
-    from stack.parts import app_parts
-    from stack.settings import StackSettings
-
     settings = StackSettings(_env_file=root / ".env")
-    part = next(p for p in app_parts(Layout(root), settings) if p.name == "consumers")
-    running = part.pid() is not None
-    if running:
-        part.halt()
-        out.print("consumers stopped (this stack's; every group pauses meanwhile)")
-    try:
-        yield
-    finally:
+    with paused(consumers_part(Layout(root), settings), restart=_start_again) as running:
         if running:
-            _start_again(part)
+            out.print("consumers stopped (this stack's; every group pauses meanwhile)")
+        yield
 
 
 def _start_again(part: Part) -> None:
     """Started, and healthy within the part's time; a group still rebalancing then (a
     member elsewhere that has not rejoined yet) is reported, not raised over the answer."""
-    from stack.health import StackError
-
     try:
         part.up()
         out.print("consumers started again")
@@ -65,9 +56,6 @@ def local_member(root: Path) -> Callable[[str], bool]:
     """Whether a member (``client_id@host``, the client id ``<group>-<pid>``: see
     ``consumers.bootstrap.client_id``) is a process of this stack's ``consumers`` part, which
     the rebuild stops itself."""
-    from stack.layout import Layout
-    from stack.process import running_pid
-
     top = running_pid(Layout(root).pid_file("consumers"))
     ours = _descendants(top) if top else set()
 
@@ -118,8 +106,6 @@ def wait_caught_up(settings: ConsumerSettings, group: str, timeout: float) -> in
 
 def cmd_rebuild(args: argparse.Namespace, _: KafkaAccess) -> int:
     """The group's own principal and the consumers' role do the work, not the admin's."""
-    from consumers.handlers import REGISTRY
-
     if args.group not in REGISTRY:
         out.print(f"error: no group {args.group!r} (groups: {', '.join(sorted(REGISTRY))})")
         return 2

@@ -18,10 +18,11 @@ import time
 import uuid
 from collections import Counter
 
+from consumer_runtime.message import Message, Outcome
+from consumer_runtime.registry import Registration
+from consumer_runtime.runtime import Extras
 from consumers.bootstrap import bootstrap
 from consumers.handlers import REGISTRY
-from consumers.runtime.message import Message, Outcome
-from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
 from contract.topics import dlq_topic
 from ops.kafka_io import admin, consumer, partitions
@@ -63,8 +64,8 @@ def replay(
     running = bootstrap(
         settings.model_copy(update={"topic": topic}),
         registration,
+        extras=Extras(select=select),
         kafka_group=kafka_group,
-        select=select,
         revive_dead_letters=True,
     )
     deadline = time.monotonic() + timeout

@@ -10,10 +10,11 @@ import os
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract.groups import CONSUMER_GROUPS
 from contract.kafka import KafkaAccess
 from stack import jvm, monitoring, postgres
 from stack.health import (
@@ -209,9 +210,31 @@ def consumers_env(layout: Layout) -> dict[str, str]:
 
 
 def consumer_groups() -> list[str]:
-    from consumers.handlers import REGISTRY
+    """The groups declared in ``contract/groups.py``, which the consumers' handlers match."""
+    return sorted(CONSUMER_GROUPS)
 
-    return sorted(REGISTRY)
+
+def consumers_part(
+    layout: Layout,
+    settings: StackSettings,
+    *,
+    env: Mapping[str, str] | None = None,
+    wrap: Callable[[list[str]], list[str]] = list,
+) -> Part:
+    """Every group's consumers, supervised by ``python -m consumers run-all``. ``env``: added
+    to their environment (``make chaos``'s fault files, a test's schema directory); ``wrap``:
+    the command run inside another (``make chaos`` runs it under a group id of its own)."""
+    extra = dict(env or {})
+    return background_part(
+        layout,
+        "consumers",
+        "groups " + ", ".join(consumer_groups()),
+        None,
+        60,
+        lambda: wrap([sys.executable, "-m", "consumers", "run-all"]),
+        groups_probe(settings.kafka_as("admin"), consumer_groups),
+        env=lambda: {**consumers_env(layout), **extra},
+    )
 
 
 def app_parts(layout: Layout, settings: StackSettings) -> list[Part]:
@@ -227,16 +250,7 @@ def app_parts(layout: Layout, settings: StackSettings) -> list[Part]:
         http_probe(f"{api_url}/health"),
         env=lambda: own_secrets(os.environ, keep=API_SECRETS),
     )
-    consumers = background_part(
-        layout,
-        "consumers",
-        "groups " + ", ".join(consumer_groups()),
-        None,
-        60,
-        lambda: [sys.executable, "-m", "consumers", "run-all"],
-        groups_probe(settings.kafka_as("admin"), consumer_groups),
-        env=lambda: consumers_env(layout),
-    )
+    consumers = consumers_part(layout, settings)
     exporter_url = f"http://127.0.0.1:{settings.exporter_port}/metrics"
     exporter = background_part(
         layout,

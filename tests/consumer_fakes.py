@@ -1,6 +1,8 @@
-"""In-memory fakes of the consumer runtime's ports: a transaction with savepoints, a
-processed-events store that behaves like the Postgres one (see the contract test), and a Kafka
-consumer that serves prepared batches."""
+"""In-memory fakes of the consumer runtime's ports (``consumer_runtime.ports``): a transaction
+with savepoints, a processed-events store that behaves like the Postgres one (see the contract
+test), a dead-letter sink that records, and a Kafka consumer that serves prepared batches; and
+``processor_for``, which builds a processor on them through ``build_runtime``, as the
+deployable does."""
 
 from __future__ import annotations
 
@@ -12,12 +14,17 @@ from typing import Any
 
 from kafka.structs import TopicPartition
 
-from consumers.events import OrderCancelled, OrderPlaced
-from consumers.runtime.bound import Overruns
-from consumers.runtime.chain import build_chain, clean_batch
-from consumers.runtime.message import Delivery, Message
-from consumers.runtime.processor import EventProcessor
-from consumers.runtime.registry import Registration
+from consumer_runtime.delivery import Delivery
+from consumer_runtime.handlers import EventHandler, group_registrations
+from consumer_runtime.membership import Rejoin
+from consumer_runtime.message import Message, Outcome
+from consumer_runtime.middleware.chain import Chain
+from consumer_runtime.options import RuntimeOptions
+from consumer_runtime.ports import Plugs, Quiet, Telemetry
+from consumer_runtime.processor import EventProcessor
+from consumer_runtime.registry import Registration
+from consumer_runtime.runtime import Extras, build_runtime
+from consumers.events import EVENTS
 from contract import AvroCodec, SchemaRepository
 
 CODEC = AvroCodec(SchemaRepository.load())
@@ -95,10 +102,10 @@ class FakeDatabase:
 
 class RecordingSink:
     def __init__(self) -> None:
-        self.sent: list[tuple[Delivery, str]] = []
+        self.sent: list[tuple[Message, str]] = []
 
-    def send(self, delivery: Delivery, reason: str) -> None:
-        self.sent.append((delivery, reason))
+    def send(self, message: Message, group: str, reason: str) -> None:
+        self.sent.append((message, reason))
 
 
 class FakeConsumer:
@@ -107,7 +114,7 @@ class FakeConsumer:
         self.commits: list[dict[TopicPartition, int]] = []
         self.seeks: list[tuple[TopicPartition, int]] = []
         self.paused: set[TopicPartition] = set()
-        self.position = 0
+        self.served = 0
 
     def partitions_for_topic(self, topic: str) -> set[int]:
         return set(range(6))
@@ -119,10 +126,10 @@ class FakeConsumer:
         self.subscribed = topics
 
     def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
-        if self.position >= len(self._batches):
+        if self.served >= len(self._batches):
             return {}
-        batch = self._batches[self.position]
-        self.position += 1
+        batch = self._batches[self.served]
+        self.served += 1
         out: dict[TopicPartition, list[Any]] = {}
         for m in batch:
             record = type(
@@ -149,13 +156,19 @@ class FakeConsumer:
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.seeks.append((tp, offset))
-        self.position -= 1  # the rewound batch is fetched again
+        self.served -= 1  # the rewound batch is fetched again
 
     def pause(self, *tps: TopicPartition) -> None:
         self.paused |= set(tps)
 
     def resume(self, *tps: TopicPartition) -> None:
         self.paused -= set(tps)
+
+    def position(self, tp: TopicPartition, timeout_ms: int) -> int | None:
+        return None
+
+    def commit_async(self, offsets: dict[TopicPartition, Any]) -> None:
+        self.commit(offsets)
 
     def commit(self, offsets: dict[TopicPartition, Any]) -> None:
         self.commits.append({tp: o.offset for tp, o in offsets.items()})
@@ -164,59 +177,71 @@ class FakeConsumer:
         pass
 
 
+def registered(*handlers: EventHandler[Any]) -> Registration:
+    """The one group that these ``@handler`` functions make, as the deployable makes it."""
+    [registration] = group_registrations(handlers, EVENTS).values()
+    return registration
+
+
 def processor_for(
     batches: list[list[Message]],
     db: FakeDatabase,
-    handle: Callable[[Any, Any], None],
+    handlers: EventHandler[Any] | Registration,
     sink: RecordingSink,
     *,
     attempts: int = 2,
-    duplicate: bool = False,
-    select: Callable[[Message], bool] | None = None,
-    batch: Callable[[Any], None] | None = None,
-    clock: Callable[[], float] | None = None,
     clean: bool = False,
-    event_types: Sequence[type[Any]] = (OrderPlaced, OrderCancelled),
-    middleware: Sequence[Any] = (),
-    tracer: Any = None,
-    **options: Any,
+    clock: Callable[[], float] = time.monotonic,
+    telemetry: Telemetry | None = None,
+    rejoin: Rejoin | None = None,
+    consumer: FakeConsumer | None = None,
+    codec: AvroCodec = CODEC,
+    options: dict[str, Any] | None = None,
+    **extras: Any,
 ) -> EventProcessor:
-    """An EventProcessor over fakes with the real chain; ``options`` go to the processor.
-    ``clean``: with the clean-batch path where the chain allows one (``chain.clean_batch``)."""
-    registration = Registration.of("g", handle, *event_types, batch=batch)
-    overruns = Overruns(attempts)
-    chain = build_chain(
-        registration,
-        CODEC,
-        sink,
+    """An EventProcessor over the fakes, built by ``build_runtime`` with the real chain and no
+    backoff; ``extras`` as ``Extras`` names them (middleware, select, duplicate, tracer, ...),
+    ``options`` as ``RuntimeOptions`` does. ``clean``: with the clean-batch path where the
+    group may take it (``runtime.clean_path``)."""
+    registration = handlers if isinstance(handlers, Registration) else registered(handlers)
+    tuned = RuntimeOptions(
         attempts=attempts,
-        base=0,
-        cap=0,
-        timeout_s=5,
-        duplicate=duplicate,
-        sleep=lambda s: None,
-        select=select,
-        middleware=middleware,
-        tracer=tracer,
-        overruns=overruns,
+        backoff_base=0,
+        backoff_cap=0,
+        handler_bound=5,
+        clean_batches=clean,
+        **(options or {}),
     )
-    fast = clean_batch(
+    runtime = build_runtime(
         registration,
-        CODEC,
-        overruns,
-        duplicate=duplicate,
-        select=select,
-        middleware=middleware,
-        tracer=tracer,
+        codec,
+        Plugs(db, sink, clock=clock, sleep=lambda s: None),
+        tuned,
+        Extras(telemetry=telemetry or Quiet(), **extras),
     )
-    return EventProcessor(
-        registration,
-        consumer=FakeConsumer(batches),
-        topic="t",
-        transactions=db,
-        chain=chain,
-        sleep=lambda s: None,
-        clock=clock or time.monotonic,
-        clean=fast if clean else None,
-        **options,
+    return EventProcessor(runtime, consumer or FakeConsumer(batches), topic="t", rejoin=rejoin)
+
+
+def chain_for(
+    handlers: EventHandler[Any] | Registration,
+    sink: RecordingSink | None = None,
+    *,
+    attempts: int = 3,
+    backoff: tuple[float, float] = (0.0, 0.0),
+    sleep: Callable[[float], None] = lambda s: None,
+    codec: AvroCodec = CODEC,
+    **extras: Any,
+) -> Chain:
+    """The real chain of ``handlers``' group, as ``build_runtime`` makes it (a 5 s bound);
+    ``extras`` as ``Extras`` names them."""
+    registration = handlers if isinstance(handlers, Registration) else registered(handlers)
+    options = RuntimeOptions(
+        attempts=attempts, backoff_base=backoff[0], backoff_cap=backoff[1], handler_bound=5
     )
+    plugs = Plugs(FakeDatabase(), sink or RecordingSink(), sleep=sleep)
+    return build_runtime(registration, codec, plugs, options, Extras(**extras)).chain
+
+
+def deliver(chain: Chain, message: Message, tx: FakeTransaction | None = None) -> Outcome:
+    """``message`` through ``chain`` as group ``g``, in a transaction of its own by default."""
+    return chain(Delivery(message, "g", tx or FakeTransaction(FakeDatabase())))

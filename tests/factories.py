@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+from consumer_runtime.message import Message
+from contract import AvroCodec, SchemaRepository
 from producer_app.domain.model import Order, OrderLine
 from producer_app.service_layer import services
 
@@ -65,8 +68,6 @@ def placed_record(
     order_id: uuid.UUID | None = None, event_id: uuid.UUID | None = None, **overrides: Any
 ) -> dict[str, Any]:
     """An OrderPlaced Avro record (v2 fields; the newest version fills what it adds)."""
-    from decimal import Decimal
-
     record: dict[str, Any] = {
         "event_id": event_id or uuid.uuid4(),
         "order_id": order_id or uuid.uuid4(),
@@ -107,9 +108,6 @@ def kafka_message(
     offset: int = 0,
 ) -> Any:
     """A consumer-side Message carrying ``record`` in Avro single-object encoding."""
-    from consumers.runtime.message import Message
-    from contract import AvroCodec, SchemaRepository
-
     repo = SchemaRepository.load()
     value = AvroCodec(repo).encode(record, repo.get(event_type))
     headers = (("id", str(record["event_id"]).encode()), ("event_type", event_type.encode()))

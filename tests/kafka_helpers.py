@@ -11,7 +11,9 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from consumers.settings import ConsumerSettings
+from contract.groups import CONSUMER_GROUPS
 from contract.kafka import KafkaAccess
+from ops.lag import group_lag
 from stack import connect, kafka_auth
 from stack.rest import ConnectRest
 from stack.settings import StackSettings
@@ -48,15 +50,6 @@ def read_until(
     raise AssertionError("message not seen in time")
 
 
-def end_offsets(bootstrap: KafkaAccess, topic: str) -> dict[int, int]:
-    c = KafkaConsumer(**bootstrap.client())
-    try:
-        parts = wait_for_topic(c, topic)
-        return {tp.partition: off for tp, off in c.end_offsets(parts).items()}
-    finally:
-        c.close()
-
-
 def headers_of(m: ConsumerRecord) -> dict[str, Any]:
     return {k: v.decode() if v is not None else None for k, v in m.headers}
 
@@ -84,11 +77,8 @@ def start_at_the_end(access: KafkaAccess, topic: str, group: str) -> None:
 def caught_up(
     settings: StackSettings, groups: list[str] | None = None, timeout: float = 180
 ) -> None:
-    """Wait until every group (default: every handler's) has no lag left."""
-    from consumers.handlers import REGISTRY
-    from ops.lag import group_lag
-
-    names = groups or sorted(REGISTRY)
+    """Wait until every group (default: every declared one) has no lag left."""
+    names = groups or sorted(CONSUMER_GROUPS)
     deadline = time.monotonic() + timeout
     while any(r.lag for r in group_lag(settings.kafka_as("admin"), names)):
         assert time.monotonic() < deadline, f"{names} did not catch up in {timeout:.0f}s"

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from consumer_runtime import HandlerContext, handler
 from consumers.events import Event, OrderCancelled, OrderPlaced
-from consumers.runtime.handlers import handler
-from consumers.runtime.message import HandlerContext
 
 # The batch statements take their rows as one JSON text (json.dumps is one C call; psycopg
 # dumps array parameters element by element in Python, at twice the CPU per row).

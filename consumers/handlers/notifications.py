@@ -6,9 +6,8 @@ import json
 import uuid
 from collections.abc import Sequence
 
+from consumer_runtime import HandlerContext, handler
 from consumers.events import Event, OrderCancelled, OrderPlaced
-from consumers.runtime.handlers import handler
-from consumers.runtime.message import HandlerContext
 
 # One notification per event, by its key: an event that comes back after its dedup mark was
 # purged (``make republish`` of an order older than the mark window) sends nothing twice.

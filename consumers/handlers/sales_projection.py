@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from consumer_runtime import HandlerContext, handler
 from consumers.events import Event, OrderCancelled, OrderPlaced
-from consumers.runtime.handlers import handler
-from consumers.runtime.message import HandlerContext
 
 _ADD = """
     INSERT INTO consumers.sales_daily AS d (day, sku, currency, units, revenue_cents)

@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from consumers.runtime.message import Message, Outcome
-from consumers.runtime.telemetry import Turn
+from consumer_runtime.message import Message, Outcome
+from consumer_runtime.ports import Turn
 from contract import headers as h
 
 # The processor's stats keys exported as counters (``outbox_consumer_<name>_total``).
@@ -117,6 +117,14 @@ class PrometheusTelemetry:
             multiprocess_mode="livesum",
             registry=r,
         )
+        self.clean = Gauge(
+            "outbox_consumer_clean_batches",
+            "1 when the group's clean batches skip the per-message chain, 0 when every batch "
+            "runs it; why: what decided (a batch form, user middleware, a setting)",
+            ["group", "why"],
+            multiprocess_mode="livemax",
+            registry=r,
+        )
         self.schemas = Gauge(
             "outbox_consumer_schema_known",
             "1 per writer schema version the process can decode (make schemas reads it)",
@@ -137,6 +145,9 @@ class PrometheusTelemetry:
         self.instances.labels(group).set(1)
         self.last_turn.labels(group).set(self._clock())
         self.ready.labels(group).set(0)
+
+    def clean_batches(self, group: str, on: bool, why: str) -> None:
+        self.clean.labels(group, why).set(1 if on else 0)
 
     def knows(self, group: str, versions: Iterable[tuple[str, int, str]]) -> None:
         """The writer schemas this process loaded: (event type, version, fingerprint hex)."""

@@ -17,12 +17,13 @@ from consumers.bootstrap import Running, bootstrap
 from consumers.handlers import REGISTRY
 from consumers.settings import ConsumerSettings
 from contract.kafka import KafkaAccess
+from contract.kafka_reads import end_offsets
 from producer_app.bootstrap import Producer
 from producer_app.entrypoints.seed import seed
 from stack.rest import ConnectRest
 from stack.settings import StackSettings
 from tests.conftest import ROOT
-from tests.kafka_helpers import end_offsets, headers_of, register_connector
+from tests.kafka_helpers import headers_of, register_connector
 
 pytestmark = pytest.mark.e2e
 
@@ -68,7 +69,9 @@ def test_read_models_equal_the_orders_table(
             )
 
     running: list[Running] = [bootstrap(settings, r) for r in REGISTRY.values()]
-    dlq_before = {g: end_offsets(stack_settings.kafka_as("admin"), f"dlq.{g}") for g in REGISTRY}
+    dlq_before = {
+        g: end_offsets(stack_settings.kafka_as("admin"), f"dlq.{g}", wait=60) for g in REGISTRY
+    }
     deadline = time.monotonic() + 240
 
     def work(r: Running) -> None:

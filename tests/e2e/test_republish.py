@@ -15,10 +15,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from contract.kafka_reads import end_offsets
 from ops.lag import group_lag
 from stack.settings import StackSettings
 from tests.conftest import ROOT
-from tests.kafka_helpers import caught_up, end_offsets
+from tests.kafka_helpers import caught_up
 
 pytestmark = pytest.mark.e2e
 
@@ -61,7 +62,7 @@ def published(settings: StackSettings, before: dict[int, int], events: int) -> N
     """Wait until Debezium has put ``events`` more messages on the topic."""
     deadline = time.monotonic() + 180
     while True:
-        now = end_offsets(settings.kafka_as("admin"), TOPIC)
+        now = end_offsets(settings.kafka_as("admin"), TOPIC, wait=60)
         if sum(now.values()) - sum(before.values()) >= events:
             return
         assert time.monotonic() < deadline, "Debezium did not publish the re-published events"
@@ -78,7 +79,7 @@ def test_republish_is_a_duplicate_for_every_group_and_the_whole_history_for_a_ne
     caught_up(stack_settings)
     before, marked = snapshot(admin_conn), marks(admin_conn)
     assert before["sales-projection"][1], "the seed should have counted orders"
-    offsets = end_offsets(stack_settings.kafka_as("admin"), TOPIC)
+    offsets = end_offsets(stack_settings.kafka_as("admin"), TOPIC, wait=60)
 
     said = run("producer_app", "republish", "--all")
     found = re.search(r"republish (\d+) orders, (\d+) events .* SINCE=(\S+)", said)

@@ -25,14 +25,16 @@ import psycopg
 import pytest
 
 from consumers.handlers import REGISTRY
+from contract.kafka_reads import end_offsets
 from contract.schemas import DEFAULT_DIR
 from contract.topics import dlq_topic
 from ops.lag import group_lag
 from stack.layout import Layout
-from stack.parts import app_parts
+from stack.parts import consumers_part
+from stack.pause import paused
 from stack.settings import StackSettings
 from tests.conftest import ROOT
-from tests.kafka_helpers import caught_up, end_offsets
+from tests.kafka_helpers import caught_up
 
 pytestmark = pytest.mark.e2e
 
@@ -50,29 +52,13 @@ def old_schemas(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextmanager
-def consumers_deployed_with(settings: StackSettings, schemas: Path | None) -> Iterator[None]:
-    """The stack's consumers restarted with these schema files (None: the repository's),
-    and restarted with the repository's afterwards."""
-    part = next(p for p in app_parts(Layout(ROOT), settings) if p.name == "consumers")
-
-    def restart(directory: Path | None) -> None:
-        part.halt()
-        before = os.environ.pop("SCHEMAS_DIR", None)
-        if directory is not None:
-            os.environ["SCHEMAS_DIR"] = str(directory)
-        try:
-            part.up()
-        finally:
-            os.environ.pop("SCHEMAS_DIR", None)
-            if before is not None:
-                os.environ["SCHEMAS_DIR"] = before
-
-    restart(schemas)
-    try:
+def consumers_deployed_with(settings: StackSettings, schemas: Path) -> Iterator[None]:
+    """The stack's consumers restarted with these schema files (their environment names the
+    directory), and restarted as ``make up`` runs them afterwards."""
+    layout = Layout(ROOT)
+    deployed = consumers_part(layout, settings, env={"SCHEMAS_DIR": str(schemas)})
+    with paused(consumers_part(layout, settings), meanwhile=deployed):
         yield
-    finally:
-        if schemas is not None:
-            restart(None)
 
 
 def seed(orders: int, schemas: Path | None) -> datetime:
@@ -116,7 +102,7 @@ def waiting(settings: StackSettings) -> dict[str, float]:
 
 def dead_letters(settings: StackSettings) -> int:
     admin = settings.kafka_as("admin")
-    return sum(sum(end_offsets(admin, dlq_topic(g)).values()) for g in GROUPS)
+    return sum(sum(end_offsets(admin, dlq_topic(g), wait=60).values()) for g in GROUPS)
 
 
 def all_applied_once(
@@ -184,7 +170,7 @@ def test_consumers_first_nothing_waits(
     admin_conn: psycopg.Connection[Any],
     old_schemas: Path,
 ) -> None:
-    with consumers_deployed_with(stack_settings, None):  # the consumers know v3 already
+    with consumers_deployed_with(stack_settings, DEFAULT_DIR):  # they know v3 already
         caught_up(stack_settings)
         letters = dead_letters(stack_settings)
         since = seed(30, old_schemas)  # the producer still writes v2 ...

@@ -12,10 +12,11 @@ from kafka import KafkaConsumer, TopicPartition
 
 from contract import AvroCodec, SchemaRepository
 from contract.kafka import KafkaAccess
+from contract.kafka_reads import end_offsets
 from producer_app.bootstrap import Producer
 from producer_app.entrypoints.seed import seed
 from stack.rest import ConnectRest
-from tests.kafka_helpers import ORDER_TOPIC, end_offsets, headers_of, register_connector
+from tests.kafka_helpers import ORDER_TOPIC, headers_of, register_connector
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +25,7 @@ def test_one_message_per_committed_event(
     producer: Producer, kafka_up: KafkaAccess, connect_up: ConnectRest
 ) -> None:
     register_connector(connect_up)
-    before = end_offsets(kafka_up, ORDER_TOPIC)
+    before = end_offsets(kafka_up, ORDER_TOPIC, wait=60)
     result = seed(
         producer,
         client="tests",

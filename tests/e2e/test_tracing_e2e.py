@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from bench.consumer_rates import forget_group
+from consumer_runtime import Extras
 from consumers.bootstrap import Running, bootstrap
 from consumers.handlers import REGISTRY
 from consumers.settings import ConsumerSettings
@@ -61,7 +62,10 @@ def three_groups(
         start_at_the_end(settings.kafka_for(name), ORDER_EVENTS, group)
         running.append(
             bootstrap(
-                settings, registration, kafka_group=group, tracer=provider.get_tracer("consumers")
+                settings,
+                registration,
+                extras=Extras(tracer=provider.get_tracer("consumers")),
+                kafka_group=group,
             )
         )
     threads = [threading.Thread(target=r.processor.run, daemon=True) for r in running]

@@ -18,17 +18,19 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import UnknownTopicOrPartitionError
 
+from consumer_runtime import HandlerContext, handler
+from consumer_runtime.processor import EventProcessor
+from consumer_runtime.registry import Registration
 from consumers.bootstrap import Running, bootstrap
 from consumers.events import OrderCancelled, OrderPlaced
 from consumers.handlers.notifications import notify
-from consumers.runtime.processor import EventProcessor
-from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
 from contract.kafka import KafkaAccess
 from stack.rest import ConnectRest
 from stack.settings import StackSettings
 from tests import factories
 from tests.conftest import ROOT
+from tests.consumer_fakes import registered
 from tests.db_roles import group_role
 from tests.kafka_helpers import grant
 
@@ -53,11 +55,14 @@ class Rig:
         return ConsumerSettings(_env_file=ROOT / ".env", **{**defaults, **overrides})
 
     def registration(self, instance: str = "a") -> Registration:
-        def handle(event: Any, ctx: Any) -> None:
+        """The ``notifications`` handler's per-event form under this rig's group."""
+
+        @handler(self.group)
+        def handle(event: OrderPlaced | OrderCancelled, ctx: HandlerContext) -> None:
             self.partitions_seen[(instance, ctx.message.partition)] += 1
             notify(event, ctx)
 
-        return Registration.of(self.group, handle, OrderPlaced, OrderCancelled)
+        return registered(handle)
 
     def start(self, instance: str = "a", **kwargs: Any) -> Running:
         return bootstrap(self.settings(), self.registration(instance), **kwargs)

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
+from consumer_runtime.testkit import compare_forms
 from consumers.events import Event, OrderCancelled, OrderPlaced, from_record
 from consumers.handlers import REGISTRY
 from consumers.settings import ConsumerSettings
-from consumers.testkit import compare_forms
 from tests import factories
 from tests.conftest import ROOT
 

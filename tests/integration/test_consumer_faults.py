@@ -21,16 +21,17 @@ from kafka import KafkaAdminClient, KafkaConsumer
 
 from chaos import records
 from chaos.disk import can_mount, small_tablespace
+from consumer_runtime import HandlerContext, handler
+from consumer_runtime.processor import EventProcessor
 from consumers.bootstrap import Running, bootstrap
 from consumers.events import OrderPlaced
 from consumers.handlers.notifications import notify
-from consumers.runtime.processor import EventProcessor
-from consumers.runtime.registry import Registration
 from contract.database import group_role
 from stack.layout import Layout
 from stack.parts import stack_parts
 from stack.settings import StackSettings
 from tests.conftest import ROOT
+from tests.consumer_fakes import registered
 from tests.integration.conftest import Rig, run_until
 
 pytestmark = pytest.mark.integration
@@ -188,16 +189,15 @@ def test_a_full_tablespace_is_waited_out_not_dead_lettered(
         admin_conn.execute(f'GRANT INSERT, SELECT ON {table} TO "{group_role(rig.group)}"')
         try:
 
-            def handle(event: Any, ctx: Any) -> None:
+            @handler(rig.group)
+            def handle(event: OrderPlaced, ctx: HandlerContext) -> None:
                 ctx.connection.execute(
                     f"INSERT INTO {table} VALUES (%s, repeat('x', 500))", (event.event_id,)
                 )
 
             ts.fill()
             rig.produce(rig.placed(10, partitions=6))
-            bg = Background(
-                bootstrap(rig.settings(), Registration.of(rig.group, handle, OrderPlaced))
-            )
+            bg = Background(bootstrap(rig.settings(), registered(handle)))
             try:
                 _wait_outages(bg)  # 53100 disk full: waited out
                 assert committed(rig) == 0
@@ -225,7 +225,8 @@ def test_a_handler_past_its_bound_is_cut_off_by_the_database_then_retried_or_dea
     slow_once, stuck, blocked = rig.event_ids[1], rig.event_ids[2], rig.event_ids[4]
     seen: list[uuid.UUID] = []
 
-    def handle(event: Any, ctx: Any) -> None:
+    @handler(rig.group)
+    def handle(event: OrderPlaced, ctx: HandlerContext) -> None:
         seen.append(event.event_id)
         if event.event_id == stuck or (event.event_id == slow_once and seen.count(slow_once) == 1):
             ctx.connection.execute("SELECT pg_sleep(3)")
@@ -238,7 +239,7 @@ def test_a_handler_past_its_bound_is_cut_off_by_the_database_then_retried_or_dea
     settings = rig.settings(
         handler_timeout_seconds=1.0, retry_max_seconds=0.1, dlq_send_timeout_seconds=0.9
     )
-    running = bootstrap(settings, Registration.of(rig.group, handle, OrderPlaced))
+    running = bootstrap(settings, registered(handle))
     try:
         run_until(
             running.processor,

@@ -10,19 +10,19 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any
 
 import pytest
 from kafka import KafkaConsumer
 
+from consumer_runtime import HandlerContext, handler
 from consumers.bootstrap import bootstrap
 from consumers.events import OrderPlaced
 from consumers.handlers.notifications import notify
-from consumers.runtime.registry import Registration
 from stack import postgres as stack_postgres
 from stack.layout import Layout
 from stack.settings import StackSettings
 from tests.conftest import ROOT
+from tests.consumer_fakes import registered
 from tests.integration.conftest import Rig, run_until
 
 pytestmark = pytest.mark.integration
@@ -45,16 +45,17 @@ def test_a_message_delivered_twice_has_one_effect(rig: Rig) -> None:
 # database commit, before the offset commit: no listener, no close, exactly like kill -9.
 KILLED_IN_THE_GAP = """
 import os, signal, sys
+from consumer_runtime import Extras, group_registrations, handler
 from consumers.bootstrap import bootstrap
-from consumers.events import OrderCancelled, OrderPlaced
+from consumers.events import EVENTS
 from consumers.handlers.notifications import notify
-from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
 
 topic, group = sys.argv[1], sys.argv[2]
 settings = ConsumerSettings(topic=topic, session_timeout_ms=6000, heartbeat_interval_ms=2000)
-running = bootstrap(settings, Registration.of(group, notify, OrderPlaced, OrderCancelled),
-                    on_db_committed=lambda: os.kill(os.getpid(), signal.SIGKILL))
+[registration] = group_registrations([handler(group)(notify.fn)], EVENTS).values()
+crash = Extras(on_db_committed=lambda: os.kill(os.getpid(), signal.SIGKILL))
+running = bootstrap(settings, registration, extras=crash)
 running.processor.run()
 """
 
@@ -132,13 +133,14 @@ def test_a_database_error_in_a_pipelined_batch_dead_letters_only_its_message(
     messages = rig.placed(30)
     bad = rig.event_ids[7]
 
-    def handle(event: Any, ctx: Any) -> None:
+    @handler(rig.group)
+    def handle(event: OrderPlaced, ctx: HandlerContext) -> None:
         notify(event, ctx)
         if event.event_id == bad:
             ctx.connection.execute("SELECT 1 / 0")  # result never read: fails late
 
     rig.produce(messages)
-    running = bootstrap(rig.settings(), Registration.of(rig.group, handle, OrderPlaced))
+    running = bootstrap(rig.settings(), registered(handle))
     try:
         run_until(running.processor, lambda p: p.stats["handled"] + p.stats["dead_lettered"] >= 30)
     finally:

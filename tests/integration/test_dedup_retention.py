@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
-from consumers.runtime.retention import Janitor, purge, window_of
+from consumer_runtime.retention import Janitor, purge, window_of
 from producer_app.bootstrap import Producer
 from tests import factories
 from tests.integration.conftest import Rig, run_until

@@ -18,15 +18,16 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.structs import OffsetAndMetadata
 
+from consumer_runtime import HandlerContext, handler
 from consumers.events import OrderCancelled, OrderPlaced
 from consumers.handlers.notifications import notify
-from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
 from contract.kafka import KafkaAccess
 from ops.replay import replay
 from stack.settings import StackSettings
 from tests import factories
 from tests.conftest import ROOT
+from tests.consumer_fakes import registered
 from tests.db_roles import group_role
 from tests.kafka_helpers import grant
 
@@ -166,12 +167,13 @@ def test_a_replayed_dead_letter_is_handled_once(
     group = f"it-replay-{uuid.uuid4().hex[:8]}"
     broken = {"on": True}
 
-    def handle(event: Any, ctx: Any) -> None:
+    @handler(group)
+    def handle(event: OrderPlaced | OrderCancelled, ctx: HandlerContext) -> None:
         if broken["on"]:
             raise RuntimeError("mailer down")
         notify(event, ctx)
 
-    registration = Registration.of(group, handle, OrderPlaced, OrderCancelled)
+    registration = registered(handle)
     record = factories.placed_record()
     m = factories.kafka_message(record)
     produce(kafka_up, topic, (m.key, m.value, list(m.headers)))

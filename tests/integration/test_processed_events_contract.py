@@ -15,8 +15,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from consumer_runtime.adapters.postgres import PostgresTransactions
 from consumers.migrate import MigrationSettings
-from consumers.runtime.postgres import PostgresTransactions
 from tests.conftest import ROOT
 from tests.consumer_fakes import FakeDatabase
 
@@ -47,7 +47,7 @@ def begin(request: pytest.FixtureRequest) -> Iterator[Begin]:
         yield FakeDatabase().begin
         return
     request.getfixturevalue("postgres_up")
-    transactions = PostgresTransactions(owner(), 5000)
+    transactions = PostgresTransactions(owner(), 5.0)
     yield transactions.begin
     transactions.close()
 
@@ -109,7 +109,7 @@ def test_a_mark_undone_by_its_savepoint_is_forgotten(begin: Begin) -> None:
 def test_postgres_rows_carry_the_source_position(
     postgres_up: Any, admin_conn: psycopg.Connection[Any]
 ) -> None:
-    transactions = PostgresTransactions(owner(), 5000)
+    transactions = PostgresTransactions(owner(), 5.0)
     group, event = f"g-{uuid.uuid4()}", uuid.uuid4()
     with transactions.begin() as tx:
         tx.processed.mark(group, event, "outbox.event.order[2]@17")
@@ -130,7 +130,7 @@ test_postgres_rows_carry_the_source_position = pytest.mark.integration(
 def test_rowcount_is_right_inside_a_pipelined_batch(postgres_up: Any) -> None:
     """psycopg reports rowcount -1 for a pipelined statement until the next sync; handlers
     read it (0 rows inserted = already there), so the runtime's cursor syncs first."""
-    transactions = PostgresTransactions(owner(), 5000)
+    transactions = PostgresTransactions(owner(), 5.0)
     group, ids = f"g-{uuid.uuid4()}", [uuid.uuid4() for _ in range(3)]
     insert = (
         "INSERT INTO consumers.processed_events (consumer_group, event_id, source) "
@@ -151,9 +151,9 @@ def test_rowcount_is_right_inside_a_pipelined_batch(postgres_up: Any) -> None:
 
 @pytest.mark.integration
 def test_a_late_error_in_a_pipelined_batch_is_isolate(postgres_up: Any) -> None:
-    from consumers.runtime.errors import Isolate
+    from consumer_runtime.errors import Isolate
 
-    transactions = PostgresTransactions(owner(), 5000)
+    transactions = PostgresTransactions(owner(), 5.0)
     try:
         with (
             pytest.raises(Isolate, match="division by zero"),
@@ -173,9 +173,9 @@ def test_waiting_on_a_row_lock_past_lock_timeout_is_a_batch_conflict(
     """Every batch session runs with statement_timeout and lock_timeout = half of it: a batch
     stuck behind another transaction's row lock gives up as a BatchConflict (run again), not
     as a handler failure."""
-    from consumers.runtime.errors import BatchConflict
+    from consumer_runtime.errors import BatchConflict
 
-    transactions = PostgresTransactions(owner(), 2000)
+    transactions = PostgresTransactions(owner(), 2.0)
     try:
         with transactions.begin() as tx:
             show = tx.connection.execute("SHOW statement_timeout").fetchone()
@@ -201,9 +201,9 @@ def test_a_real_deadlock_between_two_batches_is_a_batch_conflict(postgres_up: An
     failure that would be retried and dead-lettered."""
     import threading
 
-    from consumers.runtime.errors import BatchConflict
+    from consumer_runtime.errors import BatchConflict
 
-    a, b = (PostgresTransactions(owner(), 20_000) for _ in range(2))
+    a, b = (PostgresTransactions(owner(), 20.0) for _ in range(2))
     skus = ("SKU-0001", "SKU-0002")
     barrier, outcomes = threading.Barrier(2), []
 

@@ -12,8 +12,9 @@ import psycopg
 import pytest
 from kafka import KafkaAdminClient
 
+from consumer_runtime import Extras, group_registrations
 from consumers.bootstrap import bootstrap
-from consumers.runtime.handlers import group_registrations
+from consumers.events import EVENTS
 from tests import factories, readme
 from tests.db_roles import group_role
 from tests.integration.conftest import Rig, run_until
@@ -48,7 +49,7 @@ def test_the_readme_handler_applies_events_once(
 ) -> None:
     handlers = readme.module("readme-handler")
     [registration] = group_registrations(
-        [handlers.award_points, handlers.take_points_back]
+        [handlers.award_points, handlers.take_points_back], EVENTS
     ).values()
     kept, gone = factories.placed_record(), factories.placed_record()
     messages = [factories.kafka_message(r) for r in (kept, gone)]
@@ -61,8 +62,8 @@ def test_the_readme_handler_applies_events_once(
     running = bootstrap(
         settings,
         registration,
+        extras=Extras(middleware=[readme.module("readme-middleware").timed]),
         kafka_group=f"loyalty.{rig.group}",
-        middleware=[readme.module("readme-middleware").timed],
     )
     try:
         run_until(running.processor, lambda p: p.stats["handled"] + p.stats["duplicate"] >= 4)

@@ -1,6 +1,7 @@
 """The handler test kit against the real database: a handler fed a list of events with no
-Kafka, every event delivered twice, a crash between the database and the offset commit, and
-a failing event collected as a dead letter with its mark written."""
+Kafka, every event delivered twice, a crash between the database and the offset commit, a
+failing event collected as a dead letter with its mark written, and the clean-batch path the
+shipped handlers run on."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from typing import Any
 import psycopg
 import pytest
 
+from consumer_runtime import HandlerContext, RuntimeOptions, handler
+from consumer_runtime.clean import CleanBatch
+from consumer_runtime.testkit import Harness
 from consumers.events import Line, OrderCancelled, OrderPlaced
 from consumers.handlers import REGISTRY
-from consumers.testkit import Harness
+from tests.consumer_fakes import registered
 from tests.db_roles import group_role
 
 pytestmark = pytest.mark.integration
@@ -76,15 +80,14 @@ def test_a_failing_event_is_dead_lettered_once_and_marked(
     group = f"kit-failing-{uuid.uuid4().hex[:8]}"
     bad = placed()
 
-    def refuse(event: Any, ctx: Any) -> None:
+    @handler(group)
+    def refuse(event: OrderPlaced, ctx: HandlerContext) -> None:
         if event.event_id == bad.event_id:
             raise RuntimeError("mailer down")
 
-    registration = dataclasses.replace(
-        REGISTRY["notifications"], name=group, handle=refuse, handle_batch=None
-    )
     with group_role(group):
-        _dead_lettered_once(handler_harness(registration, attempts=2), bad, admin_conn, group)
+        options = RuntimeOptions(attempts=2)
+        _dead_lettered_once(handler_harness(registered(refuse), options), bad, admin_conn, group)
 
 
 def _dead_lettered_once(
@@ -101,3 +104,23 @@ def _dead_lettered_once(
         admin_conn.execute(
             "DELETE FROM consumers.processed_events WHERE consumer_group = %s", (group,)
         )
+
+
+def test_the_kit_runs_the_clean_batch_path_the_shipped_handlers_take(
+    notifications: Harness, admin_conn: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kit builds through ``build_runtime``, as the processor does: a handler with a batch
+    form takes the clean path there too (the kit used to build the chain alone)."""
+    runs: list[int] = []
+    run = CleanBatch.run
+
+    def counted(self: CleanBatch, messages: Any, raw: Any) -> Any:
+        runs.append(len(messages))
+        return run(self, messages, raw)
+
+    monkeypatch.setattr(CleanBatch, "run", counted)
+    events = [placed() for _ in range(3)]
+    assert notifications.runtime.clean_path.on
+    assert notifications.deliver(events) == {"handled": 3}
+    assert runs == [3]
+    assert _rows(admin_conn, *events) == 3

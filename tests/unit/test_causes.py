@@ -9,9 +9,9 @@ import pytest
 from kafka import errors as kafka_errors
 from psycopg import errors
 
-from consumers.runtime.causes import Cause, kafka_cause, postgres_cause
-from consumers.runtime.errors import BatchConflict, Outage
-from consumers.runtime.postgres import translate_errors
+from consumer_runtime.adapters.postgres import translate_errors
+from consumer_runtime.causes import Cause, kafka_cause, postgres_cause
+from consumer_runtime.errors import BatchConflict, Outage
 
 
 def _error(sqlstate: str) -> psycopg.Error:
@@ -103,3 +103,11 @@ def test_an_outage_names_the_sqlstate() -> None:
 )
 def test_dead_letter_send_errors_are_classified(exc: BaseException, cause: Cause) -> None:
     assert kafka_cause(exc) is cause
+
+
+def test_a_broken_connection_is_an_outage() -> None:
+    class Broken:
+        broken, closed = True, False
+
+    with pytest.raises(Outage), translate_errors(Broken()):  # type: ignore[arg-type]
+        raise psycopg.OperationalError("server closed the connection unexpectedly")

@@ -1,4 +1,4 @@
-"""The clean-batch path (consumers.runtime.clean) against the chain it stands in for.
+"""The clean-batch path (consumer_runtime.clean) against the chain it stands in for.
 
 Each scenario runs twice over the same fakes, once through the per-message chain and once
 with the clean path on, and both runs must leave the same outcomes, effects, marks and dead
@@ -17,10 +17,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from consumers.events import OrderPlaced
-from consumers.runtime import middleware as mw
-from consumers.runtime.bound import Overruns
-from consumers.runtime.message import Message
+from consumer_runtime import HandlerContext, handler
+from consumer_runtime.message import Message
+from consumer_runtime.middleware.bound import Overruns
+from consumer_runtime.middleware.log_context import log_context
+from consumers.events import OrderCancelled, OrderPlaced
 from tests import factories
 from tests.consumer_fakes import FakeDatabase, RecordingSink, processor_for
 
@@ -54,15 +55,22 @@ def run(
     *,
     bad: frozenset[uuid.UUID] = frozenset(),
     batch_fails: bool = False,
+    placed_only: bool = False,
     **options: Any,
 ) -> Run:
     db, sink = FakeDatabase(), RecordingSink()
     calls: list[list[uuid.UUID]] = []
 
-    def per_event(event: Any, ctx: Any) -> None:
+    def effect(event: Any, ctx: Any) -> None:
         if event.event_id in bad:
             raise RuntimeError("refused")
         ctx.connection.effects.append(event.event_id)
+
+    def on_any(event: OrderPlaced | OrderCancelled, ctx: HandlerContext) -> None:
+        effect(event, ctx)
+
+    def on_placed(event: OrderPlaced, ctx: HandlerContext) -> None:
+        effect(event, ctx)
 
     def handle_batch(items: Any) -> None:
         calls.append([event.event_id for event, _ in items])
@@ -71,9 +79,8 @@ def run(
         for event, ctx in items:
             ctx.connection.effects.append(event.event_id)
 
-    processor = processor_for(
-        batches, db, per_event, sink, batch=handle_batch, clean=clean, **options
-    )
+    per_event = handler("g", batch=handle_batch)(on_placed if placed_only else on_any)
+    processor = processor_for(batches, db, per_event, sink, clean=clean, **options)
     for _ in batches:
         processor.poll_once()
     keys = ("handled", "duplicate", "dead_lettered", "ignored")
@@ -82,7 +89,7 @@ def run(
         db.effects,
         db.processed,
         db.dead_lettered,
-        [d.message.offset for d, _ in sink.sent],
+        [m.offset for m, _ in sink.sent],
         calls,
     )
 
@@ -138,7 +145,7 @@ def test_a_failing_batch_form_reruns_per_event_and_dead_letters_only_the_bad_one
 def test_events_of_a_type_the_handler_does_not_take_are_ignored() -> None:
     order = uuid.uuid4()
     cancel = factories.kafka_message(factories.cancelled_record(order), "OrderCancelled", offset=1)
-    result = both([[placed(0), cancel, placed(2)]], event_types=(OrderPlaced,))
+    result = both([[placed(0), cancel, placed(2)]], placed_only=True)
     assert (result.stats["handled"], result.stats["ignored"]) == (2, 1)
 
 
@@ -161,19 +168,21 @@ def test_a_message_that_overran_its_bound_too_often_goes_the_isolated_way(
     [
         {"duplicate": True},
         {"select": lambda m: True},
-        {"middleware": (mw.log_context,)},
+        {"middleware": (log_context,)},
     ],
     ids=["duplicator", "selection", "user middleware"],
 )
 def test_chains_that_must_see_every_message_never_take_the_clean_path(
     options: dict[str, Any],
 ) -> None:
-    processor = processor_for([], FakeDatabase(), lambda e, c: None, RecordingSink(), **options)
-    assert processor._applier._clean is None
-    with_batch = processor_for(
-        [], FakeDatabase(), lambda e, c: None, RecordingSink(), batch=lambda b: None, **options
-    )
-    assert with_batch._applier._clean is None
+    @handler("g", batch=lambda items: None)
+    def with_batch(event: OrderPlaced, ctx: HandlerContext) -> None: ...
+
+    processor = processor_for([], FakeDatabase(), with_batch, RecordingSink(), clean=True)
+    assert processor.runtime.clean_path.on  # the same handler, nothing added: it may
+    for_all = processor_for([], FakeDatabase(), with_batch, RecordingSink(), clean=True, **options)
+    assert not for_all.runtime.clean_path.on
+    assert "must see every message" in for_all.runtime.clean_path.why
 
 
 def test_each_message_gets_its_consumer_span_with_its_outcome() -> None:

@@ -4,17 +4,19 @@ commit), and how health is judged from the gauges."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 from kafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry
 
+from consumer_runtime import HandlerContext, handler
+from consumer_runtime.errors import Outage
+from consumer_runtime.offsets import Progress
+from consumer_runtime.ports import Turn
+from consumer_runtime.processor import EventProcessor
+from consumers.events import OrderPlaced
 from consumers.observability import health
 from consumers.observability.metrics import PrometheusTelemetry
-from consumers.runtime.errors import Outage
-from consumers.runtime.offsets import Progress
-from consumers.runtime.processor import EventProcessor
-from consumers.runtime.telemetry import Turn
 from contract import AvroCodec, SchemaRepository
 from tests import factories
 from tests.consumer_fakes import FakeDatabase, RecordingSink, processor_for
@@ -30,7 +32,12 @@ def _processor(
     handle: Any, batches: list[list[Any]], db: FakeDatabase, registry: CollectorRegistry
 ) -> EventProcessor:
     telemetry = PrometheusTelemetry(registry, clock=lambda: 1000.0)
-    return processor_for(batches, db, handle, RecordingSink(), telemetry=telemetry, lag_interval=0)
+    options = {"lag_interval": 0}
+    return processor_for(batches, db, handle, RecordingSink(), telemetry=telemetry, options=options)
+
+
+@handler("g")
+def nothing(event: OrderPlaced, ctx: HandlerContext) -> None: ...
 
 
 def _batch(n: int, **kw: Any) -> list[Any]:
@@ -46,7 +53,7 @@ def test_outcomes_are_counted_once_their_transaction_committed() -> None:
     registry, db = CollectorRegistry(), FakeDatabase()
     db.fail_next = [Outage("postgres: gone")]  # the first try rolls back: nothing counted
     batch = _batch(3)
-    processor = _processor(lambda e, ctx: None, [batch], db, registry)
+    processor = _processor(nothing, [batch], db, registry)
     processor.poll_once()
     assert _value(registry, "outbox_consumer_messages_total", group="g",
                   event_type="OrderPlaced", outcome="handled") == 0  # fmt: skip
@@ -64,19 +71,20 @@ def test_stats_become_counters_and_health_gauges_follow_the_turn() -> None:
     registry = CollectorRegistry()
     calls = [0]
 
-    def flaky(event: Any, ctx: Any) -> None:
+    @handler("g")
+    def flaky(event: OrderPlaced, ctx: HandlerContext) -> None:
         calls[0] += 1
         if calls[0] <= 2:  # in the optimistic pass, then the first isolated attempt
             raise RuntimeError("twice")
 
     processor = _processor(flaky, [_batch(1)], FakeDatabase(), registry)
     processor.poll_once()
-    processor._turned()
+    processor.turned()
     assert _value(registry, "outbox_consumer_retries_total", group="g") == 1
     assert _value(registry, "outbox_consumer_isolations_total", group="g") == 1
     assert _value(registry, "outbox_consumer_ready", group="g") == 1
     assert _value(registry, "outbox_consumer_last_turn_timestamp_seconds", group="g") == 1000
-    processor._turned()  # the same stats again: not counted twice
+    processor.turned()  # the same stats again: not counted twice
     assert _value(registry, "outbox_consumer_retries_total", group="g") == 1
 
 
@@ -103,7 +111,7 @@ def test_lag_is_high_water_minus_the_next_offset_to_handle() -> None:
     owned = {TopicPartition("t", p) for p in (0, 1, 2)}
     # Partition 0: handled up to 89 -> 10 behind; 1: nothing handled, the fetch position
     # stands in; 2: never fetched, unknown.
-    assert progress.lag(_Positions(), owned) == {0: 10, 1: 10, 2: None}
+    assert progress.lag(cast(Any, _Positions()), owned) == {0: 10, 1: 10, 2: None}
 
 
 class _Sample:
@@ -133,3 +141,13 @@ def test_ready_when_every_group_has_a_ready_process() -> None:
     assert not verdict.ok
     assert verdict.detail["not_ready"] == ["b"]
     assert health.ready(samples[:2], ["a"]).ok
+
+
+def test_the_clean_batch_decision_is_a_gauge_with_its_reason() -> None:
+    registry = CollectorRegistry()
+    telemetry = PrometheusTelemetry(registry)
+    telemetry.clean_batches("g", False, "user middleware must see every message: timed")
+    why = "user middleware must see every message: timed"
+    assert (
+        registry.get_sample_value("outbox_consumer_clean_batches", {"group": "g", "why": why}) == 0
+    )

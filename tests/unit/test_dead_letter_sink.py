@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from kafka import errors as kafka_errors
 
-from consumers.runtime.dead_letters import KafkaDeadLetterSink
-from consumers.runtime.errors import Outage
-from consumers.runtime.message import Delivery, Message
-from tests.consumer_fakes import FakeDatabase, FakeTransaction
+from consumer_runtime.adapters.dead_letters import KafkaDeadLetterSink, dead_letter_headers
+from consumer_runtime.errors import Outage
+from consumer_runtime.message import Message
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 
@@ -41,14 +40,15 @@ class FakeProducer:
         return _Sent()
 
 
-def _delivery(key: bytes | None, value: bytes | None) -> Delivery:
-    message = Message("outbox.event.order", 2, 41, key, value, (("event_type", b"OrderPlaced"),))
-    return Delivery(message, "inventory", FakeTransaction(FakeDatabase()))
+def _message(key: bytes | None, value: bytes | None) -> Message:
+    return Message("outbox.event.order", 2, 41, key, value, (("event_type", b"OrderPlaced"),))
 
 
 def test_a_writable_dead_letter_keeps_key_value_and_headers() -> None:
     producer = FakeProducer()
-    KafkaDeadLetterSink(producer, "dlq.", clock=lambda: NOW).send(_delivery(b"k", b"v"), "x")
+    KafkaDeadLetterSink(producer, "dlq.", clock=lambda: NOW).send(
+        _message(b"k", b"v"), "inventory", "x"
+    )
     [(topic, key, value, headers)] = producer.sent
     assert (topic, key, value) == ("dlq.inventory", b"k", b"v")
     assert headers["dlq.reason"] == b"x"
@@ -57,7 +57,9 @@ def test_a_writable_dead_letter_keeps_key_value_and_headers() -> None:
 
 def test_a_null_record_is_dead_lettered_under_its_origin() -> None:
     producer = FakeProducer()
-    KafkaDeadLetterSink(producer, "dlq.", clock=lambda: NOW).send(_delivery(None, None), "poison")
+    KafkaDeadLetterSink(producer, "dlq.", clock=lambda: NOW).send(
+        _message(None, None), "inventory", "poison"
+    )
     [(_, key, value, headers)] = producer.sent
     assert key == b"outbox.event.order[2]@41"
     assert value is None
@@ -70,7 +72,7 @@ def test_a_null_record_is_dead_lettered_under_its_origin() -> None:
 def test_an_oversized_record_is_dead_lettered_without_its_value() -> None:
     producer = FakeProducer(limit=1000)
     KafkaDeadLetterSink(producer, "dlq.", clock=lambda: NOW).send(
-        _delivery(b"order-1", b"x" * 5000), "poison"
+        _message(b"order-1", b"x" * 5000), "inventory", "poison"
     )
     [(_, key, value, headers)] = producer.sent
     assert (key, value) == (b"order-1", None)
@@ -83,5 +85,28 @@ def test_an_oversized_record_is_dead_lettered_without_its_value() -> None:
 def test_a_broker_that_does_not_answer_is_an_outage_not_a_reduced_letter() -> None:
     producer = FakeProducer(down=True)
     with pytest.raises(Outage, match="dead-letter topic not writable"):
-        KafkaDeadLetterSink(producer, "dlq.").send(_delivery(b"k", b"v"), "x")
+        KafkaDeadLetterSink(producer, "dlq.").send(_message(b"k", b"v"), "inventory", "x")
     assert producer.sent == []
+
+
+def test_dead_letter_headers_keep_the_original_and_add_where_and_why() -> None:
+    message = Message(
+        "outbox.event.order",
+        4,
+        99,
+        b"k",
+        b"v",
+        (("id", b"e1"), ("idempotency_key", None), ("dlq.reason", b"old")),
+    )
+    headers = dead_letter_headers(message, "inventory", "poison: x", NOW)
+    as_dict = dict(headers)
+    assert as_dict["id"] == b"e1"
+    assert "idempotency_key" not in as_dict  # null: left out, reads the same
+    assert as_dict["dlq.reason"] == b"poison: x"  # an earlier dead-lettering's is replaced
+    assert [k for k, _ in headers].count("dlq.reason") == 1
+    assert (
+        as_dict["dlq.handler"],
+        as_dict["dlq.topic"],
+        as_dict["dlq.partition"],
+        as_dict["dlq.offset"],
+    ) == (b"inventory", b"outbox.event.order", b"4", b"99")

@@ -10,7 +10,10 @@ import re
 
 import pytest
 
+from consumer_runtime import HandlerContext, handler
+from consumers.events import OrderPlaced
 from tests.conftest import ROOT
+from tests.consumer_fakes import chain_for
 from tests.readme import pages
 
 DOCS = [str(p.relative_to(ROOT)) for p in pages()]
@@ -65,27 +68,15 @@ def test_every_python_block_of_the_docs_compiles() -> None:
 
 def _guarantee_layers() -> tuple[str, ...]:
     """The real chain's layers, users' middleware left out (the docs name it in words)."""
-    from consumers.events import OrderPlaced
-    from consumers.runtime.chain import build_chain
-    from consumers.runtime.registry import Registration
-    from contract import AvroCodec, SchemaRepository
 
-    registration = Registration.of("g", lambda e, c: None, OrderPlaced)
-    chain = build_chain(
-        registration,
-        AvroCodec(SchemaRepository.load()),
-        sink=None,  # type: ignore[arg-type]  # built, never run
-        attempts=1,
-        base=0,
-        cap=0,
-        timeout_s=1,
-        duplicate=True,
-    )
-    return chain.layers
+    @handler("g")
+    def nothing(event: OrderPlaced, ctx: HandlerContext) -> None: ...
+
+    return chain_for(nothing, attempts=1, duplicate=True).layers
 
 
 def test_the_middleware_order_written_in_the_module_is_the_real_chain() -> None:
-    doc = (ROOT / "consumers/runtime/middleware.py").read_text().split('"""')[1]
+    doc = (ROOT / "consumer_runtime/middleware/__init__.py").read_text().split('"""')[1]
     written = tuple(re.findall(r"^\d\. ``(\w+)``", doc, re.M))
     assert (*written, "handler") == _guarantee_layers()
 

@@ -1,4 +1,4 @@
-"""The optimistic batch (consumers.runtime.optimistic) with fakes: a clean batch commits once
+"""The optimistic batch (consumer_runtime.optimistic) with fakes: a clean batch commits once
 with its marks claimed up front; any failure reruns the batch with a savepoint per message, so
 the failing message alone is retried and dead-lettered, once."""
 
@@ -7,11 +7,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from kafka.structs import TopicPartition
 
-from consumers.runtime.dead_letters import position_id
-from consumers.runtime.message import Message
-from consumers.runtime.optimistic import Claims, claimable
+from consumer_runtime import HandlerContext, handler
+from consumer_runtime.errors import Isolate
+from consumer_runtime.message import Message
+from consumer_runtime.middleware.dead_letter import position_id
+from consumer_runtime.optimistic import Claims, OptimisticTransaction, claimable
+from consumers.events import OrderCancelled, OrderPlaced
 from contract import AvroCodec, SchemaRepository
 from tests import factories
 from tests.consumer_fakes import (
@@ -26,7 +30,8 @@ from tests.consumer_fakes import (
 CODEC = AvroCodec(SchemaRepository.load())
 
 
-def record_effect(event: Any, ctx: Any) -> None:
+@handler("g")
+def record_effect(event: OrderPlaced | OrderCancelled, ctx: Any) -> None:
     ctx.connection.effects.append(event.event_id)
 
 
@@ -54,7 +59,7 @@ def test_a_poison_message_reruns_the_batch_and_is_dead_lettered_once() -> None:
     processor = processor_for([messages], db, record_effect, sink)
     processor.poll_once()
     assert processor.stats["isolations"] == 1
-    assert [d.message.offset for d, _ in sink.sent] == [2]
+    assert [m.offset for m, _ in sink.sent] == [2]
     assert processor.stats["handled"] == 3
     assert processor.stats["dead_lettered"] == 1
     # The failed attempt committed nothing; then 0-1 optimistic, 2 isolated, 3 optimistic.
@@ -75,7 +80,8 @@ def test_a_failing_handler_is_retried_only_on_the_isolated_rerun() -> None:
     bad = uuid.UUID(messages[1].header("id") or "")
     calls: list[uuid.UUID] = []
 
-    def handle(event: Any, ctx: Any) -> None:
+    @handler("g")
+    def handle(event: OrderPlaced, ctx: HandlerContext) -> None:
         calls.append(event.event_id)
         if event.event_id == bad:
             raise RuntimeError("downstream refused")
@@ -176,12 +182,11 @@ def test_a_batch_form_is_called_once_with_the_new_events_in_order() -> None:
         for event, ctx in items:
             ctx.connection.effects.append(event.event_id)
 
-    def per_event(event: Any, ctx: Any) -> None:
+    @handler("g", batch=handle_batch)
+    def per_event(event: OrderPlaced, ctx: HandlerContext) -> None:
         raise AssertionError("a clean batch must not call the per-event form")
 
-    processor = processor_for(
-        [messages + messages[:1]], db, per_event, RecordingSink(), batch=handle_batch
-    )
+    processor = processor_for([messages + messages[:1]], db, per_event, RecordingSink())
     processor.poll_once()
     assert calls == [[uuid.UUID(m.header("id") or "") for m in messages]]
     assert (processor.stats["handled"], processor.stats["duplicate"]) == (4, 1)
@@ -196,16 +201,17 @@ def test_a_failing_batch_form_falls_back_to_the_per_event_form() -> None:
     def handle_batch(items: Any) -> None:
         raise RuntimeError("one of them is bad")
 
-    def per_event(event: Any, ctx: Any) -> None:
+    @handler("g", batch=handle_batch)
+    def per_event(event: OrderPlaced, ctx: HandlerContext) -> None:
         if event.event_id == bad:
             raise RuntimeError("bad one")
         record_effect(event, ctx)
 
-    processor = processor_for([messages], db, per_event, sink, batch=handle_batch)
+    processor = processor_for([messages], db, per_event, sink)
     processor.poll_once()
     assert processor.stats["isolations"] == 1
     assert len(db.effects) == 2
-    assert [d.message.offset for d, _ in sink.sent] == [1]
+    assert [m.offset for m, _ in sink.sent] == [1]
 
 
 def test_each_poison_message_is_isolated_alone_and_the_rest_stays_optimistic() -> None:
@@ -215,7 +221,7 @@ def test_each_poison_message_is_isolated_alone_and_the_rest_stays_optimistic() -
         messages[i] = Message("t", 0, i, b"k", b"\xc3\x01garbage", messages[i].headers)
     processor = processor_for([messages], db, record_effect, sink)
     processor.poll_once()
-    assert [d.message.offset for d, _ in sink.sent] == [1, 4]
+    assert [m.offset for m, _ in sink.sent] == [1, 4]
     assert (processor.stats["handled"], processor.stats["dead_lettered"]) == (4, 2)
     assert processor.stats["isolations"] == 2
     # [0] optimistic, [1] isolated, [2, 3] optimistic, [4] isolated, [5] optimistic
@@ -231,13 +237,13 @@ def test_a_spent_budget_commits_a_prefix_and_fetches_the_rest_again() -> None:
     poison = Message("t", 0, 1, b"k", b"\xc3\x01garbage", messages[1].headers)
     messages[1] = poison  # forces the isolated path, where the budget is checked per message
 
-    def slow(event: Any, ctx: Any) -> None:
+    @handler("g")
+    def slow(event: OrderPlaced, ctx: HandlerContext) -> None:
         now[0] += 20
         record_effect(event, ctx)
 
     consumer = FakeConsumer([messages])
-    processor = processor_for([], db, slow, sink, clock=lambda: now[0])
-    processor._consumer = consumer
+    processor = processor_for([], db, slow, sink, clock=lambda: now[0], consumer=consumer)
     processor.poll_once()  # 0 (optimistic, twice: 40 s), then 1 alone; 2 and 3 not started
     assert processor.stats["budget_splits"] == 1
     assert consumer.commits == [{TopicPartition("t", 0): 2}]
@@ -251,14 +257,10 @@ def test_a_spent_budget_commits_a_prefix_and_fetches_the_rest_again() -> None:
 def test_a_handler_call_past_the_bound_in_a_batch_is_rerun_isolated() -> None:
     """Pipelined, the server cannot hold a handler to its idle bound between statements: a
     call that took past the bound ends the optimistic batch, and the isolated rerun decides."""
-    import pytest
-
-    from consumers.runtime.errors import Isolate
-    from consumers.runtime.optimistic import OptimisticTransaction
 
     def batch_tx(bound: float) -> OptimisticTransaction:
         claims = Claims(FakeProcessedEvents(set()), set(), set())
-        return OptimisticTransaction(FakeTransaction(FakeDatabase()), claims, bound=bound)
+        return OptimisticTransaction(FakeTransaction(FakeDatabase()), claims, handler_bound=bound)
 
     with pytest.raises(Isolate, match="past its 0s bound"), batch_tx(0.0).savepoint():
         pass

@@ -7,20 +7,15 @@ import logging
 from typing import Any
 
 import pytest
-from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+from kafka.errors import KafkaConnectionError
 from pydantic import ValidationError
 
+from consumer_runtime import HandlerContext, handler
+from consumer_runtime.condition import Condition
+from consumer_runtime.processor import EventProcessor
 from consumers.events import OrderPlaced
-from consumers.runtime.chain import build_chain
-from consumers.runtime.condition import Condition
-from consumers.runtime.membership import Rejoin
-from consumers.runtime.processor import EventProcessor
-from consumers.runtime.registry import Registration
 from consumers.settings import ConsumerSettings
-from contract import AvroCodec, SchemaRepository
-from tests.consumer_fakes import FakeConsumer, FakeDatabase, RecordingSink
-
-CODEC = AvroCodec(SchemaRepository.load())
+from tests.consumer_fakes import FakeConsumer, FakeDatabase, RecordingSink, processor_for
 
 
 class FlakyConsumer(FakeConsumer):
@@ -44,19 +39,12 @@ class FlakyConsumer(FakeConsumer):
         return super().poll(timeout_ms, max_records)
 
 
-def _processor(consumer: Any, rejoin: Rejoin | None = None) -> EventProcessor:
-    registration = Registration.of("g", lambda e, c: None, OrderPlaced)
-    return EventProcessor(
-        registration,
-        consumer=consumer,
-        topic="t",
-        transactions=FakeDatabase(),
-        chain=build_chain(
-            registration, CODEC, RecordingSink(), attempts=1, base=0, cap=0, timeout_s=5
-        ),
-        sleep=lambda s: None,
-        rejoin=rejoin,
-    )
+@handler("g")
+def nothing(event: OrderPlaced, ctx: HandlerContext) -> None: ...
+
+
+def _processor(consumer: Any) -> EventProcessor:
+    return processor_for([], FakeDatabase(), nothing, RecordingSink(), consumer=consumer)
 
 
 def test_kafka_down_at_start_and_while_polling_is_waited_out() -> None:
@@ -66,18 +54,6 @@ def test_kafka_down_at_start_and_while_polling_is_waited_out() -> None:
     assert consumer.subscribed == ["t"]
     assert processor.stats["outages"] == 5  # the five failed polls, each backed off
     assert processor.condition.trouble is None
-
-
-def test_a_membership_check_that_fails_is_skipped_not_raised() -> None:
-    def members() -> list[str]:
-        raise KafkaTimeoutError("no coordinator")
-
-    processor = _processor(
-        FakeConsumer([]), Rejoin("g-1", members, lambda: FakeConsumer([]), after=0)
-    )
-    processor._watch_assignment()
-    assert processor.stats["rejoins"] == 0
-    assert processor.condition.trouble == "kafka (group membership)"
 
 
 def test_an_outage_is_logged_when_it_starts_changes_and_ends(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from consumer_runtime import HandlerContext, handler
+from consumers.events import OrderPlaced
 from consumers.handlers import REGISTRY
-from consumers.runtime.registry import Registration
 from ops.rebuild import refusal
+from tests.consumer_fakes import registered
 
 SALES = REGISTRY["sales-projection"]
 
@@ -38,4 +40,8 @@ def test_every_group_says_whether_it_can_be_rebuilt() -> None:
     with a reset are exactly the pure read models."""
     rebuildable = {name for name, r in REGISTRY.items() if r.reset}
     assert rebuildable == {"sales-projection", "inventory"}
-    assert Registration.of("x", lambda e, c: None).reset == ()
+
+    @handler("x")
+    def forgot(event: OrderPlaced, ctx: HandlerContext) -> None: ...
+
+    assert registered(forgot).reset == ()

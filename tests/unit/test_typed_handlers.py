@@ -10,15 +10,11 @@ from typing import Any
 
 import pytest
 
-from consumers.events import Event, OrderCancelled, OrderPlaced
-from consumers.runtime.chain import build_chain
-from consumers.runtime.handlers import discover, group_registrations, handler
-from consumers.runtime.message import Delivery, HandlerContext, Middleware, Outcome, Step
-from contract import AvroCodec, SchemaRepository
+from consumer_runtime import Delivery, HandlerContext, Middleware, Outcome, Step
+from consumer_runtime.handlers import discover, group_registrations, handler
+from consumers.events import EVENTS, Event, OrderCancelled, OrderPlaced
 from tests import factories, readme
-from tests.consumer_fakes import FakeDatabase, FakeTransaction, RecordingSink
-
-CODEC = AvroCodec(SchemaRepository.load())
+from tests.consumer_fakes import FakeDatabase, FakeTransaction, chain_for
 
 
 def test_event_types_come_from_the_annotation() -> None:
@@ -42,16 +38,15 @@ def test_an_unannotated_or_non_event_parameter_is_refused() -> None:
         def bare(event, ctx):  # type: ignore[no-untyped-def]
             ...
 
-    with pytest.raises(TypeError, match="are not events"):
+    @handler("g")
+    def wrong(event: str, ctx: HandlerContext) -> None: ...
 
-        @handler("g")  # type: ignore[type-var]
-        def wrong(event: str, ctx: HandlerContext) -> None: ...
+    with pytest.raises(TypeError, match=r"wrong: \[<class 'str'>\] are not events"):
+        group_registrations([wrong], EVENTS)
 
 
 def _deliver(registration: Any, record: dict[str, Any], event_type: str) -> FakeTransaction:
-    chain = build_chain(
-        registration, CODEC, RecordingSink(), attempts=1, base=0, cap=0, timeout_s=5
-    )
+    chain = chain_for(registration, attempts=1)
     tx = FakeTransaction(FakeDatabase())
     message = factories.kafka_message(record, event_type)
     assert chain(Delivery(message, registration.name, tx)) is Outcome.HANDLED
@@ -79,7 +74,7 @@ def test_a_group_dispatches_each_event_type_to_its_handler_and_middleware() -> N
     def cancelled(event: OrderCancelled, ctx: HandlerContext) -> None:
         calls.append("cancelled")
 
-    [(name, registration)] = group_registrations([placed, cancelled]).items()
+    [(name, registration)] = group_registrations([placed, cancelled], EVENTS).items()
     assert name == "g"
     assert registration.event_types == {"OrderPlaced", "OrderCancelled"}
     _deliver(registration, factories.placed_record(), "OrderPlaced")
@@ -98,13 +93,13 @@ def test_two_handlers_for_one_type_or_a_batch_form_in_a_shared_group_are_refused
     def c(event: OrderCancelled, ctx: HandlerContext) -> None: ...
 
     with pytest.raises(TypeError, match="two handlers for OrderPlaced"):
-        group_registrations([a, b])
+        group_registrations([a, b], EVENTS)
     with pytest.raises(TypeError, match="batch form needs the group's only handler"):
-        group_registrations([a, c])
+        group_registrations([a, c], EVENTS)
 
 
 def test_the_handlers_package_registers_the_three_groups() -> None:
-    registrations = group_registrations(discover("consumers.handlers"))
+    registrations = group_registrations(discover("consumers.handlers"), EVENTS)
     assert set(registrations) == {"inventory", "notifications", "sales-projection"}
     assert all(r.handle_batch is not None for r in registrations.values())
 
@@ -115,14 +110,11 @@ def test_the_readme_handler_and_middleware_work_as_shown(
     handlers = readme.module("readme-handler")
     timed = readme.module("readme-middleware").timed
     [registration] = group_registrations(
-        [handlers.award_points, handlers.take_points_back]
+        [handlers.award_points, handlers.take_points_back], EVENTS
     ).values()
     assert registration.name == "loyalty"
     record = factories.placed_record()
-    chain = build_chain(
-        registration, CODEC, RecordingSink(), attempts=1, base=0, cap=0, timeout_s=5,
-        middleware=[timed],
-    )  # fmt: skip
+    chain = chain_for(registration, attempts=1, middleware=[timed])
     sql: list[tuple[str, Any]] = []
     tx = FakeTransaction(FakeDatabase())
     tx.connection = type("Conn", (), {"execute": lambda self, q, p: sql.append((q, p))})()

@@ -1,0 +1,2 @@
+"""The runtime's adapters to Postgres and Kafka, apart from the ports they implement
+(``consumer_runtime.ports``)."""

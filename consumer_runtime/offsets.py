@@ -1,0 +1,102 @@
+"""Offsets are committed only after the database commit: the positions a batch reached are
+held here once its transaction committed, and committed to Kafka next. A failed offset commit
+loses nothing (the database holds the effects; a redelivery is absorbed as duplicates)."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable
+
+from kafka import TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from consumer_runtime.message import Message
+from consumer_runtime.ports import Consumer
+
+log = logging.getLogger("consumers.processor")
+
+
+def _where(m: Message) -> TopicPartition:
+    return TopicPartition(m.topic, m.partition)
+
+
+class Offsets:
+    def __init__(self, stats: Counter[str]) -> None:
+        self._stats = stats
+        self._pending: dict[TopicPartition, int] = {}
+
+    def applied(self, messages: Iterable[Message]) -> None:
+        """These messages' effects are committed in the database: their offsets may go."""
+        for m in messages:
+            tp = _where(m)
+            self._pending[tp] = max(self._pending.get(tp, -1), m.offset + 1)
+
+    def forget(self) -> None:
+        """A new client joined: the old membership's offsets can no longer be committed."""
+        self._pending.clear()
+
+    def commit(
+        self, consumer: Consumer, only: set[TopicPartition] | None = None, *, blocking: bool = True
+    ) -> bool:
+        """True when offsets were committed (or, not blocking, sent)."""
+        offsets = {tp: off for tp, off in self._pending.items() if only is None or tp in only}
+        if not offsets:
+            return False
+        commit = consumer.commit if blocking else consumer.commit_async
+        try:
+            commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items()})
+        except KafkaError as exc:
+            self._stats["commit_failures"] += 1
+            log.warning("offset commit failed, batch may be redelivered: %r", exc)
+            return False
+        for tp in offsets:
+            self._pending.pop(tp, None)
+        return True
+
+
+class Progress:
+    """Per partition, the next offset this instance will handle (the last applied + 1), and
+    from it the lag: the high-water mark the broker last sent with a fetch, minus that. Before
+    the instance handled anything from a partition, the client's fetch position stands in."""
+
+    def __init__(self) -> None:
+        self._next: dict[int, int] = {}
+
+    def applied(self, messages: Iterable[Message]) -> None:
+        for m in messages:
+            self._next[m.partition] = max(self._next.get(m.partition, 0), m.offset + 1)
+
+    def lag(self, consumer: Consumer, owned: set[TopicPartition]) -> dict[int, int | None]:
+        mine = {tp.partition for tp in owned}
+        for p in set(self._next) - mine:  # moved away: another instance's progress now
+            del self._next[p]
+        return {tp.partition: self._lag_of(consumer, tp) for tp in owned}
+
+    def _lag_of(self, consumer: Consumer, tp: TopicPartition) -> int | None:
+        try:
+            high = consumer.highwater(tp)
+            if high is None:
+                return None
+            at = self._next.get(tp.partition)
+            if at is None:
+                at = consumer.position(tp, timeout_ms=0)
+        except KafkaError:
+            return None
+        if at is None:
+            return None
+        return int(max(0, high - at))
+
+
+def rewind(consumer: Consumer, messages: Iterable[Message]) -> None:
+    """Seek each partition this instance still owns back to the first of ``messages``: the
+    next poll fetches them again (after a rollback, or past a batch's time budget)."""
+    first: dict[TopicPartition, int] = {}
+    for m in messages:
+        tp = _where(m)
+        first[tp] = min(first.get(tp, m.offset), m.offset)
+    assigned = consumer.assignment()
+    for tp, offset in first.items():
+        if tp in assigned:
+            consumer.seek(tp, offset)
