@@ -29,9 +29,9 @@ from consumers.settings import ConsumerSettings
 from contract import AvroCodec, SchemaRepository
 from producer_app.bootstrap import bootstrap
 from producer_app.settings import ProducerSettings
-from stack.health import StackError
+from stack.health import StackError, groups_probe
 from stack.layout import Layout
-from stack.parts import app_parts, consumers_part, groups_probe, stack_parts
+from stack.parts import app_parts, consumers_part, stack_parts
 from stack.settings import StackSettings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 
 from bench.limits import bare_order, sample_record
+from bench.scratch import scratch_producer_db
 from contract import AvroCodec, SchemaRepository
 from producer_app.bootstrap import bootstrap
 from producer_app.domain.model import OrderLine
@@ -25,6 +26,7 @@ from producer_app.entrypoints.seed import CATALOG
 from producer_app.service_layer import services
 from producer_app.service_layer.messages import MessageContext, new_traceparent
 from producer_app.settings import ProducerSettings
+from stack.settings import StackSettings
 
 
 def bare_us(settings: ProducerSettings, orders: int) -> float:
@@ -77,9 +79,6 @@ def measure(settings: ProducerSettings, orders: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    from bench.scratch import scratch_producer_db
-    from stack.settings import StackSettings
-
     with scratch_producer_db(StackSettings(), ProducerSettings()) as scratch:
         print(measure(scratch, 2_000))
 

@@ -22,6 +22,7 @@ from chaos.faults import (
     until_consumed,
     wait_until,
 )
+from ops.lag import group_lag
 from stack import postgres
 from stack.process import group_members
 
@@ -118,8 +119,6 @@ def disk_full(ctx: Context) -> float:
 
 
 def _notifications_caught_up(ctx: Context) -> bool:
-    from ops.lag import group_lag
-
     return sum(r.lag for r in group_lag(ctx.settings.kafka_as("tools"), ["notifications"])) == 0
 
 

@@ -23,8 +23,9 @@ from kafka.errors import KafkaError
 from contract.groups import CONSUMER_GROUPS
 from ops.errors import Unreachable
 from stack import connect, postgres
+from stack.health import groups_probe
 from stack.layout import Layout
-from stack.parts import Part, app_parts, groups_probe, stack_parts
+from stack.parts import Part, app_parts, stack_parts
 from stack.process import read_pid
 from stack.settings import StackSettings
 

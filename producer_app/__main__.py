@@ -5,9 +5,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+from opentelemetry.sdk.trace import TracerProvider
 
 from contract.cli import count, fail, parser_for, rate, uuids, when
+from contract.tracing import provider
+from producer_app.bootstrap import Producer, bootstrap
 from producer_app.settings import ProducerSettings
+
+if TYPE_CHECKING:
+    from producer_app.entrypoints.metrics import ApiMetrics
 
 MAKE_NAMES = {
     "--orders": "ORDERS",
@@ -59,6 +67,68 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
+def serve(
+    producer: Producer,
+    settings: ProducerSettings,
+    metrics: ApiMetrics | None,
+    tracer_provider: TracerProvider | None,
+) -> None:
+    """The HTTP API in the foreground (uvicorn), and the idempotency keys' janitor."""
+    import uvicorn
+
+    from producer_app.entrypoints import janitor
+    from producer_app.entrypoints.api import create_app
+    from producer_app.entrypoints.limits import SERVER_HEADER_BYTES
+
+    janitor.start(producer)
+    uvicorn.run(
+        create_app(producer, metrics, tracer_provider),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="info",
+        access_log=False,
+        h11_max_incomplete_event_size=SERVER_HEADER_BYTES,
+    )
+
+
+def republish_orders(producer: Producer, args: argparse.Namespace) -> None:
+    """``republish``: the chosen orders' events written to the outbox again."""
+    from producer_app.entrypoints.republish import Unknown, republish
+
+    try:
+        done = republish(
+            producer,
+            order_ids=args.ids,
+            since=args.since,
+            until=args.until,
+            legacy=args.legacy,
+        )
+    except Unknown as exc:
+        fail(str(exc))
+    print(done.summary())
+
+
+def seed_orders(producer: Producer, args: argparse.Namespace) -> None:
+    """``seed``: random orders placed through the service layer as ``API_KEY``'s client."""
+    from producer_app.entrypoints.keys_cli import KeyRefused, seed_client
+    from producer_app.entrypoints.seed import seed as run_seed
+
+    try:
+        client = seed_client(producer)
+    except KeyRefused as exc:
+        fail(str(exc))
+    result = run_seed(
+        producer,
+        client=client,
+        orders=args.orders,
+        rate=args.rate,
+        cancel_ratio=args.cancel_ratio,
+        workers=args.workers,
+        seed_value=args.seed,
+    )
+    print(result.summary())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.verb == "republish" and args.until and args.ids:
@@ -74,8 +144,6 @@ def main(argv: list[str] | None = None) -> int:
         print("producer_app migrations at head")
         return 0
 
-    from producer_app.bootstrap import bootstrap
-
     metrics = None
     if args.verb == "serve":
         from prometheus_client import CollectorRegistry
@@ -83,8 +151,6 @@ def main(argv: list[str] | None = None) -> int:
         from producer_app.entrypoints.metrics import ApiMetrics
 
         metrics = ApiMetrics(CollectorRegistry())
-    from contract.tracing import provider
-
     tracer_provider = provider("orders-api" if args.verb == "serve" else "orders-seed")
     producer = bootstrap(
         settings,
@@ -97,55 +163,11 @@ def main(argv: list[str] | None = None) -> int:
 
             return api_key(producer, args.name, revoke=args.revoke)
         if args.verb == "serve":
-            import uvicorn
-
-            from producer_app.entrypoints import janitor
-            from producer_app.entrypoints.api import create_app
-
-            janitor.start(producer)
-
-            from producer_app.entrypoints.limits import SERVER_HEADER_BYTES
-
-            uvicorn.run(
-                create_app(producer, metrics, tracer_provider),
-                host=settings.api_host,
-                port=settings.api_port,
-                log_level="info",
-                access_log=False,
-                h11_max_incomplete_event_size=SERVER_HEADER_BYTES,
-            )
+            serve(producer, settings, metrics, tracer_provider)
         elif args.verb == "republish":
-            from producer_app.entrypoints.republish import Unknown, republish
-
-            try:
-                done = republish(
-                    producer,
-                    order_ids=args.ids,
-                    since=args.since,
-                    until=args.until,
-                    legacy=args.legacy,
-                )
-            except Unknown as exc:
-                fail(str(exc))
-            print(done.summary())
+            republish_orders(producer, args)
         else:
-            from producer_app.entrypoints.keys_cli import KeyRefused, seed_client
-            from producer_app.entrypoints.seed import seed as run_seed
-
-            try:
-                client = seed_client(producer)
-            except KeyRefused as exc:
-                fail(str(exc))
-            result = run_seed(
-                producer,
-                client=client,
-                orders=args.orders,
-                rate=args.rate,
-                cancel_ratio=args.cancel_ratio,
-                workers=args.workers,
-                seed_value=args.seed,
-            )
-            print(result.summary())
+            seed_orders(producer, args)
     finally:
         producer.close()
         if tracer_provider is not None:

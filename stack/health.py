@@ -9,12 +9,13 @@ from __future__ import annotations
 import socket
 import time
 import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 from contract.kafka import KafkaAccess
 from stack.process import tail
-from stack.rest import ConnectRest
+from stack.rest import ConnectRest, http_json
 
 Probe = Callable[[], str | None]
 
@@ -118,5 +119,59 @@ def connect_probe(rest: ConnectRest) -> Probe:
             return None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             return f"connect REST at {rest}: {exc}"
+
+    return probe
+
+
+def http_probe(url: str) -> Probe:
+    """Healthy when ``url`` answers 2xx."""
+
+    def probe() -> str | None:
+        try:
+            http_json(url, timeout=2)
+            return None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            return f"{url}: {exc}"
+
+    return probe
+
+
+def text_probe(url: str) -> Probe:
+    """Healthy when ``url`` answers 2xx (any body: a metrics endpoint's is not JSON)."""
+
+    def probe() -> str | None:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our URL
+                response.read()
+            return None
+        except (urllib.error.URLError, OSError) as exc:
+            return f"{url}: {exc}"
+
+    return probe
+
+
+def groups_probe(access: KafkaAccess, groups: Callable[[], list[str]]) -> Probe:
+    """Healthy when every consumer group is Stable with at least one live member."""
+
+    def probe() -> str | None:
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        try:
+            admin = KafkaAdminClient(
+                **access.client(request_timeout_ms=3000, bootstrap_timeout_ms=3000)
+            )
+            try:
+                described = admin.describe_groups(groups())
+            finally:
+                admin.close()
+        except KafkaError as exc:
+            return f"kafka at {access.bootstrap_servers}: {exc!r}"
+        waiting = [
+            f"{g} {d['group_state']} with {len(d['members'])} members"
+            for g, d in described.items()
+            if d["group_state"] != "Stable" or not d["members"]
+        ]
+        return "; ".join(waiting) or None
 
     return probe

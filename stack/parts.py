@@ -8,27 +8,26 @@ from __future__ import annotations
 
 import os
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from contract.groups import CONSUMER_GROUPS
-from contract.kafka import KafkaAccess
 from stack import jvm, monitoring, postgres
 from stack.health import (
     Probe,
     StackError,
     connect_probe,
+    groups_probe,
+    http_probe,
     kafka_probe,
     postgres_probe,
     tcp_probe,
+    text_probe,
     wait_healthy,
 )
 from stack.layout import Layout
 from stack.process import running_pid, spawn, stop
-from stack.rest import http_json
 from stack.secrets import own_secrets
 from stack.settings import StackSettings
 
@@ -139,60 +138,6 @@ def stack_parts(layout: Layout, settings: StackSettings) -> list[Part]:
         env=lambda: jvm.connect_env(settings),
     )
     return [pg, kafka, connect]
-
-
-def http_probe(url: str) -> Probe:
-    """Healthy when ``url`` answers 2xx."""
-
-    def probe() -> str | None:
-        try:
-            http_json(url, timeout=2)
-            return None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            return f"{url}: {exc}"
-
-    return probe
-
-
-def text_probe(url: str) -> Probe:
-    """Healthy when ``url`` answers 2xx (any body: a metrics endpoint's is not JSON)."""
-
-    def probe() -> str | None:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our URL
-                response.read()
-            return None
-        except (urllib.error.URLError, OSError) as exc:
-            return f"{url}: {exc}"
-
-    return probe
-
-
-def groups_probe(access: KafkaAccess, groups: Callable[[], list[str]]) -> Probe:
-    """Healthy when every consumer group is Stable with at least one live member."""
-
-    def probe() -> str | None:
-        from kafka import KafkaAdminClient
-        from kafka.errors import KafkaError
-
-        try:
-            admin = KafkaAdminClient(
-                **access.client(request_timeout_ms=3000, bootstrap_timeout_ms=3000)
-            )
-            try:
-                described = admin.describe_groups(groups())
-            finally:
-                admin.close()
-        except KafkaError as exc:
-            return f"kafka at {access.bootstrap_servers}: {exc!r}"
-        waiting = [
-            f"{g} {d['group_state']} with {len(d['members'])} members"
-            for g, d in described.items()
-            if d["group_state"] != "Stable" or not d["members"]
-        ]
-        return "; ".join(waiting) or None
-
-    return probe
 
 
 # What each app's process environment may hold (they also read their settings from .env).

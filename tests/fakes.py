@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -93,7 +94,7 @@ class FakeIdempotencyStore:
         if fingerprint != request.fingerprint:
             raise KeyReused(request.key)
         assert reply is not None
-        return reply.as_replay()
+        return dataclasses.replace(reply, replayed=True)
 
     def save(self, request: IdempotencyRequest, result: Result) -> None:
         self.staged[(request.client, request.key)] = (request.fingerprint, result)

@@ -1,7 +1,7 @@
 """Middleware: each is a function that takes a step and returns a step that wraps it, one
 module each (the runtime's in this folder; users write theirs the same way).
 
-A step is ``Callable[[Delivery], Outcome]``. ``runtime.build_chain`` composes them in this
+A step is ``Callable[[Delivery], Outcome]``. ``runtime.layers`` lists them in this
 order, outermost first; each line says why it sits where it does:
 
 1. ``log_context``   - binds event id, trace and position to every log line inside.

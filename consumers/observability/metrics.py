@@ -49,7 +49,10 @@ class PrometheusTelemetry:
         self._clock = clock
         self._exported: Tally[tuple[str, str]] = Tally()
         self._last_lag: dict[str, dict[int, int | None]] = {}
-        r = registry
+        self._counters_and_histograms(registry)
+        self._gauges(registry)
+
+    def _counters_and_histograms(self, r: CollectorRegistry) -> None:
         self.messages = Counter(
             "outbox_consumer_messages",
             "Messages settled, by outcome, counted once their transaction committed",
@@ -81,6 +84,9 @@ class PrometheusTelemetry:
             buckets=BATCH_BUCKETS,
             registry=r,
         )
+
+    def _gauges(self, r: CollectorRegistry) -> None:
+        """Per process, aggregated over processes as each ``multiprocess_mode`` says."""
         self.lag = Gauge(
             "outbox_consumer_lag_messages",
             "High-water mark minus the next offset to handle, per owned partition",

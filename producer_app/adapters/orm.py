@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, LargeBinary, Text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, LargeBinary
 from sqlmodel import Field, SQLModel
 
 SCHEMA = "orders"
@@ -66,15 +64,3 @@ class OutboxRow(SQLModel, table=True):
     created_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
-
-
-class IdempotencyKeyRow(SQLModel, table=True):
-    __tablename__ = "idempotency_keys"
-    __table_args__ = {"schema": SCHEMA}
-
-    client: str = Field(sa_column=Column(Text, primary_key=True))  # migration 0006
-    key: str = Field(sa_column=Column(Text, primary_key=True))
-    request_hash: str
-    change: str | None = None
-    response: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -3,7 +3,7 @@ entrypoints map a ``Change`` to a status code, and Idempotency-Key replays store
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -23,6 +23,3 @@ class Result:
     change: Change
     order: dict[str, Any]
     replayed: bool = False
-
-    def as_replay(self) -> Result:
-        return replace(self, replayed=True)

@@ -17,8 +17,9 @@ from consumers.bootstrap import Running, bootstrap
 from consumers.handlers import REGISTRY
 from consumers.settings import ConsumerSettings
 from contract.kafka import KafkaAccess
+from stack.health import groups_probe
 from stack.layout import Layout
-from stack.parts import app_parts, groups_probe
+from stack.parts import consumers_part
 from stack.rest import ConnectRest
 from stack.settings import StackSettings
 from tests.conftest import ROOT
@@ -57,10 +58,8 @@ def test_quick_benchmark_writes_every_figure(
 ) -> None:
     # `make up` runs the consumers as a stack part, `make test` alone does not: the bench stops
     # that part for its writer figures (and starts it again) only when it was running.
-    consumers_part = next(
-        p for p in app_parts(Layout(ROOT), stack_settings) if p.name == "consumers"
-    )
-    part_was_running = consumers_part.pid() is not None
+    part = consumers_part(Layout(ROOT), stack_settings)
+    part_was_running = part.pid() is not None
     out = tmp_path / "results"
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--out", str(out)],
@@ -87,7 +86,7 @@ def test_quick_benchmark_writes_every_figure(
     assert result["relay"]["debezium_idle_statements_per_s"] >= 0
     assert all(sum(s["cores"].values()) > 0 for s in result["steps"])
     assert result["writer"]["consumers_stopped"] is part_was_running
-    assert (consumers_part.pid() is not None) is part_was_running  # started again if it ran
+    assert (part.pid() is not None) is part_was_running  # started again if it ran
     assert set(result["consumers"]["handlers"]) == set(REGISTRY)
     cap = result["capacity"]
     assert cap["bare_tx_per_s"] > 0
