@@ -16,9 +16,8 @@ import os
 from collections.abc import Callable
 
 from stack import jvm, monitoring, postgres
-from stack.health import Probe, connect_probe, kafka_probe, postgres_probe
+from stack.health import Probe, connect_probe, kafka_probe, postgres_probe, text_probe
 from stack.layout import Layout
-from stack.parts import text_probe
 from stack.secrets import own_secrets
 from stack.settings import StackSettings
 

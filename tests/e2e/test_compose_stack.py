@@ -26,9 +26,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from chaos.observe import end_offsets, messages_since
+from chaos.observe import messages_since
 from chaos.verdict import Verdict, judge
 from contract.kafka import KafkaAccess
+from contract.kafka_reads import end_offsets
 from contract.topics import DLQ_PREFIX, ORDER_EVENTS
 from stack.secrets import SECRET_VARS, own_secrets
 from stack.settings import StackSettings
@@ -149,7 +150,7 @@ def _order_ids(settings: StackSettings) -> list[uuid.UUID]:
 def _dead_letters(access: KafkaAccess) -> dict[str, list[Any]]:
     topics = {f"{DLQ_PREFIX}{g}": g for g in GROUPS}
     return {
-        g: messages_since(access, t, {p: 0 for p in end_offsets(access, t)})
+        g: messages_since(access, t, {p: 0 for p in end_offsets(access, t, wait=0)})
         for t, g in topics.items()
     }
 
@@ -268,7 +269,10 @@ def test_the_debezium_role_cannot_copy_the_data_directory(stack: Compose, tmp_pa
 
 def test_seeded_orders_are_on_the_topic_once_and_handled_once_per_group(stack: Compose) -> None:
     settings = stack.settings()
-    before, since = _order_ids(settings), end_offsets(settings.kafka_as("admin"), ORDER_EVENTS)
+    before, since = (
+        _order_ids(settings),
+        end_offsets(settings.kafka_as("admin"), ORDER_EVENTS, wait=0),
+    )
     seed = _seed(stack, 500)
     out, _ = seed.communicate(timeout=300)
     assert seed.returncode == 0, out
@@ -284,7 +288,10 @@ def test_sigkill_of_connect_and_the_consumers_mid_seed_loses_and_doubles_nothing
     stack: Compose,
 ) -> None:
     settings = stack.settings()
-    before, since = _order_ids(settings), end_offsets(settings.kafka_as("admin"), ORDER_EVENTS)
+    before, since = (
+        _order_ids(settings),
+        end_offsets(settings.kafka_as("admin"), ORDER_EVENTS, wait=0),
+    )
     seed = _seed(stack, 600, rate=60)
     for victim in ("connect", "consumers"):
         time.sleep(3)

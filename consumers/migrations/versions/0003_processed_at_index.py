@@ -1,4 +1,4 @@
-"""An index for the purge of expired dedup marks (consumers.runtime.retention): it deletes a
+"""An index for the purge of expired dedup marks (consumer_runtime.retention): it deletes a
 group's oldest marks in small batches, which without it would scan the whole table each time.
 
 Revision ID: 0003
