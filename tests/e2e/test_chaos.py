@@ -5,7 +5,6 @@ twice, exactly the poison dead-lettered, zero lag. ``make chaos`` runs every kin
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -37,14 +36,11 @@ SUBSET = [
 
 @pytest.fixture
 def apps_stopped_afterwards(stack_settings: StackSettings) -> Iterator[None]:
-    """The run starts the API and consumers as real processes; stop what it started."""
+    """The run starts the API as a real process (and its own consumers, stopped when it
+    ends); stop what it started."""
     layout = Layout(ROOT)
     running_before = {p.name for p in app_parts(layout, stack_settings) if p.pid()}
-    env_before = {k: os.environ.get(k) for k in ("FAULT_KILL_FILE", "FAULT_OVERRUN_FILE")}
     yield
-    for key, value in env_before.items():
-        if value is None:
-            os.environ.pop(key, None)
     for part in app_parts(layout, stack_settings):
         if part.name not in running_before:
             part.halt()
