@@ -3,10 +3,10 @@
 The API and consumers run as the launcher's processes (so they can be killed), the consumers
 with the fault-injection files set and a group id of their own (so that network partitions
 can find their packets: ``chaos.network``), for the run only: ``make up``'s consumers are
-paused meanwhile and started again after it (``stack.pause``). Every fault in the list runs at least once;
-between faults the workload keeps going. At the end the pipeline must settle by itself, and
-the checker (``chaos.verdict``) compares sets with the ground truth: the orders table, the
-clients' log and the poison the run injected.
+paused meanwhile and started again after it (``stack.pause``). Every fault in the list runs
+at least once; between faults the workload keeps going. At the end the pipeline must settle
+by itself, and the checker (``chaos.verdict``) compares sets with the ground truth: the
+orders table, the clients' log and the poison the run injected.
 """
 
 from __future__ import annotations
