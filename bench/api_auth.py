@@ -30,17 +30,17 @@ from contextlib import contextmanager
 
 import httpx
 
+from producer_app.bootstrap import bootstrap
+from producer_app.entrypoints.api import create_app
+from producer_app.entrypoints.auth import current_client
+from producer_app.settings import ProducerSettings
+
 CLIENT = "bench-auth"
 
 
 def serve(port: int, authenticated: bool) -> None:
     """One API server (a child process of the measurement)."""
     import uvicorn
-
-    from producer_app.bootstrap import bootstrap
-    from producer_app.entrypoints.api import create_app
-    from producer_app.entrypoints.auth import current_client
-    from producer_app.settings import ProducerSettings
 
     producer = bootstrap(ProducerSettings())
     app = create_app(producer)
@@ -84,9 +84,6 @@ def _server(authenticated: bool) -> Iterator[tuple[str, int]]:
 
 
 def _key() -> str:
-    from producer_app.bootstrap import bootstrap
-    from producer_app.settings import ProducerSettings
-
     producer = bootstrap(ProducerSettings())
     try:
         assert producer.keys is not None, "API_KEY_PEPPER is not set (make env)"

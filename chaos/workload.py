@@ -14,14 +14,14 @@ from typing import Any
 
 import httpx
 
+from producer_app.bootstrap import bootstrap
+from producer_app.settings import ProducerSettings
+
 SKUS = [f"SKU-{i:04d}" for i in range(1, 41)]
 
 
 def api_key(run_id: str) -> str:
     """A key of the run's own client (``chaos-<run id>``), made as ``make api-key`` does."""
-    from producer_app.bootstrap import bootstrap
-    from producer_app.settings import ProducerSettings
-
     producer = bootstrap(ProducerSettings())
     try:
         assert producer.keys is not None, "API_KEY_PEPPER is not set in .env"

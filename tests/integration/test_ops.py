@@ -19,6 +19,7 @@ from kafka.admin import NewTopic
 from kafka.structs import OffsetAndMetadata
 
 from consumer_runtime import HandlerContext, handler
+from consumer_runtime.registry import Registration
 from consumers.events import OrderCancelled, OrderPlaced
 from consumers.handlers.notifications import notify
 from consumers.settings import ConsumerSettings

@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from contract.kafka import KafkaAccess
+from contract.kafka_reads import group_members
 from stack.parts import API_SECRETS, CONSUMER_SECRETS, EXPORTER_SECRETS
 from stack.secrets import SECRET_VARS
 from stack.settings import StackSettings
@@ -138,17 +140,19 @@ def test_reading_env_keeps_no_other_line(
         proc.wait()
 
 
+def _client_ids(access: KafkaAccess, group: str) -> list[str]:
+    return [m.client_id for m in group_members(access, group)]
+
+
 def test_the_consumers_started_by_hand_hold_no_other_secret(
     stack_settings: StackSettings,
 ) -> None:
-    from consumers.bootstrap import group_members
-
     env = _by_hand(CONSUMER_METRICS_PORT="0")
     argv = [sys.executable, "-m", "consumers", "run", "notifications"]
     with _started(argv, env) as consumer:
         access = stack_settings.kafka_group("notifications")
         deadline = time.monotonic() + 90
-        while f"notifications-{consumer.pid}" not in group_members(access, "notifications"):
+        while f"notifications-{consumer.pid}" not in _client_ids(access, "notifications"):
             assert consumer.poll() is None, "the consumer exited"
             assert time.monotonic() < deadline, "the consumer did not join its group"
             time.sleep(1)
