@@ -1,5 +1,7 @@
-"""``python -m ops VERB``: the verbs (``ops.parser`` lists them), each run from its own module,
-imported only when it runs, so a bad argument is answered before anything heavy loads."""
+"""``python -m ops VERB``: the verbs (``ops.parser`` lists them), each run from a module imported
+only when it runs, so a bad argument is answered before anything heavy loads. The three
+shortest tables (topics, lag, status) are printed here; every other verb has a module of its
+own (``HANDLERS``)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.cli import BadArgument
-from contract.headers import DLQ_HEADERS
 from contract.kafka import KafkaAccess
-from contract.topics import dlq_topic
 from ops.errors import Refused, Unreachable
 from ops.parser import build
 from ops.tables import console, legend, table
@@ -46,49 +46,6 @@ def cmd_topics(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
         )
     out.print(shown)
     legend(out, {"per partition": "messages in partition 0, 1, ... (JSON=1 for more)"})
-    return 0
-
-
-def cmd_inspect(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
-    from contract import AvroCodec, SchemaRepository
-    from ops.inspect import messages
-
-    codec = AvroCodec(SchemaRepository.load())
-    try:
-        for shown in messages(
-            bootstrap,
-            args.topic,
-            codec,
-            start=args.start,
-            n=args.n,
-            key=args.key,
-            follow=args.follow,
-        ):
-            if args.json:
-                print(json.dumps(shown.as_dict(), default=str), flush=True)
-                continue
-            out.print(
-                f"[bold]{shown.topic}[{shown.partition}]@{shown.offset}[/] "
-                f"{shown.timestamp} key={shown.key}"
-            )
-            plain = {k: v for k, v in shown.headers.items() if k not in DLQ_HEADERS}
-            out.print(f"  headers {json.dumps(plain)}")
-            if shown.dead_letter:
-                d = shown.dead_letter
-                out.print(
-                    f"  [red]dead letter[/] from {d['origin']} by {d['handler']} at "
-                    f"{d['failed_at']}: {d['reason']}"
-                )
-            if shown.event_type:
-                out.print(
-                    f"  {shown.event_type} v{shown.schema_version} {json.dumps(shown.fields)}"
-                )
-            elif shown.json_value is not None:
-                out.print(f"  json {json.dumps(shown.json_value)}")
-            else:
-                out.print(f"  [yellow]undecodable[/] ({shown.reason}): {shown.undecodable_hex}")
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
@@ -185,54 +142,13 @@ def cmd_status(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
     return 0 if status.healthy else 1
 
 
-def cmd_replay(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
-    from consumers.settings import ConsumerSettings
-    from ops.provenance import Refusal
-    from ops.replay import finished, replay
-
-    settings = ConsumerSettings()
-    ids = None
-    if args.ids:
-        from ops.dead_letters import dead_letter_ids, unknown
-
-        ids = {str(i) for i in args.ids}
-        unknown(ids, dead_letter_ids(settings.kafka_for(args.group), args.group), args.group)
-    refused: list[Refusal] = []
-    stats = replay(settings, args.group, ids=ids, refused=refused)
-    complete, topic = finished(stats), dlq_topic(args.group)
-    if args.json:
-        reasons = [r.describe(topic) for r in refused]
-        _json({**stats, "finished": complete, "refusals": reasons})
-    else:
-        out.print(
-            f"replayed {topic}: handled {stats['handled']}, already handled "
-            f"{stats['duplicate']}, dead-lettered again {stats['dead_lettered']}, "
-            f"refused {stats['refused']}, not selected {stats['ignored'] - stats['refused']}"
-        )
-        from rich.markup import escape
-
-        for refusal in refused:
-            out.print(f"[red]refused[/] {escape(refusal.describe(topic))}; kept, not replayed")
-        if not complete:
-            from consumer_runtime.message import Outcome
-
-            done = Outcome.settled(stats)
-            out.print(
-                f"error: replay did not finish: {done} of {stats['todo']} dead letters got an "
-                "outcome before the deadline; run it again (nothing is lost: progress is kept)"
-            )
-    if stats["refused"]:
-        return 3  # not proven to come from the event topic: see ops/provenance.py
-    return 1 if stats["dead_lettered"] or not complete else 0
-
-
 Verb = Callable[[argparse.Namespace, KafkaAccess], int]
 HANDLERS = {
     "topics": "ops.cli:cmd_topics",
-    "inspect": "ops.cli:cmd_inspect",
+    "inspect": "ops.inspect_cli:cmd_inspect",
     "lag": "ops.cli:cmd_lag",
     "status": "ops.cli:cmd_status",
-    "dlq-replay": "ops.cli:cmd_replay",
+    "dlq-replay": "ops.replay_cli:cmd_replay",
     "trace": "ops.trace_cli:cmd_trace",
     "reconcile": "ops.reconcile_cli:cmd_reconcile",
     "rebuild": "ops.rebuild_cli:cmd_rebuild",

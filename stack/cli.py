@@ -183,7 +183,7 @@ def _engine_verb(layout: Layout, verb: str) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser_class = parser_for({"part": "PART"})
     parser = parser_class(prog="python -m stack", description=__doc__)
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root")
@@ -203,7 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     logs = sub.add_parser("logs")
     logs.add_argument("part", nargs="?")
     logs.add_argument("-n", "--lines", type=count(1), default=40)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     os.umask(private.UMASK)  # what the stack writes, no other local user reads
     layout = Layout(args.root.resolve())
     # In a container (compose) each service is given its own secrets in its environment and

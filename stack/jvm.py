@@ -2,6 +2,11 @@
 
 Both run from the jars Maven copied into ``.stack/jars``; configs are rendered from
 ``stack/conf`` into ``.stack/conf`` so ports and paths come from the settings.
+
+Over 250 lines on purpose, for now: the two parts share the jars, the JVM flags, the metrics
+agent and the java command line (the first half), and each part's config follows. The HA
+topology of issue 28 (three KRaft nodes, two Connect workers) rewrites the second half; it is
+split by part then, rather than twice.
 """
 
 from __future__ import annotations

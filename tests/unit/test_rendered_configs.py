@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from stack import jvm, monitoring, postgres
+from stack import jvm, monitoring, pg_access
 from stack.layout import Layout
 from stack.settings import StackSettings
 from tests.conftest import ROOT
@@ -113,12 +113,12 @@ def test_connect_listens_and_advertises_where_the_settings_say(
 
 
 def test_postgres_listens_and_admits_where_the_settings_say(layout: Layout) -> None:
-    assert postgres.server_options(settings())["listen_addresses"] == "127.0.0.1"
-    assert postgres.hba_clients(settings()) == postgres.LOOPBACK
+    assert pg_access.server_options(settings())["listen_addresses"] == "127.0.0.1"
+    assert pg_access.hba_clients(settings()) == pg_access.LOOPBACK
     container = settings(**CONTAINER)
-    assert postgres.server_options(container)["listen_addresses"] == "*"
+    assert pg_access.server_options(container)["listen_addresses"] == "*"
     # The compose network may log in with a password; physical replication stays closed.
-    rules = postgres.hba_conf(postgres.hba_clients(container)).splitlines()
+    rules = pg_access.hba_conf(pg_access.hba_clients(container)).splitlines()
     assert "host all all all scram-sha-256" in rules
     assert rules.index("host replication all all reject") < rules.index(
         "host all all all scram-sha-256"
