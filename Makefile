@@ -13,6 +13,19 @@ PYTEST_ARGS ?=
 # expands $ in it.
 q = '$(subst ','"'"',$(1))'
 $(if $(filter-out native compose,$(STACK)),$(error STACK=$(STACK): say native or compose))
+# TOPOLOGY=single|ha: one broker and one Connect worker, or three KRaft nodes and two workers
+# (stack/topology.py). By default the one make up last started, else single. In ha every tool
+# and app is given the three brokers and both workers (python -m stack addresses).
+TOPOLOGY ?= $(shell cat .stack/run/topology 2>/dev/null || echo single)
+$(if $(filter-out single ha,$(TOPOLOGY)),$(error TOPOLOGY=$(TOPOLOGY): say single or ha))
+export STACK_TOPOLOGY := $(TOPOLOGY)
+ifeq ($(TOPOLOGY),ha)
+HA_ADDRESSES := $(shell [ -x $(PY) ] && $(PY) -m stack addresses 2>/dev/null)
+ifneq ($(HA_ADDRESSES),)
+export KAFKA_BOOTSTRAP_SERVERS := $(word 1,$(HA_ADDRESSES))
+export CONNECT_URL := $(word 2,$(HA_ADDRESSES))
+endif
+endif
 
 # .env is not included: every tool reads it itself, and each part the stack starts gets only
 # its own secrets in its environment (stack/secrets.py), never all of them from make.

@@ -60,9 +60,11 @@ def until_reachable(
 
 
 def ensure_topic(access: KafkaAccess, name: str, partitions: int = 1) -> None:
+    """``name`` with the brokers' default replication factor and min.insync.replicas (1 on one
+    broker, 3 and 2 on three: a dead letter outlives a broker as an event does)."""
     admin = KafkaAdminClient(**access.client(client_id="consumers-admin"))
     try:
-        admin.create_topics([NewTopic(name, partitions, 1)])
+        admin.create_topics([NewTopic(name, partitions, -1)])
     except TopicAlreadyExistsError:
         pass
     finally:
@@ -77,7 +79,12 @@ def dead_letter_producer(settings: ConsumerSettings, name: str) -> KafkaProducer
     return until_reachable(
         lambda: KafkaProducer(
             **access.client(),
+            # Acknowledged once min.insync.replicas have it; a retry after a lost
+            # acknowledgement is not written twice (idempotence, set explicitly: kafka-python
+            # turns it off with a warning when another setting conflicts, and raises instead
+            # when it is asked for).
             acks="all",
+            enable_idempotence=True,
             retries=5,
             client_id=f"{name}-dlq",
             # A send waits inside the batch's open transaction: never past the sink's timeout.
@@ -107,6 +114,10 @@ def kafka_consumer(settings: ConsumerSettings, name: str, group: str) -> KafkaCo
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
         max_poll_interval_ms=settings.max_poll_interval_ms,
+        # Only what a transaction committed (Connect's exactly-once source writes the events
+        # and its offsets in one): the copies of a task that died mid-transaction are never
+        # seen. Without transactions on the topic it reads the same as read_uncommitted.
+        isolation_level="read_committed",
     )
 
 

@@ -48,27 +48,58 @@ def cmd_apps_up(layout: Layout, settings: StackSettings) -> None:
 
 def cmd_up(layout: Layout, settings: StackSettings, *, apps: bool = True) -> list[Part]:
     """Start what is not running; return the parts started now (``with`` stops only those).
-    ``apps``: the apps follow (``make up``), so their ports and Prometheus are checked too."""
+    ``apps``: the apps follow (``make up``), so their ports and Prometheus are checked too.
+    The parts of a stage start together (a KRaft quorum is healthy only once a majority of
+    its nodes runs), then each is waited on."""
     t0 = time.monotonic()
     preflight.run(layout, settings, apps=apps)
     if jvm.fetch_jars(layout):
         print(f"jars      fetched into {layout.jars} ({time.monotonic() - t0:.0f}s)")
     private.secure(layout)
+    topology = settings.topology
+    refuse_other_topology(layout, settings)
+    layout.run.mkdir(parents=True, exist_ok=True)
+    (layout.run / "topology").write_text(f"{topology.name}\n")
     started_now = []
-    for part in stack_parts(layout, settings):
-        started, waited = part.up()
-        if started:
-            started_now.append(part)
-        verb = "started" if started else "running"
-        print(f"{part.name:<9} {verb}, healthy at {part.where} ({waited:.1f}s, pid {part.pid()})")
-        if part.name == "postgres":
-            if not started:  # today's access rules for a server an older `up` started
+    for stage in stages(layout, settings):
+        launched = [part for part in stage if part.launch()]
+        started_now += launched
+        for part in stage:
+            waited, verb = part.wait(), "started" if part in launched else "running"
+            print(
+                f"{part.name:<9} {verb}, healthy at {part.where} ({waited:.1f}s, pid {part.pid()})"
+            )
+        if stage[0].name == "postgres":
+            if not launched:  # today's access rules for a server an older `up` started
                 postgres.reload_hba(layout, settings)
             cmd_db(layout, settings)
-        if part.name == "kafka":
+        if stage[0].name.startswith("kafka"):
             cmd_kafka_auth(layout, settings)
-    print(f"stack     up in {time.monotonic() - t0:.1f}s")
+    print(f"stack     {topology.name} topology up in {time.monotonic() - t0:.1f}s")
     return started_now
+
+
+def stages(layout: Layout, settings: StackSettings) -> list[list[Part]]:
+    """Postgres; the Kafka nodes; the Connect workers."""
+    pg, *rest = stack_parts(layout, settings)
+    kafka = [p for p in rest if p.name.startswith("kafka")]
+    return [[pg], kafka, [p for p in rest if p not in kafka]]
+
+
+def other_topology(settings: StackSettings) -> StackSettings:
+    other = "single" if settings.stack_topology == "ha" else "ha"
+    return settings.model_copy(update={"stack_topology": other})
+
+
+def refuse_other_topology(layout: Layout, settings: StackSettings) -> None:
+    """One topology at a time: both would stream the one replication slot of the one Postgres."""
+    other = other_topology(settings)
+    running = [p.name for p in stack_parts(layout, other)[1:] if p.pid() is not None]
+    if running:
+        raise StackError(
+            f"the {other.stack_topology} topology runs ({', '.join(running)}); "
+            f"`make down` first, then `make up TOPOLOGY={settings.stack_topology}`"
+        )
 
 
 def cmd_with(layout: Layout, settings: StackSettings, command: list[str]) -> int:
@@ -112,8 +143,13 @@ def cmd_db(layout: Layout, settings: StackSettings) -> None:
 
 
 def cmd_down(layout: Layout, settings: StackSettings) -> None:
+    """Stop everything, whichever topology started it (the other's parts only if they run)."""
     for part in reversed(stack_parts(layout, settings) + app_parts(layout, settings)):
         print(f"{part.name:<9} {'stopped' if part.halt() else 'was not running'}")
+    for part in reversed(stack_parts(layout, other_topology(settings))[1:]):
+        if part.pid() is not None:
+            print(f"{part.name:<9} {'stopped' if part.halt() else 'was not running'}")
+    (layout.run / "topology").unlink(missing_ok=True)
 
 
 def cmd_status(layout: Layout, settings: StackSettings) -> int:
@@ -144,7 +180,8 @@ def cmd_status(layout: Layout, settings: StackSettings) -> int:
 def cmd_register(layout: Layout, settings: StackSettings) -> None:
     for connector in connect.load_connector_files(layout.root / "connectors"):
         t0 = time.monotonic()
-        st = connect.register(settings.connect_rest(), connector)
+        config = connect.for_workers(connector, exactly_once=settings.connect_exactly_once)
+        st = connect.register(settings.connect_rest(), config)
         print(f"connector {st.describe()} ({time.monotonic() - t0:.1f}s)")
 
 
@@ -188,7 +225,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = parser_class(prog="python -m stack", description=__doc__)
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root")
     sub = parser.add_subparsers(dest="verb", required=True, parser_class=parser_class)
-    verbs = ("up", "apps", "down", "status", "clean", "db", "register", "jars", "env", "kafka-auth")
+    verbs = (
+        "up",
+        "apps",
+        "down",
+        "addresses",
+        "status",
+        "clean",
+        "db",
+        "register",
+        "jars",
+        "env",
+        "kafka-auth",
+    )
     for verb in verbs:
         sub.add_parser(verb)
     with_ = sub.add_parser("with", help="run a command with the stack up (-- CMD ...)")
@@ -210,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.umask(private.UMASK)  # what the stack writes, no other local user reads
     layout = Layout(args.root.resolve())
+    if args.verb == "addresses":  # read by make: nothing else on stdout, no .env written
+        settings = _settings(layout)
+        print(settings.kafka_bootstrap_servers, settings.connect_url)
+        return 0
     # In a container (compose) each service is given its own secrets in its environment and
     # there is no .env to write (see compose.yaml); natively the first run generates it.
     if not os.environ.get("STACK_SECRETS_FROM_ENVIRONMENT") and ensure_env_file(

@@ -55,6 +55,15 @@ def load_connector_files(directory: Path) -> list[dict[str, Any]]:
     return [cast(dict[str, Any], json.loads(f.read_text())) for f in files]
 
 
+def for_workers(connector: dict[str, Any], *, exactly_once: bool) -> dict[str, Any]:
+    """``connector`` as these workers run it: with exactly-once source on the workers
+    (``CONNECT_EXACTLY_ONCE``), the connector requires it, so that it fails rather than run
+    without it (KIP-618's ``exactly.once.support=required``)."""
+    if not exactly_once:
+        return connector
+    return {**connector, "config": {**connector["config"], "exactly.once.support": "required"}}
+
+
 def status(rest: ConnectRest, name: str) -> ConnectorStatus | None:
     try:
         return parse_status(cast(dict[str, Any], rest.call(f"/connectors/{name}/status")))

@@ -1,4 +1,5 @@
-"""Kafka (one KRaft node) and the Kafka Connect worker as plain JVM processes.
+"""Kafka's KRaft nodes and the Kafka Connect workers as plain JVM processes (one of each, or
+three nodes and two workers: ``stack.topology``).
 
 Both run from the jars Maven copied into ``.stack/jars``; configs are rendered from
 ``stack/conf`` into ``.stack/conf`` so ports and paths come from the settings.
@@ -27,6 +28,7 @@ from stack.layout import Layout
 from stack.private import UMASK
 from stack.secrets import own_secrets, write_private
 from stack.settings import StackSettings
+from stack.topology import Broker, Worker
 
 MIN_JAVA = 17
 JMX_EXPORTER = "0.20.0"  # as stack/jars/pom.xml's jmx.exporter.version
@@ -88,12 +90,13 @@ def fetch_jars(layout: Layout) -> bool:
     return True
 
 
-def render(layout: Layout, name: str, values: dict[str, object]) -> Path:
-    """The template with ``values`` filled in, written 0600 (the configs hold passwords)."""
+def render(layout: Layout, name: str, values: dict[str, object], target: str | None = None) -> Path:
+    """The template with ``values`` filled in, written 0600 (the configs hold passwords) as
+    ``target`` (the template's name by default) under .stack/conf."""
     template = string.Template((layout.conf_templates / name).read_text())
-    target = layout.conf / name
-    write_private(target, template.substitute({k: str(v) for k, v in values.items()}))
-    return target
+    path = layout.conf / (target or name)
+    write_private(path, template.substitute({k: str(v) for k, v in values.items()}))
+    return path
 
 
 def properties(values: dict[str, str]) -> str:
@@ -146,13 +149,19 @@ class Listener:
     advertised: str | None  # None: not for clients (the controller's)
 
 
-def listeners(settings: StackSettings) -> list[Listener]:
-    """Natively one ``CLIENTS`` listener on 127.0.0.1; in a container ``CLIENTS`` for the
-    compose network and ``HOST`` for the host's clients (compose publishes it on 127.0.0.1)."""
-    bind = settings.stack_bind_host
+def node(settings: StackSettings, broker: Broker | None = None) -> Broker:
+    """``broker``, or the node this process is (a container's ``STACK_KAFKA_NODE``)."""
+    return broker or settings.topology.broker(settings.stack_kafka_node)
+
+
+def listeners(settings: StackSettings, broker: Broker | None = None) -> list[Listener]:
+    """Natively one ``CLIENTS`` listener on 127.0.0.1 (on the node's own port in the HA
+    topology); in a container ``CLIENTS`` for the compose network and ``HOST`` for the host's
+    clients (compose publishes it on 127.0.0.1)."""
+    me, bind = node(settings, broker), settings.stack_bind_host
     found = [
-        Listener("CLIENTS", f"{bind}:{settings.kafka_port}", settings.kafka_bootstrap_servers),
-        Listener("CONTROLLER", f"{bind}:{settings.kafka_controller_port}", None),
+        Listener("CLIENTS", f"{bind}:{me.port}", me.address),
+        Listener("CONTROLLER", f"{bind}:{me.controller_port}", None),
     ]
     if settings.kafka_host_listener:
         port = settings.kafka_host_listener.rsplit(":", 1)[1]
@@ -160,16 +169,17 @@ def listeners(settings: StackSettings) -> list[Listener]:
     return found
 
 
-def kafka_config(layout: Layout, settings: StackSettings) -> Path:
-    """server.properties for these settings. Every client listener gets the broker's SCRAM
+def kafka_config(layout: Layout, settings: StackSettings, broker: Broker | None = None) -> Path:
+    """server.properties for this node. Every client listener gets the broker's SCRAM
     login (a listener without one stops the broker at start: "Could not find a 'KafkaServer'
     entry"), and every value is substituted wherever it appears."""
-    chosen = listeners(settings)
-    broker = settings.need("kafka_broker_password").get_secret_value()
+    me, topology = node(settings, broker), settings.topology
+    chosen = listeners(settings, me)
+    password = settings.need("kafka_broker_password").get_secret_value()
     logins = {
         f"listener.name.{lis.name.lower()}.scram-sha-512.sasl.jaas.config": (
             "org.apache.kafka.common.security.scram.ScramLoginModule required "
-            f'username="broker" password="{broker}";'
+            f'username="broker" password="{password}";'
         )
         for lis in chosen
         if lis.advertised is not None
@@ -178,17 +188,27 @@ def kafka_config(layout: Layout, settings: StackSettings) -> Path:
         layout,
         "server.properties",
         {
-            "controller_address": f"{settings.kafka_host}:{settings.kafka_controller_port}",
+            "node_id": me.node_id,
+            "voters": topology.voters,
             "listeners": ",".join(f"{lis.name}://{lis.bind}" for lis in chosen),
             "advertised_listeners": ",".join(
                 f"{lis.name}://{lis.advertised}" for lis in chosen if lis.advertised
             ),
             "protocol_map": ",".join(f"{lis.name}:SASL_PLAINTEXT" for lis in chosen),
-            "kafka_data": layout.kafka_data,
+            "kafka_data": layout.node_data(me.name),
             "client_logins": properties(logins).rstrip("\n"),
             "controller_password": settings.need("kafka_controller_password").get_secret_value(),
+            "replication_factor": topology.replication_factor,
+            "min_insync_replicas": topology.min_insync_replicas,
         },
+        target=_own(me.name, "kafka", "server.properties"),
     )
+
+
+def _own(name: str, alone: str, file: str) -> str:
+    """The rendered file of one node: the template's name for the only one (``kafka``,
+    ``connect``), ``kafka-2.properties`` and the like in the HA topology."""
+    return file if name == alone else f"{name}.properties"
 
 
 def cluster_id(new: Callable[[], uuid.UUID] = uuid.uuid4) -> str:
@@ -201,17 +221,38 @@ def cluster_id(new: Callable[[], uuid.UUID] = uuid.uuid4) -> str:
             return candidate
 
 
-def format_kafka_storage(layout: Layout, settings: StackSettings) -> bool:
-    """Format the KRaft log directory once with a fresh cluster id and the SCRAM credentials
-    of the broker and the admin principal (the others are created by ``stack.kafka_auth``
-    once the broker runs); True if done now. A directory formatted before Kafka required
-    authentication has no credentials, and no client could log in: say so, and how to fix."""
-    config = kafka_config(layout, settings)
-    marker = layout.kafka_data / ".scram"
-    if (layout.kafka_data / "meta.properties").exists():
+def shared_cluster_id(layout: Layout, settings: StackSettings) -> str:
+    """The nodes of one cluster are formatted with one id: ``KAFKA_CLUSTER_ID`` (compose's
+    containers), else a formatted node's, else a new one kept under .stack/conf."""
+    if settings.kafka_cluster_id:
+        return settings.kafka_cluster_id
+    for b in settings.topology.brokers:
+        meta = layout.node_data(b.name) / "meta.properties"
+        if meta.exists():
+            for line in meta.read_text().splitlines():
+                if line.startswith("cluster.id="):
+                    return line.split("=", 1)[1].strip()
+    kept = layout.conf / f"kafka-cluster-id.{settings.topology.name}"
+    if not kept.exists():
+        write_private(kept, cluster_id() + "\n")
+    return kept.read_text().strip()
+
+
+def format_kafka_storage(
+    layout: Layout, settings: StackSettings, broker: Broker | None = None
+) -> bool:
+    """Format the node's KRaft log directory once with the cluster's id and the SCRAM
+    credentials of the broker and the admin principal (the others are created by
+    ``stack.kafka_auth`` once the brokers run); True if done now. A directory formatted before
+    Kafka required authentication has no credentials, and no client could log in: say so, and
+    how to fix."""
+    me = node(settings, broker)
+    config, data = kafka_config(layout, settings, me), layout.node_data(me.name)
+    marker = data / ".scram"
+    if (data / "meta.properties").exists():
         if not marker.exists():
             raise StackError(
-                f"Kafka's data in {layout.kafka_data} was formatted before the broker required "
+                f"Kafka's data in {data} was formatted before the broker required "
                 "authentication, so no principal could log in. `make clean` deletes the local "
                 "data (orders, topics, read models), then `make up` starts afresh."
             )
@@ -220,17 +261,8 @@ def format_kafka_storage(layout: Layout, settings: StackSettings) -> bool:
     for name in ("broker", "admin"):
         password = settings.kafka_as(name).password.get_secret_value()
         scram += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
-    cmd = _java_cmd(
-        layout,
-        "256m",
-        "kafka.tools.StorageTool",
-        "format",
-        "-t",
-        cluster_id(),
-        "-c",
-        str(config),
-        *scram,
-    )
+    args = ["format", "-t", shared_cluster_id(layout, settings), "-c", str(config), *scram]
+    cmd = _java_cmd(layout, "256m", "kafka.tools.StorageTool", *args)
     # The data directory, as the broker's own files later, readable by its owner only.
     result = subprocess.run(cmd, capture_output=True, text=True, check=False, umask=UMASK)
     if result.returncode != 0:
@@ -239,13 +271,16 @@ def format_kafka_storage(layout: Layout, settings: StackSettings) -> bool:
     return True
 
 
-def kafka_command(layout: Layout, settings: StackSettings) -> list[str]:
+def kafka_command(
+    layout: Layout, settings: StackSettings, broker: Broker | None = None
+) -> list[str]:
+    me = node(settings, broker)
     return _java_cmd(
         layout,
-        settings.kafka_heap,
+        settings.topology.kafka_heap,
         "kafka.Kafka",
-        str(kafka_config(layout, settings)),
-        agent=metrics_agent(layout, settings, settings.kafka_metrics_port, "jmx-kafka.yml"),
+        str(kafka_config(layout, settings, me)),
+        agent=metrics_agent(layout, settings, me.metrics_port, "jmx-kafka.yml"),
     )
 
 
@@ -265,7 +300,15 @@ def _connect_rest_auth(layout: Layout, settings: StackSettings) -> Path:
     return jaas
 
 
-def connect_command(layout: Layout, settings: StackSettings) -> list[str]:
+def worker(settings: StackSettings, chosen: Worker | None = None) -> Worker:
+    """``chosen``, or the worker this process is (a container's ``STACK_CONNECT_WORKER``)."""
+    return chosen or settings.topology.workers[settings.stack_connect_worker - 1]
+
+
+def connect_command(
+    layout: Layout, settings: StackSettings, chosen: Worker | None = None
+) -> list[str]:
+    me, topology = worker(settings, chosen), settings.topology
     access = settings.kafka_as("connect")
     login = {}
     for prefix in ("", "producer.", "consumer.", "admin."):
@@ -276,18 +319,22 @@ def connect_command(layout: Layout, settings: StackSettings) -> list[str]:
         {
             "bootstrap": settings.kafka_bootstrap_servers,
             "rest_bind": settings.stack_bind_host,
-            "rest_host": settings.connect_host,
-            "connect_port": settings.connect_port,
+            "rest_host": me.host,
+            "connect_port": me.port,
             "plugin_path": layout.plugins,
             "kafka_login": properties(login),
+            "replication_factor": topology.replication_factor,
+            "rebalance_delay_ms": topology.rebalance_delay_ms,
+            "exactly_once": "enabled" if settings.connect_exactly_once else "disabled",
         },
+        target=_own(me.name, "connect", "connect-distributed.properties"),
     )
     java, *rest = _java_cmd(
         layout,
-        settings.connect_heap,
+        topology.connect_heap,
         "org.apache.kafka.connect.cli.ConnectDistributed",
         str(config),
-        agent=metrics_agent(layout, settings, settings.connect_metrics_port, "jmx-connect.yml"),
+        agent=metrics_agent(layout, settings, me.metrics_port, "jmx-connect.yml"),
     )
     jaas = _connect_rest_auth(layout, settings)
     return [java, f"-Djava.security.auth.login.config={jaas}", *rest]

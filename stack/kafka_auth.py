@@ -51,15 +51,23 @@ TOOLS = "tools"
 Grant = tuple[ResourceType, str, ACLResourcePatternType, tuple[ACLOperation, ...]]
 
 
-def connect_grants() -> list[Grant]:
+def connect_grants(exactly_once: bool = False) -> list[Grant]:
+    """With exactly-once source (KIP-618) the workers also write through transactions, each
+    under a transactional id that starts with the group's id (``outbox-connect-leader`` for the
+    config topic, ``outbox-connect-<connector>-<task>`` for a task), and fence a task's old
+    producers on a new assignment (WRITE on those ids)."""
     write = (Op.CREATE, Op.WRITE, Op.DESCRIBE, Op.DESCRIBE_CONFIGS)
-    return [
+    grants: list[Grant] = [
         (ResourceType.CLUSTER, "kafka-cluster", LITERAL, (Op.DESCRIBE, Op.DESCRIBE_CONFIGS)),
         (ResourceType.GROUP, "outbox-connect", LITERAL, (Op.READ, Op.DESCRIBE)),
         (ResourceType.TOPIC, "connect-", PREFIXED, (Op.READ, *write)),
         (ResourceType.TOPIC, "outbox.", PREFIXED, write),
         (ResourceType.TOPIC, "__debezium-heartbeat", PREFIXED, write),
     ]
+    if exactly_once:
+        ids = (Op.WRITE, Op.DESCRIBE)
+        grants.append((ResourceType.TRANSACTIONAL_ID, "outbox-connect-", PREFIXED, ids))
+    return grants
 
 
 def monitor_grants() -> list[Grant]:
@@ -130,12 +138,14 @@ def apply(
 ) -> int:
     """Every principal and ACL of the stack, and the event topic (Connect's to write, made
     here so that consumers started before the first order find it; as many partitions as
-    ``topic.creation.default.partitions`` in connectors/). Returns how many principals."""
+    ``topic.creation.default.partitions`` in connectors/, as many replicas as the topology
+    has, min.insync.replicas from the brokers' default). Returns how many principals."""
     users = {
         p: settings.kafka_as(p).password.get_secret_value()
         for p in ("connect", TOOLS, "admin", "monitor")
     }
-    acls = _acls("connect", connect_grants()) + _acls("monitor", monitor_grants())
+    acls = _acls("connect", connect_grants(settings.connect_exactly_once))
+    acls += _acls("monitor", monitor_grants())
     for group in groups:
         access = settings.kafka_group(group)
         users[access.username] = access.password.get_secret_value()
@@ -144,7 +154,8 @@ def apply(
     try:
         _apply(admin, users, acls)
         with contextlib.suppress(TopicAlreadyExistsError):
-            admin.create_topics([NewTopic(topic, partitions, 1)])
+            replicas = settings.topology.replication_factor
+            admin.create_topics([NewTopic(topic, partitions, replicas)])
     finally:
         admin.close()
     return len(users)

@@ -53,7 +53,11 @@ class Layout:
 
     @property
     def kafka_data(self) -> Path:
-        return self.stack_dir / "kafka" / "data"
+        return self.node_data("kafka")
+
+    def node_data(self, node: str) -> Path:
+        """A Kafka node's log directory: ``kafka`` alone, ``kafka-1``.. in the HA topology."""
+        return self.stack_dir / node / "data"
 
     @property
     def run(self) -> Path:
@@ -76,6 +80,7 @@ class Layout:
         return [
             self.pg,
             self.stack_dir / "kafka",
+            *sorted(self.stack_dir.glob("kafka-*")),
             self.stack_dir / "prometheus",
             self.run,
             self.logs,

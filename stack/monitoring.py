@@ -27,14 +27,26 @@ NO_CORS = r"--web.cors.origin=[^\x00-\x{10FFFF}]"
 
 
 def jobs(settings: StackSettings) -> dict[str, int]:
-    """Job name -> port: what Prometheus scrapes."""
+    """Job name -> port: what Prometheus scrapes (the first node's, where there are several:
+    ``targets`` has them all)."""
+    return {job: int(found[0].rsplit(":", 1)[1]) for job, found in targets(settings).items()}
+
+
+def targets(settings: StackSettings) -> dict[str, list[str]]:
+    """Job name -> every ``host:port`` it scrapes: each Kafka node and Connect worker of the
+    topology (compose: each at its service's name)."""
+    topology = settings.topology
+
+    def at(service: str, port: int) -> str:
+        return f"{service if settings.stack_targets_by_service else '127.0.0.1'}:{port}"
+
     return {
-        "api": settings.api_port,
-        "consumers": settings.consumer_metrics_port,
-        "connect": settings.connect_metrics_port,
-        "kafka": settings.kafka_metrics_port,
-        "exporter": settings.exporter_port,
-        "prometheus": settings.prometheus_port,
+        "api": [at("api", settings.api_port)],
+        "consumers": [at("consumers", settings.consumer_metrics_port)],
+        "connect": [at(w.name, w.metrics_port) for w in topology.workers],
+        "kafka": [at(b.name, b.metrics_port) for b in topology.brokers],
+        "exporter": [at("exporter", settings.exporter_port)],
+        "prometheus": [at("prometheus", settings.prometheus_port)],
     }
 
 
@@ -43,14 +55,10 @@ def config(layout: Layout, settings: StackSettings) -> dict[str, Any]:
         "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
         "rule_files": [str(layout.root / "monitoring" / "alerts.yml")],
         "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": [f"{_host(settings, job)}:{port}"]}]}
-            for job, port in jobs(settings).items()
+            {"job_name": job, "static_configs": [{"targets": found}]}
+            for job, found in targets(settings).items()
         ],
     }
-
-
-def _host(settings: StackSettings, job: str) -> str:
-    return job if settings.stack_targets_by_service else "127.0.0.1"
 
 
 def binary() -> str:

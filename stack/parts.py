@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contract.groups import CONSUMER_GROUPS
+from contract.kafka import KafkaAccess
 from stack import jvm, monitoring, postgres
 from stack.health import (
     Probe,
@@ -28,8 +29,10 @@ from stack.health import (
 )
 from stack.layout import Layout
 from stack.process import running_pid, spawn, stop
+from stack.rest import ConnectRest
 from stack.secrets import own_secrets
 from stack.settings import StackSettings
+from stack.topology import Broker, Worker
 
 
 @dataclass(frozen=True)
@@ -46,24 +49,33 @@ class Part:
 
     def up(self) -> tuple[bool, float]:
         """Start unless running; wait healthy. Returns (started now, seconds to healthy)."""
-        started = self.pid() is None
-        if started:
-            if self.address is not None and tcp_probe(*self.address)() is None:
-                host, port = self.address
-                raise StackError(
-                    f"{self.name}: port {host}:{port} is taken by a process this stack did not "
-                    f"start (a system service, another clone's stack?); stop it or change the "
-                    f"port in .env"
-                )
-            self.start()
-        waited = wait_healthy(
+        started = self.launch()
+        return started, self.wait()
+
+    def launch(self) -> bool:
+        """Start unless running, without waiting (the nodes of a KRaft quorum are healthy only
+        once a majority of them runs: they are launched together, then waited on)."""
+        if self.pid() is not None:
+            return False
+        if self.address is not None and tcp_probe(*self.address)() is None:
+            host, port = self.address
+            raise StackError(
+                f"{self.name}: port {host}:{port} is taken by a process this stack did not "
+                f"start (a system service, another clone's stack?); stop it or change the "
+                f"port in .env"
+            )
+        self.start()
+        return True
+
+    def wait(self) -> float:
+        """Seconds until healthy; raises naming the part and the end of its log."""
+        return wait_healthy(
             self.name,
             self.probe,
             timeout=self.timeout,
             log_file=self.log,
             is_running=lambda: self.pid() is not None,
         )
-        return started, waited
 
 
 def background_part(
@@ -102,11 +114,17 @@ def background_part(
 
 
 def stack_parts(layout: Layout, settings: StackSettings) -> list[Part]:
+    """Postgres, the topology's Kafka nodes, its Connect workers: in the order they start."""
+    kafka, connect = kafka_parts(layout, settings), connect_parts(layout, settings)
+    return [postgres_part(layout, settings), *kafka, *connect]
+
+
+def postgres_part(layout: Layout, settings: StackSettings) -> Part:
     def start_pg() -> None:
         postgres.initdb(layout, settings)
         postgres.start(layout, settings)
 
-    pg = Part(
+    return Part(
         "postgres",
         f"{settings.postgres_host}:{settings.postgres_port}",
         (settings.postgres_host, settings.postgres_port),
@@ -117,27 +135,49 @@ def stack_parts(layout: Layout, settings: StackSettings) -> list[Part]:
         lambda: postgres.stop(layout),
         postgres_probe(settings.admin_dsn("postgres")),
     )
-    kafka = background_part(
-        layout,
-        "kafka",
-        settings.kafka_bootstrap_servers,
-        ("127.0.0.1", settings.kafka_port),
-        90,
-        lambda: jvm.kafka_command(layout, settings),
-        kafka_probe(settings.kafka_as("admin")),
-        before=lambda: jvm.format_kafka_storage(layout, settings),
-    )
-    connect = background_part(
-        layout,
-        "connect",
-        settings.connect_url,
-        ("127.0.0.1", settings.connect_port),
-        180,
-        lambda: jvm.connect_command(layout, settings),
-        connect_probe(settings.connect_rest()),
-        env=lambda: jvm.connect_env(settings),
-    )
-    return [pg, kafka, connect]
+
+
+def kafka_parts(
+    layout: Layout,
+    settings: StackSettings,
+    wrap: Callable[[Broker, list[str]], list[str]] = (lambda _, cmd: cmd),
+) -> list[Part]:
+    """One part per KRaft node; each probed alone (its own address only). ``wrap``: the
+    command as the chaos run starts it (under a group id of the node's own)."""
+    admin = settings.kafka_as("admin")
+
+    def part(b: Broker) -> Part:
+        return background_part(
+            layout,
+            b.name,
+            b.address,
+            ("127.0.0.1", b.port),
+            90,
+            lambda: wrap(b, jvm.kafka_command(layout, settings, b)),
+            kafka_probe(KafkaAccess(b.address, admin.username, admin.password)),
+            before=lambda: jvm.format_kafka_storage(layout, settings, b),
+        )
+
+    return [part(b) for b in settings.topology.brokers]
+
+
+def connect_parts(layout: Layout, settings: StackSettings) -> list[Part]:
+    """One part per Connect worker, each probed on its own REST address."""
+    rest = settings.connect_rest()
+
+    def part(w: Worker) -> Part:
+        return background_part(
+            layout,
+            w.name,
+            w.url,
+            ("127.0.0.1", w.port),
+            180,
+            lambda: jvm.connect_command(layout, settings, w),
+            connect_probe(ConnectRest(w.url, rest.user, rest.password)),
+            env=lambda: jvm.connect_env(settings),
+        )
+
+    return [part(w) for w in settings.topology.workers]
 
 
 # What each app's process environment may hold (they also read their settings from .env).
@@ -146,10 +186,23 @@ CONSUMER_SECRETS = ("CONSUMER_DB_SECRET", "KAFKA_CONSUMERS_SECRET")
 EXPORTER_SECRETS = ("MONITOR_DB_PASSWORD", "KAFKA_MONITOR_PASSWORD")
 
 
-def consumers_env(layout: Layout) -> dict[str, str]:
-    """The consumers' environment: their own secrets, and their metrics directory under
-    .stack/run (emptied at each start; a temporary one would be left behind by a SIGKILL)."""
+def addresses(settings: StackSettings) -> dict[str, str]:
+    """Where the topology's brokers and workers are, for an app this launcher starts: in the HA
+    topology every client is given the three brokers, whatever .env says for one."""
+    return {
+        "STACK_TOPOLOGY": settings.stack_topology,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "CONNECT_URL": settings.connect_url,
+    }
+
+
+def consumers_env(layout: Layout, settings: StackSettings | None = None) -> dict[str, str]:
+    """The consumers' environment: their own secrets, the brokers' addresses, and their
+    metrics directory under .stack/run (emptied at each start; a temporary one would be left
+    behind by a SIGKILL)."""
     env = own_secrets(os.environ, keep=CONSUMER_SECRETS)
+    if settings is not None:
+        env |= addresses(settings)
     env["PROMETHEUS_MULTIPROC_DIR"] = str(layout.run / "consumers-metrics")
     return env
 
@@ -178,7 +231,7 @@ def consumers_part(
         60,
         lambda: wrap([sys.executable, "-m", "consumers", "run-all"]),
         groups_probe(settings.kafka_as("admin"), consumer_groups),
-        env=lambda: {**consumers_env(layout), **extra},
+        env=lambda: {**consumers_env(layout, settings), **extra},
     )
 
 
@@ -205,7 +258,7 @@ def app_parts(layout: Layout, settings: StackSettings) -> list[Part]:
         30,
         lambda: [sys.executable, "-m", "ops", "exporter"],
         text_probe(exporter_url),
-        env=lambda: own_secrets(os.environ, keep=EXPORTER_SECRETS),
+        env=lambda: own_secrets(os.environ, keep=EXPORTER_SECRETS) | addresses(settings),
     )
     prom_url = f"http://127.0.0.1:{settings.prometheus_port}"
     prometheus = background_part(

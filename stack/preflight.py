@@ -71,15 +71,18 @@ def _check(probe: Callable[[], object]) -> str | None:
 
 
 def ports(settings: StackSettings, *, apps: bool) -> dict[str, int]:
-    """Part -> each port it will listen on (the JVMs' metrics agents too)."""
-    found = {
-        "postgres": settings.postgres_port,
-        "kafka": settings.kafka_port,
-        "kafka controller": settings.kafka_controller_port,
-        "kafka metrics": settings.kafka_metrics_port,
-        "connect": settings.connect_port,
-        "connect metrics": settings.connect_metrics_port,
-    }
+    """Part -> each port it will listen on (the JVMs' metrics agents too), for every Kafka node
+    and Connect worker of the topology."""
+    topology = settings.topology
+    found = {"postgres": settings.postgres_port}
+    for b in topology.brokers:
+        found |= {
+            b.name: b.port,
+            f"{b.name} controller": b.controller_port,
+            f"{b.name} metrics": b.metrics_port,
+        }
+    for w in topology.workers:
+        found |= {w.name: w.port, f"{w.name} metrics": w.metrics_port}
     if apps:
         found |= {
             "api": settings.api_port,
@@ -101,10 +104,12 @@ def check(
     """What would stop ``make up``. ``running``: the parts already up (their ports are
     theirs); ``owner``: port -> who listens on it (``listener``), None when free."""
     owner = owner or listener
+    topology = settings.topology
+    jvms = {b.name for b in topology.brokers} | {w.name for w in topology.workers}
     missing = [
         m
         for m in (
-            None if "kafka" in running and "connect" in running else _check(jvm.java_binary),
+            None if jvms <= running else _check(jvm.java_binary),
             None if jvm.jars_present(layout) else _maven(),
             None if "postgres" in running else _check(_postgres_binaries),
         )

@@ -8,10 +8,13 @@ because in compose a service is given only its own; ``need()`` names one that is
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
 
 from contract.database import PostgresSettings
 from contract.kafka import KafkaAccess, group_access
+from stack import topology as topologies
 from stack.health import StackError
 from stack.rest import ConnectRest
 
@@ -77,6 +80,35 @@ class StackSettings(PostgresSettings):
     kafka_heap: str = "1g"
     connect_heap: str = "1g"
 
+    # The topology (stack.topology): ``single`` (one broker, one worker) or ``ha`` (make up
+    # TOPOLOGY=ha: three KRaft nodes, two Connect workers). In ``ha`` every client is given the
+    # three brokers (KAFKA_BOOTSTRAP_SERVERS becomes KAFKA_HA_BOOTSTRAP_SERVERS) and every REST
+    # call may go to either worker (CONNECT_URL becomes CONNECT_HA_URLS); node i listens on
+    # the i-th entry of each list.
+    stack_topology: Literal["single", "ha"] = "single"
+    kafka_ha_bootstrap_servers: str = "127.0.0.1:9192,127.0.0.1:9292,127.0.0.1:9392"
+    kafka_ha_controller_ports: str = "9193,9293,9393"
+    kafka_ha_metrics_ports: str = "9195,9295,9395"
+    connect_ha_urls: str = "http://127.0.0.1:8183,http://127.0.0.1:8283"
+    connect_ha_metrics_ports: str = "9194,9294"
+    # Five JVMs beside Postgres, the apps and the tests on two cores: smaller heaps than the
+    # single node's (RSS per process measured in docs/architecture.md).
+    kafka_ha_heap: str = "384m"
+    connect_ha_heap: str = "512m"
+    # scheduled.rebalance.max.delay.ms: how long a departed worker's task waits for it to come
+    # back before another worker runs it. 0: the topology's (Connect's 5 minutes alone, 5 s
+    # in ``ha``).
+    connect_rebalance_delay_ms: int = 0
+    # KIP-618 exactly-once source on the Connect workers (exactly.once.source.support), and
+    # the connector registered with exactly.once.support=required.
+    connect_exactly_once: bool = False
+    # The KRaft cluster's id when every node is formatted apart (compose's containers); natively
+    # one is drawn and kept under .stack/conf (stack.jvm.shared_cluster_id).
+    kafka_cluster_id: str | None = None
+    # In a container: which node or worker of the HA topology this one is (1-based).
+    stack_kafka_node: int = 1
+    stack_connect_worker: int = 1
+
     # Where the servers listen. Natively every part binds 127.0.0.1; in a container (compose)
     # 0.0.0.0, so that the other services reach it on the compose network, while compose
     # publishes its ports on the host's 127.0.0.1 only.
@@ -87,6 +119,18 @@ class StackSettings(PostgresSettings):
     # Prometheus scrapes each job at the host of that name (compose's service names) instead
     # of 127.0.0.1.
     stack_targets_by_service: bool = False
+
+    @model_validator(mode="after")
+    def _topology_addresses(self) -> StackSettings:
+        """In ``ha`` every client gets all three brokers and both workers."""
+        if self.stack_topology == "ha":
+            self.kafka_bootstrap_servers = self.kafka_ha_bootstrap_servers
+            self.connect_url = self.connect_ha_urls
+        return self
+
+    @property
+    def topology(self) -> topologies.Topology:
+        return topologies.of(self)
 
     @property
     def kafka_host(self) -> str:
