@@ -115,6 +115,22 @@ def test_the_workers_share_a_group_know_every_broker_and_hand_tasks_on_in_second
     assert config["scheduled.rebalance.max.delay.ms"] == "300000"  # Connect's own default
 
 
+def test_a_workers_call_to_a_dead_broker_is_retried_in_seconds_not_a_minute(
+    layout: Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Measured: after kill -9 of the task's worker and of a broker, the task's new worker spent
+    Kafka's default 60 s on one end-offsets call of connect-offsets that went to the dead
+    broker before retrying it (the task started 85 s after the kill). The worker's own clients
+    take their settings from the worker's top level; the admin client raises a
+    default.api.timeout.ms below request.timeout.ms to it, so both are bounded."""
+    monkeypatch.setattr(jvm, "java_binary", lambda: "java")
+    jvm.connect_command(layout, settings(**HA), settings(**HA).topology.workers[0])
+    config = props(layout.conf / "connect-1.properties")
+    api, request = int(config["default.api.timeout.ms"]), int(config["request.timeout.ms"])
+    assert api <= 10_000
+    assert request <= api
+
+
 def test_exactly_once_source_is_on_the_workers_and_required_by_the_connector(
     layout: Layout, monkeypatch: pytest.MonkeyPatch
 ) -> None:
