@@ -91,6 +91,7 @@ def cmd_lag(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
 
 
 def cmd_status(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
+    from ops import cluster
     from ops.status import collect
     from stack.settings import StackSettings
 
@@ -98,7 +99,7 @@ def cmd_status(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
         Path.cwd(), StackSettings(), warn_bytes=args.wal_warn_bytes, compose=args.compose
     )
     if args.json:
-        _json({**status.__dict__, "healthy": status.healthy})
+        _json({**status.__dict__, "cluster": status.cluster.__dict__, "healthy": status.healthy})
         return 0 if status.healthy else 1
     parts = table("part", "state", "pid", "where")
     for p in status.parts:
@@ -106,7 +107,13 @@ def cmd_status(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
         parts.add_row(p["name"], state, str(p["pid"] or "-"), p["where"])
     out.print(parts)
     for c in status.connectors:
-        tasks = ", ".join(f"task {t['id']} {t['state']}" for t in c["tasks"]) or "no tasks"
+        tasks = (
+            ", ".join(
+                f"task {t['id']} {t['state']}" + (f" on {t['worker']}" if t.get("worker") else "")
+                for t in c["tasks"]
+            )
+            or "no tasks"
+        )
         out.print(f"connector {c['name']}: {c['state']}, {tasks}")
         for t in c["tasks"]:
             if "trace" in t:
@@ -135,6 +142,8 @@ def cmd_status(args: argparse.Namespace, bootstrap: KafkaAccess) -> int:
                 for g in status.groups
             )
         )
+    for line in cluster.summary(status.cluster):
+        out.print(line)
     for w in status.warnings:
         out.print(f"[yellow]warning: {w}[/]")
     for problem in status.problems:

@@ -1,8 +1,10 @@
 """``status``: each process of the native stack and its health, connector and task state (with
 the task's trace when FAILED), every replication slot (active, confirmed_flush_lsn, WAL retained
 behind it, with a warning past a threshold; a slot that is not a connector's is a problem:
-whoever made it can decode every table of its database), the consumers' probes and each
-consumer group's state as the broker sees it (Stable, with its members)."""
+whoever made it can decode every table of its database), the consumers' probes, each
+consumer group's state as the broker sees it (Stable, with its members), each broker of the
+topology and the partitions not fully replicated (``ops.cluster``), and which Connect worker
+runs each task."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from ops import cluster
 from ops.compose_parts import compose_parts
 from ops.errors import Refused, Unreachable
 from stack import connect
@@ -48,6 +51,7 @@ class Status:
     slots: list[dict[str, Any]] = field(default_factory=list)
     consumer_health: dict[str, Any] = field(default_factory=dict)
     groups: list[dict[str, Any]] = field(default_factory=list)
+    cluster: cluster.ClusterView = field(default_factory=cluster.ClusterView)
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -83,6 +87,7 @@ def collect(
     if consumers is not None and consumers["reason"] != "not running":
         probes(status, f"http://127.0.0.1:{settings.consumer_metrics_port}")
     group_states(status, settings)
+    status.cluster = cluster.observe(settings, status.problems, status.warnings)
     return status
 
 
@@ -123,8 +128,13 @@ def connectors_and_slots(
                 entry.update(
                     state=st.state,
                     tasks=[
-                        {"id": i, "state": s, **({"trace": t} if s == "FAILED" else {})}
-                        for i, s, t in st.tasks
+                        {
+                            "id": i,
+                            "state": s,
+                            "worker": _worker_name(settings, w),
+                            **({"trace": t} if s == "FAILED" else {}),
+                        }
+                        for (i, s, t), w in zip(st.tasks, _workers(st), strict=True)
                     ],
                 )
             status.connectors.append(entry)
@@ -152,6 +162,18 @@ def connectors_and_slots(
                 f"slot {slot['slot_name']} retains {slot['retained_bytes']:,} bytes of WAL "
                 f"(threshold {warn_bytes:,})"
             )
+
+
+def _workers(st: connect.ConnectorStatus) -> tuple[str, ...]:
+    return st.workers or ("",) * len(st.tasks)
+
+
+def _worker_name(settings: StackSettings, worker_id: str) -> str:
+    """``connect-2 (127.0.0.1:8283)`` for a worker of the topology, the id alone otherwise."""
+    for w in settings.topology.workers:
+        if worker_id == f"{w.host}:{w.port}":
+            return f"{w.name} ({worker_id})"
+    return worker_id
 
 
 def group_states(status: Status, settings: StackSettings) -> None:

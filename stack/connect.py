@@ -23,6 +23,9 @@ class ConnectorStatus:
     name: str
     state: str
     tasks: tuple[tuple[int, str, str], ...]  # (task id, state, trace or "")
+    # host:port of the worker each task is assigned to, as Connect last recorded it: a dead
+    # worker's task shows there until the group notices (session.timeout.ms) and moves it.
+    workers: tuple[str, ...] = ()
 
     @property
     def running(self) -> bool:
@@ -45,7 +48,8 @@ def parse_status(body: dict[str, Any]) -> ConnectorStatus:
     tasks = tuple(
         (int(t["id"]), str(t["state"]), str(t.get("trace", ""))) for t in body.get("tasks", [])
     )
-    return ConnectorStatus(body["name"], body["connector"]["state"], tasks)
+    workers = tuple(str(t.get("worker_id", "")) for t in body.get("tasks", []))
+    return ConnectorStatus(body["name"], body["connector"]["state"], tasks, workers)
 
 
 def load_connector_files(directory: Path) -> list[dict[str, Any]]:

@@ -154,10 +154,19 @@ def test_status_reports_the_connector_and_a_slot_holding_wal(
         assert slots["outbox_slot"]["connector"] is True
         [connector] = report["connectors"]
         assert (connector["name"], connector["state"]) == ("orders-outbox", "RUNNING")
+        topology = StackSettings().topology  # the one make up started (make exports it)
+        workers = {f"{w.name} ({w.host}:{w.port})" for w in topology.workers}
+        assert connector["tasks"][0]["worker"] in workers
         parts = {p["name"]: p for p in report["parts"]}
         assert parts["postgres"]["healthy"]
-        assert parts["kafka"]["healthy"]
-        assert parts["connect"]["healthy"]
+        for name in [b.name for b in topology.brokers] + [w.name for w in topology.workers]:
+            assert parts[name]["healthy"]
+        seen = report["cluster"]
+        assert [(b["node_id"], b["address"], b["state"]) for b in seen["brokers"]] == [
+            (b.node_id, b.address, "up") for b in topology.brokers
+        ]
+        assert seen["partitions"] > 0
+        assert seen["under_replicated"] == seen["under_min_isr"] == seen["offline"] == []
     finally:
         admin_conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
 
@@ -217,12 +226,19 @@ def _replay_after_the_fix(
 
 
 def test_unreachable_kafka_and_postgres_are_named() -> None:
-    kafka = ops("topics", env={"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    # Both topologies' addresses (in ha, the KAFKA_HA_/CONNECT_HA_ lists are the clients').
+    nowhere = {
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "KAFKA_HA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+    }
+    kafka = ops("topics", env=nowhere)
     assert kafka.returncode == 2
     assert "Kafka is not reachable at 127.0.0.1:1" in kafka.stderr
-    status = ops(
-        "status", "--json", env={"POSTGRES_PORT": "1", "CONNECT_URL": "http://127.0.0.1:1"}
-    )
+    no_connect = {
+        "CONNECT_URL": "http://127.0.0.1:1",
+        "CONNECT_HA_URLS": "http://127.0.0.1:1,http://127.0.0.1:2",  # as many as HA has
+    }
+    status = ops("status", "--json", env={"POSTGRES_PORT": "1", **no_connect})
     problems = json.loads(status.stdout)["problems"]
     assert any(p.startswith("Postgres is not reachable at 127.0.0.1:1") for p in problems)
     assert any(p.startswith("Kafka Connect not reachable at http://127.0.0.1:1") for p in problems)
