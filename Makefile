@@ -32,7 +32,7 @@ endif
 # Progress lines reach CI logs as they happen, not when a buffer fills.
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help venv jars env up down clean status logs register db test test-unit lint fmt \
+.PHONY: help venv jars env up down clean status logs register db test test-ha test-unit lint fmt \
         schemas-check seed api-key consume topics inspect lag dlq-replay trace reconcile rebuild \
         republish bench bench-observability chaos docker-engine docker-engine-down
 
@@ -98,6 +98,9 @@ db: venv ## roles, schemas, migrations, publication (idempotent)
 
 test: venv ## the whole test suite; starts the native stack if needed, stops it if it did
 	@$(PY) -m stack with -- $(PY) -m pytest $(PYTEST_ARGS)
+
+test-ha: venv ## kill -9 of the task's worker and a broker mid-seed on the HA topology (starts it if needed, ~4 min)
+	@STACK_TOPOLOGY=ha $(PY) -m stack with -- $(PY) -m pytest -m ha tests/ha $(PYTEST_ARGS)
 
 test-unit: venv ## unit tests only (no services)
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)

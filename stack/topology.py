@@ -5,7 +5,7 @@ Two topologies, one renderer (``stack.jvm``):
 - ``single`` (the default of ``make up``): one KRaft node acting as broker and controller, one
   Connect worker, replication factor 1: what a laptop needs to run the pipeline.
 - ``ha`` (``make up TOPOLOGY=ha``): three KRaft nodes, each broker *and* controller (the
-  quorum is the three of them; docs/architecture.md says why combined on one machine and what
+  quorum is the three of them; docs/scaling.md says why combined on one machine and what
   production does apart), two Connect workers in one group; replication factor 3 and
   ``min.insync.replicas=2`` for every topic, Kafka's own included, so one node may die with
   nothing lost and writes going on, and a second one stops writes rather than risk a loss.
