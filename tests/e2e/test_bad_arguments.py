@@ -90,8 +90,8 @@ VERBS: dict[str, st.SearchStrategy[Case]] = {
 # Verbs with no argument to get wrong (a flag such as JSON=1 or QUICK=1 is on when set).
 WITHOUT_ARGUMENTS = {
     "help", "venv", "jars", "env", "down", "clean", "status", "register", "db", "test",
-    "test-unit", "lint", "fmt", "schemas-check", "topics", "bench", "bench-observability",
-    "acls", "schemas", "docker-engine", "docker-engine-down",
+    "test-ha", "test-unit", "lint", "fmt", "schemas-check", "topics", "bench",
+    "bench-observability", "acls", "schemas", "docker-engine", "docker-engine-down",
 }  # fmt: skip
 
 
