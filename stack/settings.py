@@ -122,10 +122,12 @@ class StackSettings(PostgresSettings):
 
     @model_validator(mode="after")
     def _topology_addresses(self) -> StackSettings:
-        """In ``ha`` every client gets all three brokers and both workers."""
+        """In ``ha`` every client gets all three brokers and both workers; lists of the wrong
+        length are refused here, naming the variable, not later where a part first reads them."""
         if self.stack_topology == "ha":
             self.kafka_bootstrap_servers = self.kafka_ha_bootstrap_servers
             self.connect_url = self.connect_ha_urls
+            topologies.of(self)
         return self
 
     @property

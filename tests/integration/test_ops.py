@@ -229,7 +229,7 @@ def test_unreachable_kafka_and_postgres_are_named() -> None:
     # Both topologies' addresses (in ha, the KAFKA_HA_/CONNECT_HA_ lists are the clients').
     nowhere = {
         "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
-        "KAFKA_HA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "KAFKA_HA_BOOTSTRAP_SERVERS": "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3",
     }
     kafka = ops("topics", env=nowhere)
     assert kafka.returncode == 2
