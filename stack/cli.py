@@ -15,7 +15,7 @@ from pathlib import Path
 
 from contract.cli import count, parser_for
 from contract.topics import DLQ_PREFIX, ORDER_EVENTS
-from stack import connect, dbinit, jvm, kafka_auth, postgres, preflight, private, serve
+from stack import connect, dbinit, jvm, kafka_auth, postgres, preflight, private, serve, switch
 from stack.engine import verbs as engine_verbs
 from stack.health import StackError
 from stack.layout import Layout
@@ -58,6 +58,7 @@ def cmd_up(layout: Layout, settings: StackSettings, *, apps: bool = True) -> lis
     private.secure(layout)
     topology = settings.topology
     refuse_other_topology(layout, settings)
+    switch.check_and_remember(layout, settings)
     layout.run.mkdir(parents=True, exist_ok=True)
     (layout.run / "topology").write_text(f"{topology.name}\n")
     started_now = []

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from stack import connect, jvm, monitoring, preflight
+from stack import connect, jvm, monitoring, preflight, switch
+from stack.health import StackError
 from stack.layout import Layout
 from stack.rest import ConnectRest
 from stack.settings import StackSettings
@@ -225,3 +226,25 @@ def test_a_rest_call_passes_a_dead_worker_over_but_not_an_answer(worker_url: str
         ConnectRest(f"{worker_url},{dead}", "operator", SecretStr("pw")).call("/missing")
     with pytest.raises(urllib.error.URLError):
         ConnectRest(dead, "operator", SecretStr("pw")).call("/connectors")
+
+
+def test_a_cluster_left_behind_by_the_other_topologys_run_is_refused_naming_its_data(
+    layout: Layout,
+) -> None:
+    """Seen: make up TOPOLOGY=ha after a single-topology session left the task FAILED ("no
+    longer available on the server"): the single connector had moved the one slot on."""
+    ha, single = settings(**HA), settings()
+    switch.check_and_remember(layout, single)  # first start: nothing to compare with
+    switch.check_and_remember(layout, ha)  # no ha data yet: a fresh cluster
+    for b in ha.topology.brokers:
+        layout.node_data(b.name).mkdir(parents=True)
+        (layout.node_data(b.name) / "meta.properties").write_text("cluster.id=x\n")
+    switch.check_and_remember(layout, ha)  # ha again: its own data is current
+    (layout.node_data("kafka")).mkdir(parents=True)
+    (layout.node_data("kafka") / "meta.properties").write_text("cluster.id=y\n")
+    with pytest.raises(StackError, match=r"rm -r \.stack/kafka`"):
+        switch.check_and_remember(layout, single)
+    switch.check_and_remember(layout, ha)  # refused starts do not change what ran last
+    (layout.conf / switch.LAST).write_text("single\n")
+    with pytest.raises(StackError, match=r"rm -r \.stack/kafka-1 \.stack/kafka-2 \.stack/kafka-3`"):
+        switch.check_and_remember(layout, ha)
