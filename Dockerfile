@@ -35,6 +35,7 @@ FROM python AS app
 COPY --from=deps /opt/venv /opt/venv
 COPY pyproject.toml ./
 COPY contract ./contract
+COPY consumer_runtime ./consumer_runtime
 COPY producer_app ./producer_app
 COPY consumers ./consumers
 COPY stack ./stack

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -232,24 +234,32 @@ def test_the_preflight_names_everything_missing_at_once(tmp_path: Path) -> None:
     assert not (tmp_path / ".stack" / "run").exists(), "something was started"
 
 
-def _path_without(tmp_path: Path, *hidden: str) -> str:
-    """A PATH with every command of this one but ``hidden``: a machine without them (the
-    stack still finds runuser, psql and the rest where it looks for them)."""
-    shadow = tmp_path / "bin"
-    shadow.mkdir()
-    for folder in [str(Path(sys.executable).parent), *os.environ["PATH"].split(os.pathsep)]:
-        for tool in Path(folder).glob("*") if Path(folder).is_dir() else []:
-            if tool.name not in hidden and not (shadow / tool.name).exists():
-                (shadow / tool.name).symlink_to(tool)
-    return str(shadow)
+@pytest.fixture
+def path_without_prometheus() -> Iterator[str]:
+    """A PATH with every command of this one but prometheus and promtool: a machine without
+    them. Its folder is one the postgres user may enter too (the stack runs Postgres'
+    commands through ``runuser -u postgres``, which finds ``sh`` on this PATH)."""
+    shadow = Path(tempfile.mkdtemp(prefix="outbox-no-prometheus-"))
+    shadow.chmod(0o755)
+    try:
+        for folder in [str(Path(sys.executable).parent), *os.environ["PATH"].split(os.pathsep)]:
+            for tool in Path(folder).glob("*") if Path(folder).is_dir() else []:
+                if (
+                    tool.name not in ("prometheus", "promtool")
+                    and not (shadow / tool.name).exists()
+                ):
+                    (shadow / tool.name).symlink_to(tool)
+        yield str(shadow)
+    finally:
+        shutil.rmtree(shadow)
 
 
 def test_without_prometheus_make_up_comes_up_with_one_warning(
-    apps_running: None, stack_settings: StackSettings, tmp_path: Path
+    apps_running: None, stack_settings: StackSettings, path_without_prometheus: str
 ) -> None:
     prometheus = next(p for p in app_parts(Layout(ROOT), stack_settings) if p.name == "prometheus")
     prometheus.halt()
-    env = {**os.environ, "PATH": _path_without(tmp_path, "prometheus", "promtool")}
+    env = {**os.environ, "PATH": path_without_prometheus}
     env.pop("STACK_METRICS", None)
     try:
         steps = [

@@ -89,6 +89,18 @@ def test_the_build_context_leaves_the_engine_and_the_data_out() -> None:
     assert {".stack", ".venv", ".git", ".env"} <= ignored
 
 
+def test_the_app_image_holds_every_package_the_project_ships() -> None:
+    """The app image runs from /app without installing the project, so each top-level package
+    pyproject.toml ships must be copied in by name (consumer_runtime once was not: every
+    service's ``python -m consumers`` died with ModuleNotFoundError)."""
+    found = re.search(r"include = \[(.*?)\]", (ROOT / "pyproject.toml").read_text())
+    assert found, "pyproject.toml lists no packages"
+    shipped = {name.strip(' "*') for name in found[1].split(",")}
+    app = (ROOT / "Dockerfile").read_text().split("FROM python AS app", 1)[1].split("FROM ", 1)[0]
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", app, re.M))
+    assert shipped - copied == set()
+
+
 def test_the_parts_start_through_the_native_launcher(compose: dict[str, Any]) -> None:
     """Postgres, Kafka, Connect and Prometheus run `python -m stack serve PART` (the image's
     entrypoint), so their configuration is rendered by the native stack's own code, and their
