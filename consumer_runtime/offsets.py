@@ -26,6 +26,9 @@ class Offsets:
     def __init__(self, stats: Counter[str]) -> None:
         self._stats = stats
         self._pending: dict[TopicPartition, int] = {}
+        # What this membership committed (or found committed) per partition, so that an idle
+        # partition's position past a transaction's marker is committed once, not per poll.
+        self._committed: dict[TopicPartition, int] = {}
 
     def applied(self, messages: Iterable[Message]) -> None:
         """These messages' effects are committed in the database: their offsets may go."""
@@ -36,6 +39,39 @@ class Offsets:
     def forget(self) -> None:
         """A new client joined: the old membership's offsets can no longer be committed."""
         self._pending.clear()
+        self._committed.clear()
+
+    def past_markers(self, consumer: Consumer, owned: Iterable[TopicPartition]) -> bool:
+        """On an idle poll, commit each owned partition's fetch position where it passed only
+        offsets that are no messages: a transaction's commit or abort marker, an aborted
+        transaction's records (Connect's exactly-once source writes both). Committing the last
+        message + 1 would leave the group one behind per marker for good, which every lag check
+        (make lag, the exporter, the chaos checker) reads as an event not handled; the Java
+        consumer commits its position and does not. Safe because at an idle poll every message
+        the client returned was applied (its offset pending or committed) or rewound (the
+        position set back): the position is past nothing unhandled. True if it committed."""
+        ahead: dict[TopicPartition, int] = {}
+        for tp in owned:
+            if tp in self._pending:
+                continue  # its applied offsets go first (commit)
+            try:
+                position = consumer.position(tp, timeout_ms=0)
+                if tp not in self._committed:
+                    found = consumer.committed(tp)
+                    self._committed[tp] = -1 if found is None else int(found)
+            except KafkaError:
+                continue
+            if position is not None and position > self._committed[tp]:
+                ahead[tp] = int(position)
+        if not ahead:
+            return False
+        try:
+            consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in ahead.items()})
+        except KafkaError as exc:
+            log.warning("offset commit past markers failed, tried again when idle: %r", exc)
+            return False
+        self._committed.update(ahead)
+        return True
 
     def commit(
         self, consumer: Consumer, only: set[TopicPartition] | None = None, *, blocking: bool = True
@@ -51,15 +87,17 @@ class Offsets:
             self._stats["commit_failures"] += 1
             log.warning("offset commit failed, batch may be redelivered: %r", exc)
             return False
-        for tp in offsets:
+        for tp, off in offsets.items():
             self._pending.pop(tp, None)
+            self._committed[tp] = off
         return True
 
 
 class Progress:
     """Per partition, the next offset this instance will handle (the last applied + 1), and
-    from it the lag: the high-water mark the broker last sent with a fetch, minus that. Before
-    the instance handled anything from a partition, the client's fetch position stands in."""
+    from it the lag: the high-water mark the broker last sent with a fetch, minus that. The
+    client's fetch position stands in before anything was handled, and counts when it is
+    ahead: past a transaction's marker it is beyond the last message + 1."""
 
     def __init__(self) -> None:
         self._next: dict[int, int] = {}
@@ -79,14 +117,13 @@ class Progress:
             high = consumer.highwater(tp)
             if high is None:
                 return None
-            at = self._next.get(tp.partition)
-            if at is None:
-                at = consumer.position(tp, timeout_ms=0)
+            position = consumer.position(tp, timeout_ms=0)
         except KafkaError:
             return None
-        if at is None:
+        handled = self._next.get(tp.partition)
+        if handled is None and position is None:
             return None
-        return int(max(0, high - at))
+        return int(max(0, high - max(handled or 0, position or 0)))
 
 
 def rewind(consumer: Consumer, messages: Iterable[Message]) -> None:

@@ -63,6 +63,7 @@ class EventProcessor:
         self._stopping = False
         self._lag: dict[int, int | None] = {}
         self._lag_at: float | None = None
+        self._markers_at = float("-inf")
 
     @property
     def group(self) -> str:
@@ -137,6 +138,10 @@ class EventProcessor:
         if messages:
             self._telemetry.batch(self.group, len(messages))
             self.handle(messages)
+        elif self._clock() - self._markers_at >= self._options.lag_interval:
+            self._markers_at = self._clock()  # idle: commit past transaction markers
+            held = set(self.runtime.gate.held)
+            self._offsets.past_markers(self.consumer, self.assignment() - held)
 
     def _next_backoff(self) -> float:
         self._backoff = min(self._options.outage_backoff_cap, max(0.1, self._backoff * 2))

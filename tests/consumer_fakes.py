@@ -115,6 +115,10 @@ class FakeConsumer:
         self.seeks: list[tuple[TopicPartition, int]] = []
         self.paused: set[TopicPartition] = set()
         self.served = 0
+        # Where each partition's fetch has reached (past a transaction marker, a test moves
+        # it beyond the last message + 1), and what was committed.
+        self.positions: dict[TopicPartition, int] = {}
+        self.committed_offsets: dict[TopicPartition, int] = {}
 
     def partitions_for_topic(self, topic: str) -> set[int]:
         return set(range(6))
@@ -145,7 +149,9 @@ class FakeConsumer:
                     "timestamp": m.timestamp_ms,
                 },
             )
-            out.setdefault(TopicPartition(m.topic, m.partition), []).append(record)
+            tp = TopicPartition(m.topic, m.partition)
+            out.setdefault(tp, []).append(record)
+            self.positions[tp] = max(self.positions.get(tp, 0), m.offset + 1)
         return out
 
     def assignment(self) -> set[TopicPartition]:
@@ -156,6 +162,7 @@ class FakeConsumer:
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.seeks.append((tp, offset))
+        self.positions[tp] = offset
         self.served -= 1  # the rewound batch is fetched again
 
     def pause(self, *tps: TopicPartition) -> None:
@@ -165,13 +172,17 @@ class FakeConsumer:
         self.paused -= set(tps)
 
     def position(self, tp: TopicPartition, timeout_ms: int) -> int | None:
-        return None
+        return self.positions.get(tp)
+
+    def committed(self, tp: TopicPartition) -> int | None:
+        return self.committed_offsets.get(tp)
 
     def commit_async(self, offsets: dict[TopicPartition, Any]) -> None:
         self.commit(offsets)
 
     def commit(self, offsets: dict[TopicPartition, Any]) -> None:
         self.commits.append({tp: o.offset for tp, o in offsets.items()})
+        self.committed_offsets.update({tp: o.offset for tp, o in offsets.items()})
 
     def close(self, autocommit: bool = False) -> None:
         pass
