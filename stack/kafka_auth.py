@@ -52,10 +52,11 @@ Grant = tuple[ResourceType, str, ACLResourcePatternType, tuple[ACLOperation, ...
 
 
 def connect_grants(exactly_once: bool = False) -> list[Grant]:
-    """With exactly-once source (KIP-618) the workers also write through transactions, each
-    under a transactional id that starts with the group's id (``outbox-connect-leader`` for the
-    config topic, ``outbox-connect-<connector>-<task>`` for a task), and fence a task's old
-    producers on a new assignment (WRITE on those ids)."""
+    """With exactly-once source (KIP-618) the workers also write through transactions: the
+    group's leader to the config topic as ``connect-cluster-outbox-connect`` (Connect's
+    ``connect-cluster-<group.id>``), each task as ``outbox-connect-<connector>-<task>``; and
+    the leader fences a task's old producers before the task starts elsewhere (WRITE on
+    those ids). Nothing else: a transactional id of another prefix is refused."""
     write = (Op.CREATE, Op.WRITE, Op.DESCRIBE, Op.DESCRIBE_CONFIGS)
     grants: list[Grant] = [
         (ResourceType.CLUSTER, "kafka-cluster", LITERAL, (Op.DESCRIBE, Op.DESCRIBE_CONFIGS)),
@@ -66,7 +67,10 @@ def connect_grants(exactly_once: bool = False) -> list[Grant]:
     ]
     if exactly_once:
         ids = (Op.WRITE, Op.DESCRIBE)
-        grants.append((ResourceType.TRANSACTIONAL_ID, "outbox-connect-", PREFIXED, ids))
+        grants += [
+            (ResourceType.TRANSACTIONAL_ID, "connect-cluster-outbox-connect", LITERAL, ids),
+            (ResourceType.TRANSACTIONAL_ID, "outbox-connect-", PREFIXED, ids),
+        ]
     return grants
 
 
