@@ -34,7 +34,7 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv jars env up down clean status logs register db test test-ha test-unit lint fmt \
         schemas-check seed api-key consume topics inspect lag dlq-replay trace reconcile rebuild \
-        republish bench bench-observability chaos docker-engine docker-engine-down
+        republish bench bench-eos bench-observability chaos docker-engine docker-engine-down
 
 help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -174,6 +174,10 @@ republish: venv ## write orders' events again from the orders table: ALL=1 | IDS
 
 bench: venv ## every benchmark figure in one run (after make up); QUICK=1 in ~1.5 min
 	@$(PY) -m bench $(if $(QUICK),--quick)
+
+bench-eos: venv ## exactly-once source off and on in one run: latency at 100/s, kill -9 of the task's worker, drain (after make up TOPOLOGY=ha, ~12 min)
+	@$(PY) -m bench.exactly_once_cli $(if $(filter command line,$(origin RATE)),--rate=$(call q,$(RATE))) \
+		$(if $(SECONDS),--seconds=$(call q,$(SECONDS)))
 
 bench-observability: venv ## CPU per event of metrics and traces in the consumers (after make up, make seed)
 	@$(PY) -m bench.observability

@@ -110,7 +110,7 @@ def wait_drained(bootstrap: KafkaAccess, groups: list[str], timeout: float = 600
     return time.monotonic() - started
 
 
-def _kafka_times(
+def kafka_times(
     bootstrap: KafkaAccess, start: dict[int, int], ids: list[uuid.UUID], timeout: float
 ) -> dict[uuid.UUID, float]:
     """Record timestamp (epoch s) of each order's first message after ``start`` (partition
@@ -193,7 +193,7 @@ def commit_to_kafka(
     ids = offer(producer, orders=int(rate * seconds), rate=rate, workers=workers).placed_ids
     with psycopg.connect(stack.admin_dsn(), autocommit=True) as conn:
         committed = _commit_times(conn, ids)
-    arrived = _kafka_times(stack.kafka_as("tools"), start, ids, 60)
+    arrived = kafka_times(stack.kafka_as("tools"), start, ids, 60)
     return ms_since_commit(committed, arrived)
 
 
@@ -218,7 +218,7 @@ def run_step(
     step = Step(rate, len(ids), result.orders_per_second, drained_s=drained)
     committed, handled, step.complete = handled_times(stack.admin_dsn(), ids, timeout)
     step.cores = cpu.cores_used(before, cpu.snapshot(parts))
-    arrived = _kafka_times(stack.kafka_as("tools"), start, ids, timeout)
+    arrived = kafka_times(stack.kafka_as("tools"), start, ids, timeout)
     step.commit_to_kafka_ms = ms_since_commit(committed, arrived)
     step.commit_to_handled_ms = ms_since_commit(committed, handled)
     if handled:

@@ -18,8 +18,13 @@ from contract.kafka import KafkaAccess
 from ops.lag import group_lag
 
 
-def messages_since(bootstrap: KafkaAccess, topic: str, since: dict[int, int]) -> list[Any]:
-    c = KafkaConsumer(**bootstrap.client(enable_auto_commit=False))
+def messages_since(
+    bootstrap: KafkaAccess, topic: str, since: dict[int, int], *, committed: bool = False
+) -> list[Any]:
+    """Every record of ``topic`` from ``since`` (partition -> offset) to its end now; only
+    what transactions committed, as the consumers read, when ``committed``."""
+    level = "read_committed" if committed else "read_uncommitted"
+    c = KafkaConsumer(**bootstrap.client(enable_auto_commit=False, isolation_level=level))
     parts = [TopicPartition(topic, p) for p in since]
     end = c.end_offsets(parts)
     c.assign(parts)
