@@ -93,6 +93,15 @@ def test_every_endpoint_answers_and_passes_promtool(
     status, text = get(f"http://127.0.0.1:{stack_settings.connect_metrics_port}/metrics")
     for name in ("debezium_streaming_connected", "kafka_connect_task_status"):
         assert name in text, name
+    # What the Kafka alerts read (monitoring/alerts.yml), named as the JMX rules name it.
+    status, text = get(f"http://127.0.0.1:{stack_settings.kafka_metrics_port}/metrics")
+    for name in (
+        "kafka_server_replicamanager_underreplicatedpartitions",
+        "kafka_server_replicamanager_underminisrpartitioncount",
+        "kafka_server_replicamanager_isr_shrinks_total",
+        "kafka_controller_kafkacontroller_offlinepartitionscount",
+    ):
+        assert f"\n{name}" in text, name
 
 
 def test_handled_counts_follow_committed_events_and_prometheus_agrees(
