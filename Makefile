@@ -26,6 +26,11 @@ export KAFKA_BOOTSTRAP_SERVERS := $(word 1,$(HA_ADDRESSES))
 export CONNECT_URL := $(word 2,$(HA_ADDRESSES))
 endif
 endif
+# Its compose form: compose.ha.yaml read on top of compose.yaml by every `docker compose` make
+# runs, and by those the host's tools run (make status's `docker compose ps`).
+ifeq ($(STACK)-$(TOPOLOGY),compose-ha)
+export COMPOSE_FILE := compose.yaml:compose.ha.yaml
+endif
 
 # .env is not included: every tool reads it itself, and each part the stack starts gets only
 # its own secrets in its environment (stack/secrets.py), never all of them from make.
@@ -63,7 +68,8 @@ ifeq ($(STACK),compose)
 	@# make four times over (docker compose up alone builds them too, in parallel).
 	COMPOSE_PARALLEL_LIMIT=1 docker compose build
 	docker compose up -d --wait
-	@echo "stack     compose services up and healthy (docker compose ps)"
+	@mkdir -p .stack/run && echo $(TOPOLOGY) > .stack/run/topology
+	@echo "stack     compose services up and healthy, $(TOPOLOGY) topology (docker compose ps)"
 else
 	@STACK_METRICS=$(call q,$(METRICS)) $(PY) -m stack up
 	@$(PY) -m stack register
@@ -73,6 +79,7 @@ endif
 down: venv ## stop everything that make up started
 ifeq ($(STACK),compose)
 	docker compose down
+	@rm -f .stack/run/topology
 else
 	@$(PY) -m stack down
 endif
@@ -80,6 +87,7 @@ endif
 clean: venv ## stop and delete data, pids and logs (keeps the jar cache)
 ifeq ($(STACK),compose)
 	docker compose down -v
+	@rm -f .stack/run/topology
 else
 	@$(PY) -m stack clean
 endif

@@ -15,9 +15,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from contract.kafka import KafkaAccess
 from stack import jvm, monitoring, postgres
 from stack.health import Probe, connect_probe, kafka_probe, postgres_probe, text_probe
 from stack.layout import Layout
+from stack.rest import ConnectRest
 from stack.secrets import own_secrets
 from stack.settings import StackSettings
 
@@ -49,10 +51,24 @@ PARTS: dict[str, Callable[[Layout, StackSettings], Command]] = {
     "prometheus": _prometheus,
 }
 
+
+def _own_kafka(settings: StackSettings) -> Probe:
+    """This container's node alone, as ``make up`` probes each node: with every broker as
+    bootstrap, any healthy one would pass for a node that is not up (HA in compose)."""
+    admin = settings.kafka_as("admin")
+    return kafka_probe(KafkaAccess(jvm.node(settings).address, admin.username, admin.password))
+
+
+def _own_worker(settings: StackSettings) -> Probe:
+    """This container's worker alone (a REST call may otherwise be answered by the other)."""
+    rest = settings.connect_rest()
+    return connect_probe(ConnectRest(jvm.worker(settings).url, rest.user, rest.password))
+
+
 PROBES: dict[str, Callable[[StackSettings], Probe]] = {
     "postgres": lambda s: postgres_probe(s.admin_dsn("postgres")),
-    "kafka": lambda s: kafka_probe(s.kafka_as("admin")),
-    "connect": lambda s: connect_probe(s.connect_rest()),
+    "kafka": _own_kafka,
+    "connect": _own_worker,
     "prometheus": lambda s: text_probe(f"http://127.0.0.1:{s.prometheus_port}/-/ready"),
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -39,14 +40,26 @@ def checker(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return binary
 
 
-def load(checker: Path, compose: Path, env: Path) -> subprocess.CompletedProcess[str]:
+def load(
+    checker: Path, compose: Path, env: Path, *overrides: Path
+) -> subprocess.CompletedProcess[str]:
+    """compose.yaml, with ``overrides`` read on top in order (as COMPOSE_FILE lists them)."""
+    files = os.pathsep.join(str(f) for f in (compose, *overrides))
     return subprocess.run(
-        [str(checker), str(compose), str(env)], capture_output=True, text=True, timeout=60
+        [str(checker), files, str(env)], capture_output=True, text=True, timeout=60
     )
 
 
 @pytest.fixture(scope="session")
 def project(checker: Path) -> dict[str, Any]:
     loaded = load(checker, ROOT / "compose.yaml", ROOT / ".env.example")
+    assert loaded.returncode == 0, loaded.stderr
+    return json.loads(loaded.stdout)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def ha_project(checker: Path) -> dict[str, Any]:
+    """The HA topology's form: compose.ha.yaml read on top of compose.yaml."""
+    loaded = load(checker, ROOT / "compose.yaml", ROOT / ".env.example", ROOT / "compose.ha.yaml")
     assert loaded.returncode == 0, loaded.stderr
     return json.loads(loaded.stdout)  # type: ignore[no-any-return]

@@ -1,8 +1,9 @@
 // Loads compose.yaml with compose-go, the library `docker compose` v2 is built on, exactly as
 // `docker compose --env-file .env.example config` would: the compose specification's schema,
 // interpolation (a `${VAR:?}` left unset is an error), merging of YAML anchors, and
-// normalisation. It prints the loaded project as JSON for tests/unit/test_compose_loader.py,
-// or the loader's error and exit status 1.
+// normalisation, and an override file's merge (`checker compose.yaml:compose.ha.yaml ENV`:
+// the files in order, as COMPOSE_FILE lists them). It prints the loaded project as JSON for
+// tests/compose/test_compose_loader.py, or the loader's error and exit status 1.
 package main
 
 import (
@@ -17,13 +18,13 @@ import (
 
 func main() {
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: checker <compose.yaml> <env file>")
+		fmt.Fprintln(os.Stderr, "usage: checker <compose.yaml>[:<override.yaml>...] <env file>")
 		os.Exit(2)
 	}
-	file, envFile := os.Args[1], os.Args[2]
-	dir := filepath.Dir(file)
+	files, envFile := filepath.SplitList(os.Args[1]), os.Args[2]
+	dir := filepath.Dir(files[0])
 	options, err := cli.NewProjectOptions(
-		[]string{file},
+		files,
 		cli.WithWorkingDirectory(dir),
 		cli.WithEnvFiles(envFile),
 		cli.WithDotEnv,

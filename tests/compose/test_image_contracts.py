@@ -61,6 +61,15 @@ NEEDS: dict[str, tuple[tuple[type[BaseSettings], ...], set[str]]] = {
     "exporter": ((ExporterSettings,), {"MONITOR_DB_PASSWORD", "KAFKA_MONITOR_PASSWORD"}),
     "prometheus": ((StackSettings,), set()),
 }
+# The HA topology's form (compose.ha.yaml on top): each node is a `kafka`, each worker a
+# `connect`, with the same needs; the one node and worker of the single form are left out.
+HA_NEEDS = {
+    **{name: needs for name, needs in NEEDS.items() if name not in ("kafka", "connect")},
+    **{f"kafka-{i}": NEEDS["kafka"] for i in (1, 2, 3)},
+    **{f"connect-{i}": NEEDS["connect"] for i in (1, 2)},
+}
+FORMS = {"single": NEEDS, "ha": HA_NEEDS}
+CASES = [(form, service) for form, needs in FORMS.items() for service in sorted(needs)]
 # Read by code rather than by a settings class: the stack's "no .env in a container" switch
 # and OpenTelemetry's standard variables (contract/tracing.py).
 READ_ELSEWHERE = {"STACK_SECRETS_FROM_ENVIRONMENT", *ENDPOINT_VARS}
@@ -85,36 +94,46 @@ def only(monkeypatch: pytest.MonkeyPatch) -> Any:
     return use
 
 
-def test_every_default_service_is_accounted_for(project: dict[str, Any]) -> None:
-    default = {n for n, s in project["services"].items() if not s.get("profiles")}
-    assert default == set(NEEDS)
+@pytest.fixture
+def forms(project: dict[str, Any], ha_project: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {"single": project, "ha": ha_project}
 
 
-@pytest.mark.parametrize("service", sorted(NEEDS))
-def test_a_service_is_given_only_what_its_settings_read(
-    project: dict[str, Any], service: str
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_every_default_service_is_accounted_for(
+    forms: dict[str, dict[str, Any]], form: str
 ) -> None:
-    classes, _ = NEEDS[service]
+    default = {n for n, s in forms[form]["services"].items() if not s.get("profiles")}
+    assert default == set(FORMS[form])
+
+
+@pytest.mark.parametrize(("form", "service"), CASES)
+def test_a_service_is_given_only_what_its_settings_read(
+    forms: dict[str, dict[str, Any]], form: str, service: str
+) -> None:
+    classes, _ = FORMS[form][service]
     read = {name.upper() for cls in classes for name in cls.model_fields} | READ_ELSEWHERE
-    given = set(_env(project, service))
+    given = set(_env(forms[form], service))
     assert given <= read, f"{service} is given {sorted(given - read)}, which nothing reads"
 
 
-@pytest.mark.parametrize("service", sorted(NEEDS))
-def test_a_service_is_given_exactly_its_own_secrets(project: dict[str, Any], service: str) -> None:
-    _, secrets = NEEDS[service]
-    given = {name for name in _env(project, service) if name in SECRET_VARS}
+@pytest.mark.parametrize(("form", "service"), CASES)
+def test_a_service_is_given_exactly_its_own_secrets(
+    forms: dict[str, dict[str, Any]], form: str, service: str
+) -> None:
+    _, secrets = FORMS[form][service]
+    given = {name for name in _env(forms[form], service) if name in SECRET_VARS}
     assert given == secrets
 
 
-@pytest.mark.parametrize("service", sorted(NEEDS))
+@pytest.mark.parametrize(("form", "service"), CASES)
 def test_a_service_starts_with_what_it_is_given(
-    project: dict[str, Any], service: str, only: Any
+    forms: dict[str, dict[str, Any]], form: str, service: str, only: Any
 ) -> None:
     """Every settings class its command builds validates from the container's environment
     alone (no .env in a container), and every secret its verb asks for is there."""
-    classes, secrets = NEEDS[service]
-    only(_env(project, service))
+    classes, secrets = FORMS[form][service]
+    only(_env(forms[form], service))
     built: list[BaseModel] = [cls(_env_file=None) for cls in classes]
     stack = next((b for b in built if isinstance(b, StackSettings)), None)
     for secret in secrets:
@@ -122,8 +141,9 @@ def test_a_service_starts_with_what_it_is_given(
             stack.need(secret.lower())
 
 
+@pytest.mark.parametrize("form", sorted(FORMS))
 def test_no_service_but_the_bootstrap_and_postgres_holds_the_superuser(
-    project: dict[str, Any],
+    forms: dict[str, dict[str, Any]], form: str
 ) -> None:
-    holders = {n for n in NEEDS if "POSTGRES_PASSWORD" in _env(project, n)}
+    holders = {n for n in FORMS[form] if "POSTGRES_PASSWORD" in _env(forms[form], n)}
     assert holders == {"migrate", "postgres"}
