@@ -108,7 +108,12 @@ test: venv ## the whole test suite; starts the native stack if needed, stops it 
 	@$(PY) -m stack with -- $(PY) -m pytest $(PYTEST_ARGS)
 
 test-ha: venv ## kill -9 of the task's worker and a broker mid-seed on the HA topology (starts it if needed, ~4 min)
+ifeq ($(STACK),compose)
+	@# The compose form alone (tests/ha/test_compose_ha.py builds and starts its own project).
+	@STACK_TOPOLOGY=ha $(PY) -m pytest -m ha tests/ha/test_compose_ha.py $(PYTEST_ARGS)
+else
 	@STACK_TOPOLOGY=ha $(PY) -m stack with -- $(PY) -m pytest -m ha tests/ha $(PYTEST_ARGS)
+endif
 
 test-unit: venv ## unit tests only (no services)
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
