@@ -101,7 +101,10 @@ RUN mkdir -p /usr/share/man/man1 \
 COPY --from=jars /app/.stack/jars /app/.stack/jars
 COPY --from=deps /opt/venv /opt/venv
 COPY --from=app /app /app
-RUN mkdir -p /app/.stack/kafka /app/.stack/conf && chown app /app/.stack/kafka /app/.stack/conf
+# The data directories of the one node and of the HA topology's three (compose.ha.yaml),
+# owned by the user the part runs as: a named volume takes its mount point's owner.
+RUN mkdir -p /app/.stack/kafka /app/.stack/kafka-1 /app/.stack/kafka-2 /app/.stack/kafka-3 /app/.stack/conf \
+    && chown app /app/.stack/kafka /app/.stack/kafka-1 /app/.stack/kafka-2 /app/.stack/kafka-3 /app/.stack/conf
 ENV STACK_BIND_HOST=0.0.0.0
 USER app
 ENTRYPOINT ["python", "-m", "stack"]

@@ -181,3 +181,17 @@ def test_each_containers_healthcheck_probes_its_own_node_or_worker(
     for name in WORKERS:
         serve.PROBES["connect"](_settings(ha_project, name))
     assert asked == [f"{n}:29092" for n in NODES] + [f"http://{w}:8083" for w in WORKERS]
+
+
+def test_each_nodes_volume_is_a_directory_the_image_gives_its_user(
+    ha_project: dict[str, Any],
+) -> None:
+    """A named volume takes its mount point's owner from the image; one the image lacks is
+    made root's, and the broker (user app) could not format its log directory."""
+    jvm_stage = (ROOT / "Dockerfile").read_text().split("FROM python AS jvm", 1)[1]
+    owned = jvm_stage.split("chown app", 1)[1].split("\n\n", 1)[0].split()
+    for name in NODES:
+        (volume,) = ha_project["services"][name]["volumes"]
+        assert volume["type"] == "volume"
+        assert volume["target"] == f"/app/.stack/{name}", volume
+        assert volume["target"] in owned, f"the jvm image does not give app {volume['target']}"
