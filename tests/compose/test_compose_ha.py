@@ -195,3 +195,14 @@ def test_each_nodes_volume_is_a_directory_the_image_gives_its_user(
         assert volume["type"] == "volume"
         assert volume["target"] == f"/app/.stack/{name}", volume
         assert volume["target"] in owned, f"the jvm image does not give app {volume['target']}"
+
+
+def test_the_ha_form_keeps_its_own_database(
+    project: dict[str, Any], ha_project: dict[str, Any]
+) -> None:
+    """One replication slot per Kafka cluster: the single form's Connect offsets, behind a slot
+    the HA form moved on, would fail its connector after a switch back (seen natively)."""
+    single = {v["source"] for v in project["services"]["postgres"]["volumes"]}
+    ha = {v["source"] for v in ha_project["services"]["postgres"]["volumes"]}
+    assert ha == {"pgdata-ha"}
+    assert single.isdisjoint(ha)
