@@ -6,8 +6,9 @@ moves to the other worker, and the set-based checker (chaos.verdict) finds every
 topic once per (order, type), handled once by every group, none lost; then the killed
 containers start again, the host's verbs run against the stack, and ``down -v`` leaves nothing.
 
-Marker ``ha``: `make test-ha` runs it beside the native HA test, `STACK=compose make test-ha`
-alone (no native stack); skipped by `make test`. Its own project name, secrets and ports: 31xxx
+Marker ``ha``: `STACK=compose make test-ha` runs it alone (no native stack); the native
+`make test-ha` leaves it out (ten more JVMs beside its own five would not fit this machine);
+skipped by `make test`. Its own project name, secrets and ports: 31xxx
 by default, below Linux's ephemeral range and apart from the compose e2e's 30xxx
 (``HA_COMPOSE_PORT_BASE`` moves them)."""
 
