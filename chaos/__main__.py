@@ -1,4 +1,7 @@
-"""``python -m chaos [--orders N] [--clients N] [--faults a,b] [--seed N]`` (``make chaos``)."""
+"""``python -m chaos [--orders N] [--clients N] [--faults a,b] [--seed N]`` (``make chaos``).
+
+The kinds are the topology's (``STACK_TOPOLOGY``, make's ``TOPOLOGY``): the single broker's,
+or the HA topology's failover kinds (``chaos.quorum.FAILOVER``)."""
 
 from __future__ import annotations
 
@@ -7,8 +10,13 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from chaos.run import FAULTS, run
+from chaos.run import kinds, run
 from contract.cli import count, parser_for
+from stack.settings import StackSettings
+
+TOPOLOGY = StackSettings().stack_topology
+FAULTS = kinds(TOPOLOGY)
+HA = TOPOLOGY == "ha"
 
 parser = parser_for({"--orders": "CHAOS_ORDERS"})(prog="python -m chaos")
 parser.add_argument("--orders", type=count(1, 10_000_000), default=10_000)
@@ -28,7 +36,9 @@ parser.add_argument(
 parser.add_argument(
     "--spread",
     type=float,
-    default=450.0,
+    # The failover kinds take longer (a rolling restart of five JVMs): the orders are spread
+    # so that the faults meet them.
+    default=660.0 if HA else 450.0,
     help="seconds over which the clients spread their orders (the faults take about as long)",
 )
 parser.add_argument(

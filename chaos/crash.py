@@ -27,7 +27,7 @@ from stack import postgres
 from stack.process import group_members
 
 
-def _sigkill(ctx: Context, name: str) -> None:
+def sigkill(ctx: Context, name: str) -> None:
     part = ctx.part(name)
     pid = part.pid()
     if pid is None:
@@ -38,7 +38,7 @@ def _sigkill(ctx: Context, name: str) -> None:
 
 def kill_kafka(ctx: Context) -> float:
     started = time.monotonic()
-    _sigkill(ctx, "kafka")
+    sigkill(ctx, "kafka")
     time.sleep(2)
     ctx.part("kafka").up()
     return recovered(ctx, started)

@@ -20,6 +20,7 @@ import psycopg
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from chaos.windows import Window
 from contract.groups import CONSUMER_GROUPS
 from ops.errors import Unreachable
 from stack import connect, postgres
@@ -51,10 +52,18 @@ class Context:
     nudge: Callable[[], None] = lambda: None
     poison: set[Position] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Parts as the chaos run starts them instead of as ``make up`` does (the HA run's brokers,
+    # each under a group id of its own: ``chaos.network.as_broker``).
+    overrides: dict[str, Part] = field(default_factory=dict)
+    # The failover injections' windows on the event topic: whose a duplicate is.
+    windows: list[Window] = field(default_factory=list)
+    note: str = ""  # what the current failover injection hit and saw, for its window
 
     def part(self, name: str) -> Part:
         if name == "consumers":
             return self.consumers
+        if name in self.overrides:
+            return self.overrides[name]
         return next(
             p
             for p in stack_parts(self.layout, self.settings) + app_parts(self.layout, self.settings)
@@ -106,9 +115,11 @@ def wait_until(
 
 
 def healthy(ctx: Context) -> bool:
+    # In the HA topology the REST call itself passes a dead worker over (stack.rest).
+    single = ctx.settings.stack_topology == "single"
     st = (
         connect.status(ctx.settings.connect_rest(), "orders-outbox")
-        if _up(ctx, "connect")
+        if not single or _up(ctx, "connect")
         else None
     )
     return (

@@ -30,6 +30,12 @@ _CLONE = str(Path(__file__).resolve().parent.parent).encode()
 CHAIN = "OUTBOX_CHAOS_" + hashlib.blake2s(_CLONE, digest_size=4).hexdigest()
 MARK = "0x4f42"
 CONSUMERS_GID = 4242
+# The HA topology's brokers as the failover chaos run starts them (``as_broker``): node i runs
+# with group id BROKER_GID + i, and the connections it opens carry mark BROKER_MARK + i, so
+# that one broker can be cut off from the other two while every client still reaches it.
+BROKER_GID = 4250
+BROKER_MARK = 0x4F50
+NODES = (1, 2, 3)
 
 
 def available() -> str | None:
@@ -58,6 +64,14 @@ def install() -> None:
         "-A", CHAIN, "-m", "owner", "--gid-owner", str(CONSUMERS_GID),
         "-j", "CONNMARK", "--set-mark", MARK,
     )  # fmt: skip
+    # A broker's connections are marked by the broker that opened them (their first packet),
+    # never by the one answering: both ends of a broker-to-broker link run under a broker gid.
+    for node in NODES:
+        _iptables(
+            "-A", CHAIN, "-m", "conntrack", "--ctstate", "NEW",
+            "-m", "owner", "--gid-owner", str(BROKER_GID + node),
+            "-j", "CONNMARK", "--set-mark", hex(BROKER_MARK + node),
+        )  # fmt: skip
 
 
 def remove() -> None:
@@ -67,9 +81,9 @@ def remove() -> None:
     _iptables("-X", CHAIN, check=False)
 
 
-def _drops(port: int) -> list[list[str]]:
+def _drops(port: int, mark: str = MARK) -> list[list[str]]:
     return [
-        ["-p", "tcp", direction, str(port), "-m", "connmark", "--mark", MARK, "-j", "DROP"]
+        ["-p", "tcp", direction, str(port), "-m", "connmark", "--mark", mark, "-j", "DROP"]
         for direction in ("--dport", "--sport")
     ]
 
@@ -85,6 +99,36 @@ def partitioned(port: int) -> Iterator[None]:
     finally:
         for rule in rules:
             _iptables("-D", CHAIN, *rule, check=False)
+
+
+def isolation_rules(node: int, ports: dict[int, list[int]]) -> list[list[str]]:
+    """The rules cutting broker ``node`` off from the others (``ports``: every node's client
+    and controller ports): what it opens to their ports, and what they open to its own."""
+    own = ports[node]
+    others = {n: p for n, p in ports.items() if n != node}
+    mine = hex(BROKER_MARK + node)
+    rules = [rule for p in others.values() for port in p for rule in _drops(port, mine)]
+    rules += [rule for n in others for port in own for rule in _drops(port, hex(BROKER_MARK + n))]
+    return rules
+
+
+@contextmanager
+def isolated(node: int, ports: dict[int, list[int]]) -> Iterator[None]:
+    """Broker ``node`` cannot reach the other brokers, nor they it, inside the block (every
+    packet dropped, as in a real partition); every client still reaches all of them."""
+    rules = isolation_rules(node, ports)
+    try:
+        for rule in rules:
+            _iptables("-A", CHAIN, *rule)
+        yield
+    finally:
+        for rule in rules:
+            _iptables("-D", CHAIN, *rule, check=False)
+
+
+def as_broker(node: int, command: list[str]) -> list[str]:
+    """``command`` run with broker ``node``'s own group id, so that ``isolated`` finds it."""
+    return ["setpriv", f"--regid={BROKER_GID + node}", "--clear-groups", "--", *command]
 
 
 def as_consumers(command: list[str]) -> list[str]:

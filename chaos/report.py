@@ -39,6 +39,10 @@ class Report:
     final_lag: int = 0
     slot_behind_bytes: int = 0
     seconds: float = 0.0
+    # The failover run's (chaos.failover): duplicates on the topic per kind (a second copy of
+    # an event id inside the kind's window), and per kind what each injection hit and saw.
+    duplicates_by_kind: dict[str, int] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def injected_kinds(self) -> set[str]:
@@ -116,7 +120,7 @@ class Report:
         violations = ", ".join(f"{k} {n}" for k, n in self.violations.items() if n) or "none"
         harness = sum(i.harness_error is not None for i in self.injections)
         return (
-            "| fault | injected | recovery p50 | recovery max | result |\n"
+            self._failover() + "| fault | injected | recovery p50 | recovery max | result |\n"
             "| --- | ---: | ---: | ---: | --- |\n"
             f"{faults}\n\n"
             "| group | events not handled (lost) | real events dead-lettered | dead letters | "
@@ -145,4 +149,19 @@ class Report:
             f"| slot behind the run's WAL (must be 0) | {self.slot_behind_bytes:,} bytes |\n"
             f"| run time | {self.seconds:.0f} s |\n"
             f"| **result** | **{self.result}** |\n"
+        )
+
+    def _failover(self) -> str:
+        """The failover run's table: per kind, duplicates on the topic and what was hit."""
+        if not self.notes:
+            return ""
+        kinds = [k for k in self.requested if k in self.notes]
+        extra = {k: n for k, n in self.duplicates_by_kind.items() if k not in self.notes}
+        rows = [
+            f"| {k} | {self.duplicates_by_kind.get(k, 0)} | {'; '.join(self.notes[k])} |"
+            for k in kinds
+        ] + [f"| {k} | {n} | |" for k, n in sorted(extra.items())]
+        return (
+            "| failover kind | duplicates on the topic | what each injection hit and saw |\n"
+            "| --- | ---: | --- |\n" + "\n".join(rows) + "\n\n"
         )

@@ -21,12 +21,14 @@ from typing import Any
 
 import psycopg
 
-from chaos import faults, network, observe, workload
+from chaos import failover, faults, network, observe, workload
 from chaos.checks import VIOLATIONS
 from chaos.crash import CRASH
 from chaos.faults import ORDER_TOPIC, POLITE
+from chaos.quorum import FAILOVER
 from chaos.report import Injection, Report
 from chaos.verdict import judge
+from chaos.windows import duplicates_by_kind
 from contract.kafka_reads import end_offsets
 from contract.topics import dlq_topic
 from ops.lag import group_lag
@@ -36,6 +38,18 @@ from stack.pause import paused
 from stack.settings import StackSettings
 
 FAULTS = {**POLITE, **CRASH}
+# The HA topology's run (``make chaos TOPOLOGY=ha``): its failover kinds. The single topology's
+# kinds name its one broker and worker (``kafka``, ``connect``), which the HA topology has not.
+FAULTS_OF = {"single": FAULTS, "ha": FAILOVER}
+
+
+def kinds(topology: str) -> dict[str, faults.Fault]:
+    """The fault kinds a run on ``topology`` injects."""
+    if topology not in FAULTS_OF:
+        raise ValueError(f"no chaos kinds for topology {topology!r}; say one of {list(FAULTS_OF)}")
+    return FAULTS_OF[topology]
+
+
 # A kind the harness could not bring about is tried again later, up to this many times.
 ATTEMPTS = 3
 
@@ -73,6 +87,9 @@ def run(
         f.unlink(missing_ok=True)
     network.install()
     try:
+        if settings.stack_topology == "ha":
+            ctx.overrides = failover.wrapped_brokers(ctx)
+            failover.prepare(ctx)
         # The consumers run under the launcher with the hooks armed, for the run only.
         with paused(consumers_part(layout, settings), meanwhile=ctx.consumers):
             ctx.part("api").up()
@@ -117,6 +134,7 @@ def _run(
 ) -> Report:
     before = Before.take(ctx)
     report, started = Report(requested=list(fault_names)), time.monotonic()
+    table = kinds(ctx.settings.stack_topology)
     api = f"http://127.0.0.1:{ctx.settings.api_port}"
     client, run_id = workload.WorkloadLog(), uuid.uuid4().hex[:8]
     key = workload.api_key(run_id)
@@ -140,7 +158,7 @@ def _run(
     while pending or (worker.is_alive() and fault_names):
         time.sleep(rng.uniform(*pause))
         name = pending.pop() if pending else rng.choice(fault_names)
-        injection = attempt(FAULTS[name], ctx, name, time.monotonic() - started)
+        injection = attempt(table[name], ctx, name, time.monotonic() - started)
         if (
             injection.harness_error
             and sum(i.fault == name for i in report.injections) < ATTEMPTS - 1
@@ -184,18 +202,33 @@ def _judge(
     )
     report.keys_with_two_orders = len(known) - len(set(known))
     report.poison_injected = len(ctx.poison)
+    messages = observe.messages_since(bootstrap, ORDER_TOPIC, before.topic)
     report.verdict = judge(
         dsn,
         before.orders,
-        observe.messages_since(bootstrap, ORDER_TOPIC, before.topic),
+        messages,
         {
             g: observe.messages_since(bootstrap, dlq_topic(g), before.dead_letters[g])
             for g in faults.GROUPS
         },
         ctx.poison,
     )
+    if ctx.windows:
+        report.duplicates_by_kind = duplicates_by_kind(_copies(messages), ctx.windows)
+        for w in ctx.windows:
+            report.notes.setdefault(w.kind, []).append(w.note)
     report.duplicates_absorbed = observe.absorbed(
         ctx.layout.log_file("consumers"), before.log_offset
     )
     report.final_lag = sum(r.lag for r in group_lag(bootstrap, faults.GROUPS))
     report.slot_behind_bytes = observe.slot_behind(dsn, lsn)
+
+
+def _copies(messages: list[Any]) -> list[tuple[str, int, int]]:
+    """(event id, partition, offset) of every message that carries an event id."""
+    out = []
+    for m in messages:
+        ids = [v for k, v in m.headers or () if k == "id"]
+        if ids:
+            out.append(((ids[0] or b"").decode(), m.partition, m.offset))
+    return out
