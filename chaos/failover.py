@@ -10,8 +10,8 @@ offsets of every record before it, which it does only once Kafka acknowledged th
 ``acks=all``: every event committed by then is on the topic), measured while the part is
 still down where it stays down. Afterwards the harness restarts what it killed and waits for a
 whole cluster again (the pipeline's failure if it does not come); the event topic's end
-offsets before and after are the kind's window (``chaos.windows``), to which the checker
-attributes the duplicates it finds on the topic.
+offsets when it began open the kind's window (``chaos.windows``): the checker attributes a
+duplicate it finds on the topic to the last kind injected before it was written.
 """
 
 from __future__ import annotations
@@ -97,9 +97,8 @@ def windowed(kind: str, fault: Fault) -> Fault:
         before = end_offsets(ctx.settings.kafka_as("tools"), ORDER_TOPIC, wait=0)
         ctx.note = ""
         seconds = fault(ctx)
+        ctx.windows.append(Window(kind, before, ctx.note))
         wait_until(lambda: _whole(ctx), 300, f"{WHOLE} after {kind}")
-        after = end_offsets(ctx.settings.kafka_as("tools"), ORDER_TOPIC, wait=0)
-        ctx.windows.append(Window(kind, before, after, ctx.note))
         return seconds
 
     return run

@@ -22,17 +22,12 @@ UNANSWERED = ("REQUEST_TIMED_OUT", "TimeoutException")
 
 @dataclass
 class Window:
-    """One failover injection: the event topic's end offsets before it and once the cluster
-    was whole again; a second copy of an event id between them was re-published by it."""
+    """One failover injection: the event topic's end offsets when it began (a whole cluster),
+    and what it hit and saw."""
 
     kind: str
     before: dict[int, int]
-    after: dict[int, int]
     note: str = ""
-
-    def holds(self, partition: int, offset: int) -> bool:
-        start, end = self.before.get(partition), self.after.get(partition)
-        return start is not None and end is not None and start <= offset < end
 
 
 def most_led(topics: list[dict[str, Any]]) -> int | None:
@@ -65,16 +60,26 @@ def duplicates_by_kind(
     copies: Iterable[tuple[str, int, int]], windows: list[Window]
 ) -> dict[str, int]:
     """``copies``: (event id, partition, offset) of every message on the topic. Every copy of an
-    event id after its first is a duplicate, counted for the kind whose window holds it (the
-    first that does), else for ``between faults``."""
+    event id after its first is a duplicate, counted for the last kind injected before it was
+    written (the window that began latest at or before its offset): a task that re-publishes
+    after the cluster looked whole again (Connect revoking it late) still counts for the fault
+    that caused it. One before any injection counts for ``before the first fault``."""
     seen: set[str] = set()
     counts: dict[str, int] = {}
     for event_id, partition, offset in sorted(copies, key=lambda c: (c[1], c[2])):
         if event_id not in seen:
             seen.add(event_id)
             continue
-        kind = next((w.kind for w in windows if w.holds(partition, offset)), "between faults")
-        counts[kind] = counts.get(kind, 0) + 1
+        latest = max(
+            (
+                (w.before[partition], i)
+                for i, w in enumerate(windows)
+                if w.before.get(partition, offset + 1) <= offset
+            ),
+            default=None,
+        )
+        name = windows[latest[1]].kind if latest is not None else "before the first fault"
+        counts[name] = counts.get(name, 0) + 1
     return counts
 
 
