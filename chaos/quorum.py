@@ -74,23 +74,26 @@ def two_brokers_down(ctx: Context) -> float:
             time.sleep(1)
         moved = confirmed(dsn) - held
         behind = observe.slot_behind(dsn, head)
+        down, sizes = _logged_since(ctx, sizes), _log_sizes(ctx)
     finally:
         restarted = time.monotonic()
         for b in (first, second):
             ctx.part(b.name).launch()  # together: alone, one node has no quorum
         for b in (first, second):
             ctx.part(b.name).wait()
-    logged = _logged_since(ctx, sizes)
+    lsn = observe.wal_head(dsn)
+    wait_until(lambda: writes_flow(ctx, lsn), 300, "writes to flow again")
+    seconds, back = time.monotonic() - restarted, _logged_since(ctx, sizes)
     ctx.note = (
         f"{first.name}+{second.name}; slot moved {moved} bytes while down "
-        f"({behind} behind the WAL); Connect logged NOT_ENOUGH_REPLICAS "
-        f"{mentions(logged, REFUSED)}, timeouts {mentions(logged, UNANSWERED)}"
+        f"({behind} behind the WAL); Connect's producers logged NOT_ENOUGH_REPLICAS / timeouts "
+        f"{mentions(down, REFUSED)} / {mentions(down, UNANSWERED)} while down, "
+        f"{mentions(back, REFUSED)} / {mentions(back, UNANSWERED)} from the restart until "
+        "writes flowed"
     )
     if moved > 0:
         raise AssertionError(f"writes acknowledged with two brokers of three down: {ctx.note}")
-    lsn = observe.wal_head(dsn)
-    wait_until(lambda: writes_flow(ctx, lsn), 300, "writes to flow again")
-    return time.monotonic() - restarted
+    return seconds
 
 
 def rolling_restart(ctx: Context) -> float:
