@@ -99,13 +99,14 @@ def two_brokers_down(ctx: Context) -> float:
 def rolling_restart(ctx: Context) -> float:
     """Every broker, then every worker, stopped and started one at a time (each broker back in
     sync before the next); the seconds from the first stop until writes flow after the last."""
-    started = time.monotonic()
-    for b in ctx.settings.topology.brokers:
+    started, topology = time.monotonic(), ctx.settings.topology
+    ctx.note = ", ".join([b.name for b in topology.brokers] + [w.name for w in topology.workers])
+    for b in topology.brokers:
         part = ctx.part(b.name)
         part.halt()
         part.up()
         wait_until(lambda: _in_sync(ctx), 300, f"every partition in sync after {b.name}")
-    for w in ctx.settings.topology.workers:
+    for w in topology.workers:
         part = ctx.part(w.name)
         part.halt()
         part.up()
