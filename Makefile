@@ -107,7 +107,7 @@ db: venv ## roles, schemas, migrations, publication (idempotent)
 test: venv ## the whole test suite; starts the native stack if needed, stops it if it did
 	@$(PY) -m stack with -- $(PY) -m pytest $(PYTEST_ARGS)
 
-test-ha: venv ## kill -9 of the task's worker and a broker mid-seed on the HA topology (starts it if needed, ~4 min)
+test-ha: venv ## HA topology: kill -9 mid-seed, then every failover chaos kind on 400 orders (starts it if needed, ~15 min); STACK=compose: the compose form's failover test
 ifeq ($(STACK),compose)
 	@# The compose form alone (tests/ha/test_compose_ha.py builds and starts its own project).
 	@STACK_TOPOLOGY=ha $(PY) -m pytest -m ha tests/ha/test_compose_ha.py $(PYTEST_ARGS)
