@@ -130,3 +130,18 @@ def docker_engine() -> Iterator[dict[str, str]]:
 
     with provide() as client:
         yield client
+
+
+@pytest.fixture
+def apps_stopped_afterwards(stack_settings: StackSettings) -> Iterator[None]:
+    """A chaos run starts the API as a real process (and its own consumers, stopped when it
+    ends); stop what it started (``tests/e2e/test_chaos.py``, ``tests/ha``)."""
+    from stack.layout import Layout
+    from stack.parts import app_parts
+
+    layout = Layout(ROOT)
+    running_before = {p.name for p in app_parts(layout, stack_settings) if p.pid()}
+    yield
+    for part in app_parts(layout, stack_settings):
+        if part.name not in running_before:
+            part.halt()

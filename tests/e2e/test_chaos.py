@@ -5,15 +5,10 @@ twice, exactly the poison dead-lettered, zero lag. ``make chaos`` runs every kin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from chaos.run import FAULTS, run
-from stack.layout import Layout
-from stack.parts import app_parts
 from stack.rest import ConnectRest
-from stack.settings import StackSettings
 from tests.conftest import ROOT
 from tests.kafka_helpers import register_connector
 
@@ -32,18 +27,6 @@ SUBSET = [
     "handler past its bound",
     "overlap: kill -9 kafka + postgres crash",
 ]
-
-
-@pytest.fixture
-def apps_stopped_afterwards(stack_settings: StackSettings) -> Iterator[None]:
-    """The run starts the API as a real process (and its own consumers, stopped when it
-    ends); stop what it started."""
-    layout = Layout(ROOT)
-    running_before = {p.name for p in app_parts(layout, stack_settings) if p.pid()}
-    yield
-    for part in app_parts(layout, stack_settings):
-        if part.name not in running_before:
-            part.halt()
 
 
 def test_short_chaos_run_loses_nothing_and_applies_nothing_twice(

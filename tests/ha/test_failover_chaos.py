@@ -9,14 +9,10 @@ Run by ``make test-ha`` (the HA stack); skipped on the single topology."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from chaos.quorum import FAILOVER
 from chaos.run import run
-from stack.layout import Layout
-from stack.parts import app_parts
 from stack.rest import ConnectRest
 from stack.settings import StackSettings
 from tests.conftest import ROOT
@@ -30,18 +26,6 @@ pytestmark = [
     ),
 ]
 TWO_DOWN = "two brokers down: writes stop and nothing is lost"
-
-
-@pytest.fixture
-def apps_stopped_afterwards(stack_settings: StackSettings) -> Iterator[None]:
-    """The run starts the API as a real process (and its own consumers, stopped when it
-    ends); stop what it started."""
-    layout = Layout(ROOT)
-    running_before = {p.name for p in app_parts(layout, stack_settings) if p.pid()}
-    yield
-    for part in app_parts(layout, stack_settings):
-        if part.name not in running_before:
-            part.halt()
 
 
 def test_every_failover_kind_under_load_loses_and_doubles_nothing(
