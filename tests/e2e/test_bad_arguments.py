@@ -72,6 +72,9 @@ VERBS: dict[str, st.SearchStrategy[Case]] = {
     | one("IDS", garbage | unknown_id)
     | one("SINCE", garbage | future),
     "chaos": one("CHAOS_ORDERS", garbage | negative | st.just("0")),
+    # Refused before any worker restarts: make bench-eos checks its arguments first.
+    "bench-eos": one("RATE", garbage | negative | st.just("0"))
+    | one("SECONDS", garbage | negative | st.just("0")),
     "connector": one("ACTION", garbage),
     "groups": one("GROUP", unknown_name),
     "reset-offsets": missing("GROUP", TO="earliest")
