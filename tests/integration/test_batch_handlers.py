@@ -10,6 +10,7 @@ the past and unique to the run, so no other row is touched or compared."""
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from chaos import observe
 from consumer_runtime.testkit import compare_forms
 from consumers.events import Event, OrderCancelled, OrderPlaced, from_record
 from consumers.handlers import REGISTRY
@@ -26,6 +28,20 @@ from tests import factories
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pipeline_quiet(postgres_up: Any) -> None:
+    """Debezium confirmed the WAL written so far, and a moment for running consumers to
+    apply it: the comparison reads the stock, which the real inventory group also writes when
+    it runs (``make up`` before ``make test``), and an order placed by the test before this
+    one (test_api_metrics) was still being applied when the first case read it."""
+    dsn, deadline = postgres_up.admin_dsn(), time.monotonic() + 120
+    lsn = observe.wal_head(dsn)
+    while observe.slot_behind(dsn, lsn) > 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(3)
+
 
 READ_BACK = {
     "notifications": [
