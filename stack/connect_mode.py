@@ -20,6 +20,7 @@ from stack.connect import ConnectorStatus
 from stack.health import StackError
 from stack.layout import Layout
 from stack.parts import Part, connect_parts, consumer_groups
+from stack.rest import ConnectRest
 from stack.settings import StackSettings
 
 CONNECTOR = "orders-outbox"
@@ -45,9 +46,9 @@ def restart_workers(layout: Layout, settings: StackSettings) -> ConnectorStatus:
     )
 
 
-def task_worker(settings: StackSettings) -> str | None:
+def task_worker(rest: ConnectRest) -> str | None:
     """``host:port`` of the worker running the connector's task, None while it runs nowhere."""
-    st = connect.status(settings.connect_rest(), CONNECTOR)
+    st = connect.status(rest, CONNECTOR)
     return st.workers[0] if st is not None and st.running and st.workers else None
 
 
@@ -65,7 +66,7 @@ def kill_task_worker(layout: Layout, settings: StackSettings) -> tuple[Part, flo
     """SIGKILL the worker running the task; the seconds until the task runs again (on another
     worker, or on this one started again when it is the only one). The victim is left down
     when another worker took the task: the caller starts it (``Part.up``)."""
-    on = task_worker(settings)
+    on = task_worker(settings.connect_rest())
     if on is None:
         raise StackError("the connector's task is not running: nothing to fail over")
     worker = next(w for w in settings.topology.workers if on == f"{w.host}:{w.port}")
@@ -81,7 +82,7 @@ def kill_task_worker(layout: Layout, settings: StackSettings) -> tuple[Part, flo
         victim.up()
     while time.monotonic() - killed_at < 300:
         try:
-            now = task_worker(settings)
+            now = task_worker(settings.connect_rest())
         except OSError:
             now = None
         if now is not None and (alone or now != on):

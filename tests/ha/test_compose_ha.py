@@ -35,6 +35,7 @@ from contract.kafka_reads import end_offsets
 from contract.topics import ORDER_EVENTS, dlq_topic
 from ops import cluster
 from stack import connect
+from stack.connect_mode import task_worker
 from stack.secrets import SECRET_VARS, own_secrets
 from stack.settings import StackSettings
 from tests.conftest import ROOT
@@ -169,8 +170,8 @@ def test_every_service_is_healthy_three_brokers_up_and_the_connector_running(
 
 
 def _task_worker(stack: Stack) -> str | None:
-    st = connect.status(stack.settings().connect_rest(), CONNECTOR)
-    return st.workers[0].split(":")[0] if st is not None and st.running and st.workers else None
+    on = task_worker(stack.settings().connect_rest())
+    return None if on is None else on.split(":")[0]
 
 
 def _order_ids(dsn: str) -> list[uuid.UUID]:

@@ -28,7 +28,7 @@ from contract.topics import dlq_topic
 from ops.lag import group_lag
 from producer_app.bootstrap import Producer
 from producer_app.entrypoints.seed import SeedResult, seed
-from stack import connect
+from stack.connect_mode import task_worker
 from stack.layout import Layout
 from stack.parts import Part, stack_parts
 from stack.rest import ConnectRest
@@ -60,11 +60,6 @@ def parts(ha: StackSettings) -> Iterator[dict[str, Part]]:
     yield found
     for part in found.values():
         part.up()
-
-
-def _task_worker(rest: ConnectRest) -> str | None:
-    st = connect.status(rest, CONNECTOR)
-    return st.workers[0] if st is not None and st.running and st.workers else None
 
 
 def _kill(part: Part) -> None:
@@ -101,7 +96,7 @@ def test_kill_9_of_the_tasks_worker_and_a_broker_mid_seed_loses_and_doubles_noth
         before = [r[0] for r in conn.execute("SELECT id FROM orders.orders")]
     topic_at = end_offsets(tools, ORDER_TOPIC)
     letters_at = {g: end_offsets(tools, dlq_topic(g)) for g in GROUPS}
-    on = _task_worker(connect_up)
+    on = task_worker(connect_up)
     worker = next(w for w in ha.topology.workers if on == f"{w.host}:{w.port}")
     broker = ha.topology.brokers[1]
 
@@ -117,7 +112,7 @@ def test_kill_9_of_the_tasks_worker_and_a_broker_mid_seed_loses_and_doubles_noth
     killed_at = time.monotonic()
     time.sleep(2)
     _kill(parts[broker.name])
-    while _task_worker(connect_up) in (None, on):
+    while task_worker(connect_up) in (None, on):
         assert time.monotonic() - killed_at < 120, "the task did not move to the other worker"
         time.sleep(1)
     moved = time.monotonic() - killed_at
