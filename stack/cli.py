@@ -207,6 +207,9 @@ def cmd_clean(layout: Layout, settings: StackSettings) -> None:
         elif path.exists():
             shutil.rmtree(path)
     print(f"clean     removed data, pids and logs under {layout.stack_dir} (jars kept)")
+    for old in postgres.leftovers(layout):
+        shutil.rmtree(old, ignore_errors=True)
+        print(f"clean     removed {old}, a cluster an earlier clone at this path left")
 
 
 def _engine_verb(layout: Layout, verb: str) -> int:

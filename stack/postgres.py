@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shlex
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,29 +69,45 @@ def _as_postgres(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv]
 
 
-def _outside(layout: Layout) -> Path:
-    """Where the postgres user keeps this clone's cluster when the stack runs as root."""
+OUTSIDE = Path("/var/lib/postgresql")
+
+
+def _path_prefix(layout: Layout) -> str:
     digest = hashlib.sha1(str(layout.root).encode()).hexdigest()[:12]  # noqa: S324
-    return Path("/var/lib/postgresql") / f"outbox-stack-{digest}"
+    return f"outbox-stack-{digest}"
 
 
-def prepare_dir(layout: Layout) -> None:
+def outside_dir(layout: Layout, root: Path = OUTSIDE) -> Path:
+    """Where the postgres user keeps this clone's cluster when the stack runs as root.
+
+    The ``.stack/pg`` link is the record of which folder is this clone's. Without one (a fresh
+    clone) the folder is a new one, named after the clone's path and a random suffix: a clone
+    made again at the path of a deleted one must never start the deleted one's cluster, whose
+    superuser password left with that clone's ``.env`` (CI clones at one path every run)."""
+    if layout.pg.is_symlink():
+        return Path(os.readlink(layout.pg))
+    return root / f"{_path_prefix(layout)}-{secrets.token_hex(4)}"
+
+
+def leftovers(layout: Layout, root: Path = OUTSIDE) -> list[Path]:
+    """Clusters earlier clones at this path left outside, which this clone does not use."""
+    ours = Path(os.readlink(layout.pg)) if layout.pg.is_symlink() else None
+    found = sorted(root.glob(f"{_path_prefix(layout)}*")) if root.is_dir() else []
+    return [path for path in found if path != ours]
+
+
+def prepare_dir(layout: Layout, root: Path = OUTSIDE, warn: Callable[[str], None] = print) -> None:
     """Postgres' folder, 0700, where the server's user can reach it: ``.stack/pg`` when the
     stack runs as that user; as root, a folder of the postgres user outside the private
-    ``.stack`` with ``.stack/pg`` pointing at it. Call only while the server is stopped: a
-    folder an older version made inside ``.stack`` is moved out."""
+    ``.stack`` (``outside_dir``) with ``.stack/pg`` pointing at it. Call only while the server
+    is stopped: a folder an older version made inside ``.stack`` is moved out."""
     layout.stack_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     if os.geteuid() != 0:
         layout.pg.mkdir(mode=0o700, exist_ok=True)
         layout.pg.chmod(0o700)
         return
-    real = _outside(layout)
+    real = outside_dir(layout, root)
     if layout.pg.is_dir() and not layout.pg.is_symlink():
-        if real.exists():
-            raise StackError(
-                f"{layout.pg} and {real} both exist; keep the one holding your data and "
-                "delete the other (make clean deletes both)"
-            )
         real.parent.mkdir(parents=True, exist_ok=True)
         moved = subprocess.run(["mv", str(layout.pg), str(real)], capture_output=True, text=True)
         if moved.returncode != 0:
@@ -100,6 +117,11 @@ def prepare_dir(layout: Layout) -> None:
     real.chmod(0o700)
     if not layout.pg.is_symlink():
         layout.pg.symlink_to(real)
+        for old in leftovers(layout, root):
+            warn(
+                f"note: {old} holds a cluster an earlier clone at this path left; this clone "
+                "has its own (that one's passwords left with its .env). `make clean` deletes it."
+            )
 
 
 def write_hba(pgdata: Path, clients: Sequence[str] = LOOPBACK) -> None:
