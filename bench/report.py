@@ -35,12 +35,15 @@ def machine() -> dict[str, Any]:
     }
 
 
-def _fmt(value: float | None, unit: str = "") -> str:
+def fmt(value: float | None, unit: str = "") -> str:
     return "-" if value is None else f"{value:,.0f}{unit}"
 
 
 def markdown(r: dict[str, Any]) -> str:
-    """The figures of docs/benchmark.md, one table or paragraph per phase of ``bench.run``."""
+    """The figures of docs/benchmark.md, one table or paragraph per phase of ``bench.run``
+    (the HA topology's run: its phases only)."""
+    if "limits" not in r:
+        return _topology_run(r)
     sections = [
         _limits(r),
         [*_steps(r["steps"]), "", *_cpu_table(r["steps"])],
@@ -54,6 +57,21 @@ def markdown(r: dict[str, Any]) -> str:
     return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
 
 
+def _topology_run(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    head = [
+        f"Measured {r['when']} on the {r['topology']} topology, {m['cores']} cores "
+        f"({m['cpu']}){', quick' if r['quick'] else ''}: the phases Kafka's topology changes."
+    ]
+    sections = [
+        head,
+        [*_steps(r["steps"]), "", *_cpu_table(r["steps"])],
+        _latency(r["latency"]),
+        _capacity(r["capacity"]),
+    ]
+    return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
+
+
 def _limits(r: dict[str, Any]) -> list[str]:
     lim, m = r["limits"], r["machine"]
     return [
@@ -62,11 +80,11 @@ def _limits(r: dict[str, Any]) -> list[str]:
         "",
         "| limit of this machine | per second |",
         "| --- | ---: |",
-        f"| bare order+outbox transactions, 1 connection | {_fmt(lim['bare_tx_1'])} |",
-        f"| bare order+outbox transactions, 4 connections | {_fmt(lim['bare_tx_4'])} |",
-        f"| kafka-python produce ({lim['message_bytes']} B) | {_fmt(lim['produce'])} |",
-        f"| kafka-python consume | {_fmt(lim['consume'])} |",
-        f"| fastavro encode / decode | {_fmt(lim['encode'])} / {_fmt(lim['decode'])} |",
+        f"| bare order+outbox transactions, 1 connection | {fmt(lim['bare_tx_1'])} |",
+        f"| bare order+outbox transactions, 4 connections | {fmt(lim['bare_tx_4'])} |",
+        f"| kafka-python produce ({lim['message_bytes']} B) | {fmt(lim['produce'])} |",
+        f"| kafka-python consume | {fmt(lim['consume'])} |",
+        f"| fastavro encode / decode | {fmt(lim['encode'])} / {fmt(lim['decode'])} |",
     ]
 
 
@@ -80,8 +98,8 @@ def _steps(steps: list[dict[str, Any]]) -> list[str]:
         k, h = s["commit_to_kafka_ms"], s["commit_to_handled_ms"]
         lines.append(
             f"| {s['offered_per_s']:g} | {s['committed_per_s']:,.0f} | "
-            f"{s['end_to_end_per_s']:,.0f} | {_fmt(k.get('p99'))} | "
-            f"{_fmt(h.get('p50'))} / {_fmt(h.get('p99'))} |"
+            f"{s['end_to_end_per_s']:,.0f} | {fmt(k.get('p99'))} | "
+            f"{fmt(h.get('p50'))} / {fmt(h.get('p99'))} |"
         )
     return lines
 
@@ -89,8 +107,8 @@ def _steps(steps: list[dict[str, Any]]) -> list[str]:
 def _writer(w: dict[str, Any]) -> list[str]:
     return [
         "Writer through the service layer (4 threads, consumers stopped, two alternating "
-        f"rounds each): {_fmt(w['without_cdc_per_s'])} orders/s with the connector stopped, "
-        f"{_fmt(w['with_cdc_per_s'])} with Debezium streaming: impact {w['impact']:.2f}."
+        f"rounds each): {fmt(w['without_cdc_per_s'])} orders/s with the connector stopped, "
+        f"{fmt(w['with_cdc_per_s'])} with Debezium streaming: impact {w['impact']:.2f}."
     ]
 
 
@@ -105,9 +123,9 @@ def _latency(lat: dict[str, Any]) -> list[str]:
         k, h = s["commit_to_kafka_ms"], s["commit_to_handled_ms"]
         lines.append(
             f"| {name} (achieved {s['committed_per_s']:,.0f}/s) | "
-            + " / ".join(_fmt(k.get(q)) for q in quantiles)
+            + " / ".join(fmt(k.get(q)) for q in quantiles)
             + " | "
-            + " / ".join(_fmt(h.get(q)) for q in quantiles)
+            + " / ".join(fmt(h.get(q)) for q in quantiles)
             + " |"
         )
     return lines
@@ -118,10 +136,10 @@ def _capacity(c: dict[str, Any]) -> list[str]:
     sat = c["saturation"]
     cpu = ", ".join(f"{name} {us:,.0f}" for name, us in sorted(sat["cpu_us_per_event"].items()))
     lines = [
-        f"Pipeline capacity with pgbench as the writer: {_fmt(c['bare_tx_per_s'])} order+outbox "
+        f"Pipeline capacity with pgbench as the writer: {fmt(c['bare_tx_per_s'])} order+outbox "
         f"transactions/s bare (connector and consumers stopped); flat out with everything "
-        f"running, {_fmt(sat['committed_per_s'])} committed/s and "
-        f"{_fmt(sat['handled_per_s'])} events/s committed → handled by all three groups "
+        f"running, {fmt(sat['committed_per_s'])} committed/s and "
+        f"{fmt(sat['handled_per_s'])} events/s committed → handled by all three groups "
         f"({c['ratio_to_bare']:.2f} x bare). CPU-µs per event: {cpu}.",
         "",
         "| pgbench at | achieved/s | commit→handled p50 / p95 / p99 / max ms |",
@@ -131,7 +149,7 @@ def _capacity(c: dict[str, Any]) -> list[str]:
         h = s["commit_to_handled_ms"]
         lines.append(
             f"| {name} ({s['offered_per_s']:,.0f}/s) | {s['committed_per_s']:,.0f} | "
-            + " / ".join(_fmt(h.get(q)) for q in quantiles)
+            + " / ".join(fmt(h.get(q)) for q in quantiles)
             + " |"
         )
     return lines
@@ -139,12 +157,12 @@ def _capacity(c: dict[str, Any]) -> list[str]:
 
 def _consumers(c: dict[str, Any]) -> list[str]:
     rates = ", ".join(
-        f"{n} {_fmt(h['per_s'])}/s ({h['ratio_to_poll_decode']:.2f}x)"
+        f"{n} {fmt(h['per_s'])}/s ({h['ratio_to_poll_decode']:.2f}x)"
         for n, h in c["handlers"].items()
     )
     return [
         f"Consumers on {c['messages']:,} messages: raw poll "
-        f"{_fmt(c['raw_poll_per_s'])}/s, poll + decode {_fmt(c['raw_poll_decode_per_s'])}/s; "
+        f"{fmt(c['raw_poll_per_s'])}/s, poll + decode {fmt(c['raw_poll_decode_per_s'])}/s; "
         f"{rates}."
     ]
 
@@ -187,17 +205,17 @@ def _relay(relay: dict[str, Any]) -> list[str]:
         f"| relay | p99 commit→Kafka at {relay['rate']:g}/s, consumers stopped "
         "| statements/s idle | backlog drain events/s |",
         "| --- | ---: | ---: | ---: |",
-        f"| Debezium (pgoutput) | {_fmt(relay['debezium_p99_ms'])} ms | "
+        f"| Debezium (pgoutput) | {fmt(relay['debezium_p99_ms'])} ms | "
         f"{relay['debezium_idle_statements_per_s']:.2f} | "
-        f"{_fmt(relay['debezium_drain_per_s'])} |",
-        f"| polling relay (SKIP LOCKED, 100 ms sleep) | {_fmt(relay['p99_ms'])} ms | "
-        f"{relay['idle_statements_per_s']:.2f} | {_fmt(relay['drain_per_s'])} |",
+        f"{fmt(relay['debezium_drain_per_s'])} |",
+        f"| polling relay (SKIP LOCKED, 100 ms sleep) | {fmt(relay['p99_ms'])} ms | "
+        f"{relay['idle_statements_per_s']:.2f} | {fmt(relay['drain_per_s'])} |",
         "",
         "Idle statements are counted by pg_stat_statements per role; Debezium's are its "
         "heartbeat (one INSERT per heartbeat.interval.ms, which keeps the slot advancing, and "
         "a connection check). With the three consumer groups also running, Debezium's p99 "
         f"commit→Kafka at {relay['rate']:g}/s is "
-        f"{_fmt(relay.get('debezium_in_pipeline_p99_ms'))} ms.",
+        f"{fmt(relay.get('debezium_in_pipeline_p99_ms'))} ms.",
     ]
 
 
@@ -231,4 +249,5 @@ def write(r: dict[str, Any], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(r, indent=2, default=str))
     (out / "results.md").write_text(markdown(r))
-    return [out / "results.json", out / "results.md", *plots(r, out)]
+    drawn = plots(r, out) if "relay" in r else []  # the plots compare the relays too
+    return [out / "results.json", out / "results.md", *drawn]

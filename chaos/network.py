@@ -21,7 +21,7 @@ import hashlib
 import shutil
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 # One chain per clone (iptables allows 28 characters): two clones' suites on one machine, each
@@ -112,11 +112,22 @@ def isolation_rules(node: int, ports: dict[int, list[int]]) -> list[list[str]]:
     return rules
 
 
+def unfollowed_rules(node: int, ports: dict[int, int]) -> list[list[str]]:
+    """The rules keeping every other broker from fetching from broker ``node`` (``ports``:
+    every node's client port, which is also the inter-broker listener): only what they open
+    to it. Its controller port and its own fetches from them stay open, so the quorum stands
+    and nothing is fenced; the partitions it leads lose their followers."""
+    return [
+        rule
+        for other in ports
+        if other != node
+        for rule in _drops(ports[node], hex(BROKER_MARK + other))
+    ]
+
+
 @contextmanager
-def isolated(node: int, ports: dict[int, list[int]]) -> Iterator[None]:
-    """Broker ``node`` cannot reach the other brokers, nor they it, inside the block (every
-    packet dropped, as in a real partition); every client still reaches all of them."""
-    rules = isolation_rules(node, ports)
+def dropping(rules: list[list[str]]) -> Iterator[None]:
+    """Every packet ``rules`` match dropped inside the block (as in a real partition)."""
     try:
         for rule in rules:
             _iptables("-A", CHAIN, *rule)
@@ -124,6 +135,12 @@ def isolated(node: int, ports: dict[int, list[int]]) -> Iterator[None]:
     finally:
         for rule in rules:
             _iptables("-D", CHAIN, *rule, check=False)
+
+
+def isolated(node: int, ports: dict[int, list[int]]) -> AbstractContextManager[None]:
+    """Broker ``node`` cannot reach the other brokers, nor they it, inside the block; every
+    client still reaches all of them."""
+    return dropping(isolation_rules(node, ports))
 
 
 def as_broker(node: int, command: list[str]) -> list[str]:

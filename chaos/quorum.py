@@ -7,13 +7,22 @@ the kill (for the offsets of writes acknowledged before it to be committed), the
 confirmed position must not move for the rest of the hold while orders go on being committed
 (Debezium confirms only what Kafka acknowledged); what Connect's producers logged meanwhile
 (NOT_ENOUGH_REPLICAS, timeouts) is written down. Then both start again and everything held
-back must be delivered (the checker's sets)."""
+back must be delivered (the checker's sets).
+
+With combined nodes that kind cannot show the refusal ``min.insync.replicas`` promises: a leader
+shrinks its ISR only through the controller, and two nodes down took the quorum with them, so
+Connect's producer is left unanswered, not refused. ``isr_below_minimum`` shows the refusal
+with the quorum standing: the leader's followers cannot fetch from it, it shrinks its
+partitions' ISR to itself, and each ``acks=all`` write to them is answered NOT_ENOUGH_REPLICAS
+(Connect's task producer retries it for ever: ``delivery.timeout.ms`` is Integer.MAX_VALUE,
+Connect's own default, so an outage of any length loses nothing)."""
 
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 
-from chaos import observe
+from chaos import network, observe
 from chaos.crash import sigkill
 from chaos.failover import (
     cluster,
@@ -26,7 +35,7 @@ from chaos.failover import (
     windowed,
     writes_flow,
 )
-from chaos.faults import Context, Fault, wait_until
+from chaos.faults import ORDER_TOPIC, Context, Fault, NotInjected, wait_until
 from chaos.windows import REFUSED, UNANSWERED, mentions
 
 # Seconds after the kill for what Kafka acknowledged before it to reach the slot (Connect
@@ -96,6 +105,42 @@ def two_brokers_down(ctx: Context) -> float:
     return seconds
 
 
+def isr_below_minimum(ctx: Context) -> float:
+    """The event topic's leader unfollowed (``network.unfollowed_rules``) until the partitions
+    it leads have an ISR below ``min.insync.replicas``; held while orders go on being
+    committed, the slot must not move and Connect's producer must log NOT_ENOUGH_REPLICAS.
+    Returns the seconds from the lift until writes flow (the followers catch up)."""
+    b = leader(ctx)
+    ports = {n.node_id: n.port for n in ctx.settings.topology.brokers}
+    dsn, sizes = ctx.settings.admin_dsn(), _log_sizes(ctx)
+    with ExitStack() as cut:
+        cut.enter_context(network.dropping(network.unfollowed_rules(b.node_id, ports)))
+        # replica.lag.time.max.ms (30 s, Kafka's default) passes before the leader shrinks.
+        wait_until(lambda: _refusing(ctx), 120, f"{ORDER_TOPIC} under min.insync", NotInjected)
+        time.sleep(SETTLE_S)
+        held, head = confirmed(dsn), observe.wal_head(dsn)
+        deadline = time.monotonic() + max(ctx.hold, 10.0)
+        while time.monotonic() < deadline:
+            ctx.nudge()
+            time.sleep(1)
+        moved, behind = confirmed(dsn) - held, observe.slot_behind(dsn, head)
+        down = _logged_since(ctx, sizes)
+    lifted, lsn = time.monotonic(), observe.wal_head(dsn)
+    wait_until(lambda: writes_flow(ctx, lsn), 300, "writes to flow again")
+    refused = mentions(down, REFUSED)
+    ctx.note = (
+        f"{b.name} unfollowed; slot moved {moved} bytes while refused ({behind} behind the "
+        f"WAL); Connect's producers logged NOT_ENOUGH_REPLICAS {refused} times"
+    )
+    if moved > 0 or refused == 0:
+        raise AssertionError(f"ISR below min.insync.replicas: {ctx.note}")
+    return time.monotonic() - lifted
+
+
+def _refusing(ctx: Context) -> bool:
+    return any(n.startswith(f"{ORDER_TOPIC}-") for n in cluster(ctx).under_min_isr)
+
+
 def rolling_restart(ctx: Context) -> float:
     """Every broker, then every worker, stopped and started one at a time (each broker back in
     sync before the next); the seconds from the first stop until writes flow after the last."""
@@ -129,6 +174,7 @@ FAILOVER: dict[str, Fault] = {
         "SIGSTOP of the leader broker past its session timeout": stop_broker,
         "the leader broker partitioned from the other two": partition_broker,
         "two brokers down: writes stop and nothing is lost": two_brokers_down,
+        "ISR below min.insync.replicas: writes refused then delivered": isr_below_minimum,
         "rolling restart of every broker and worker": rolling_restart,
     }.items()
 }

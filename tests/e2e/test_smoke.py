@@ -13,8 +13,10 @@ from kafka import KafkaConsumer
 
 from contract.kafka import KafkaAccess
 from stack import connect
+from stack.layout import Layout
 from stack.rest import ConnectRest
 from stack.settings import StackSettings
+from tests.conftest import ROOT
 from tests.kafka_helpers import read_until, register_connector, wait_for_topic
 
 pytestmark = pytest.mark.e2e
@@ -92,3 +94,37 @@ def test_heartbeat_passes_and_connector_keeps_running(
     status = connect.status(connector_running, "orders-outbox")
     assert status is not None
     assert status.running
+
+
+def _producer_configs(log: str, client_id: str) -> list[dict[str, str]]:
+    """Each ``ProducerConfig values:`` block of a Connect log for ``client_id``, as a dict."""
+    found = []
+    for block in log.split("ProducerConfig values:")[1:]:
+        lines = block.splitlines()[1:]
+        config = dict(
+            line.strip().split(" = ", 1) for line in lines[: next(
+                (i for i, line in enumerate(lines) if not line.startswith("\t")), len(lines)
+            )] if " = " in line
+        )  # fmt: skip
+        if config.get("client.id") == client_id:
+            found.append(config)
+    return found
+
+
+def test_the_tasks_producer_retries_a_refused_write_for_ever(
+    connector_running: ConnectRest, stack_settings: StackSettings
+) -> None:
+    """What the task's producer runs with, as Connect logged it: acks=all, idempotent, and no
+    bound on retrying (Connect's own defaults, which neither the worker's config nor the
+    connector's overrides shorten): a write refused with NOT_ENOUGH_REPLICAS or unanswered
+    during an outage of any length is retried, never dropped (docs/scaling.md)."""
+    workers = [w.name for w in stack_settings.topology.workers]
+    logs = "".join(Layout(ROOT).log_file(w).read_text(errors="replace") for w in workers)
+    configs = _producer_configs(logs, "connector-producer-orders-outbox-0")
+    assert configs, f"no producer of the task in the logs of {workers}"
+    for config in configs:
+        assert config["acks"] == "-1"
+        assert config["enable.idempotence"] == "true"
+        assert config["delivery.timeout.ms"] == str(2**31 - 1)
+        assert config["retries"] == str(2**31 - 1)
+        assert config["max.block.ms"] == str(2**63 - 1)

@@ -24,6 +24,7 @@ HA_KINDS = {
     "SIGSTOP of the leader broker past its session timeout",
     "the leader broker partitioned from the other two",
     "two brokers down: writes stop and nothing is lost",
+    "ISR below min.insync.replicas: writes refused then delivered",
     "rolling restart of every broker and worker",
 }
 
@@ -124,6 +125,16 @@ def test_isolating_a_broker_drops_its_links_to_the_others_and_theirs_to_it_only(
     assert len(rules) == 16
     assert all(r[-2:] == ["-j", "DROP"] for r in rules)
     assert not [r for r in rules if network.MARK in r]  # the consumers' mark is untouched
+
+
+def test_unfollowing_a_broker_drops_only_what_the_others_open_to_its_client_port() -> None:
+    """Its controller port and its own fetches from the others stay open: the quorum stands,
+    nobody is fenced, and only the partitions it leads lose their followers."""
+    rules = network.unfollowed_rules(2, {n: ports[0] for n, ports in PORTS.items()})
+    found = {(r[r.index("--mark") + 1], int(r[3])) for r in rules}
+    assert found == {(hex(network.BROKER_MARK + n), PORTS[2][0]) for n in (1, 3)}
+    assert len(rules) == 4  # both directions of each link
+    assert {r[2] for r in rules} == {"--dport", "--sport"}
 
 
 def test_a_broker_runs_under_its_own_group_id() -> None:
