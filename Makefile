@@ -187,7 +187,7 @@ republish: venv ## write orders' events again from the orders table: ALL=1 | IDS
 	  $(if $(SINCE),--since=$(call q,$(SINCE))) $(if $(UNTIL),--until=$(call q,$(UNTIL))) \
 	  $(if $(LEGACY),--legacy)
 
-bench: venv ## every benchmark figure in one run (after make up); QUICK=1 in ~1.5 min
+bench: venv ## every benchmark figure in one run (after make up); QUICK=1 in ~1.5 min; TOPOLOGY=ha: the HA column
 	@$(PY) -m bench $(if $(QUICK),--quick)
 
 bench-eos: venv ## exactly-once source off and on in one run: latency at 100/s, kill -9 of the task's worker, drain (after make up TOPOLOGY=ha, ~12 min)
